@@ -1,0 +1,103 @@
+"""KubeRay workloads: where their cluster specs live, their head services, their name limits."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+RAY_GROUP = "ray.io"
+DASHBOARD_PORT = 8265
+
+# kind -> path (from the object root) of the embedded RayClusterSpec
+CLUSTER_SPEC_PATHS: dict[str, tuple[str, ...]] = {
+    "RayCluster": ("spec",),
+    "RayJob": ("spec", "rayClusterSpec"),
+    "RayService": ("spec", "rayClusterConfig"),
+    "RayCronJob": ("spec", "jobTemplate", "rayClusterSpec"),
+}
+
+# KubeRay validates names as DNS-1035 labels and shortens them less than the generated children
+# need: these are the limits its webhook enforces.
+NAME_LIMITS: dict[str, int] = {"RayCluster": 53, "RayJob": 47, "RayService": 47, "RayCronJob": 47}
+DNS1035 = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+
+
+def is_ray_workload(obj: Mapping[str, Any]) -> bool:
+    """True for the KubeRay kinds that embed a RayClusterSpec."""
+    api = obj.get("apiVersion")
+    return (
+        isinstance(api, str)
+        and api.split("/", 1)[0] == RAY_GROUP
+        and obj.get("kind") in CLUSTER_SPEC_PATHS
+    )
+
+
+def cluster_spec_path(obj: Mapping[str, Any]) -> tuple[str, ...] | None:
+    """Path of the embedded RayClusterSpec for a Ray workload, None for other objects."""
+    return CLUSTER_SPEC_PATHS.get(str(obj.get("kind"))) if is_ray_workload(obj) else None
+
+
+def cluster_spec(obj: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The embedded RayClusterSpec, or None when absent (e.g. a RayJob with clusterSelector)."""
+    path = cluster_spec_path(obj)
+    node: Any = obj
+    for key in path or ():
+        node = node.get(key) if isinstance(node, Mapping) else None
+    return node if path and isinstance(node, Mapping) else None
+
+
+def dotted(path: tuple[str | int, ...]) -> str:
+    """Render a path as `spec.workerGroupSpecs[0].template`."""
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
+    return out
+
+
+def worker_groups(obj: Mapping[str, Any]) -> Iterator[tuple[tuple[str | int, ...], Mapping[str, Any]]]:
+    """Each worker group of a Ray workload with its path from the object root."""
+    path = cluster_spec_path(obj)
+    spec = cluster_spec(obj)
+    if path is None or spec is None:
+        return
+    groups = spec.get("workerGroupSpecs")
+    if isinstance(groups, list):
+        for i, group in enumerate(groups):
+            if isinstance(group, Mapping):
+                yield (*path, "workerGroupSpecs", i), group
+
+
+def head_service_name(obj: Mapping[str, Any]) -> str | None:
+    """Name of the head Service KubeRay creates for this workload (None when it creates none).
+
+    RayCluster: `<name>-head-svc` unless `headGroupSpec.headService.metadata.name` is set.
+    RayService and RayJob: `<name>-head-svc` (KubeRay names it after the owner, not the
+    generated RayCluster); a custom head service name in the embedded spec still wins.
+    """
+    name = (obj.get("metadata") or {}).get("name")
+    if not is_ray_workload(obj) or not isinstance(name, str):
+        return None
+    spec = cluster_spec(obj)
+    if spec is None:
+        return None
+    head = spec.get("headGroupSpec")
+    svc = head.get("headService") if isinstance(head, Mapping) else None
+    meta = svc.get("metadata") if isinstance(svc, Mapping) else None
+    custom = meta.get("name") if isinstance(meta, Mapping) else None
+    if isinstance(custom, str) and custom:
+        return custom
+    return f"{name}-head-svc"
+
+
+def name_problem(kind: str, name: str) -> str | None:
+    """Why `name` is not a valid name for a Ray workload of `kind`, or None."""
+    limit = NAME_LIMITS.get(kind)
+    if limit is None:
+        return None
+    if not DNS1035.match(name):
+        return f"{kind} name {name!r} must be a DNS-1035 label (lowercase letters, digits, '-')"
+    if len(name) > limit:
+        return f"{kind} name {name!r} is {len(name)} characters; KubeRay allows at most {limit}"
+    return None
