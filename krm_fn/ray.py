@@ -28,9 +28,7 @@ def is_ray_workload(obj: Mapping[str, Any]) -> bool:
     """True for the KubeRay kinds that embed a RayClusterSpec."""
     api = obj.get("apiVersion")
     return (
-        isinstance(api, str)
-        and api.split("/", 1)[0] == RAY_GROUP
-        and obj.get("kind") in CLUSTER_SPEC_PATHS
+        isinstance(api, str) and api.split("/", 1)[0] == RAY_GROUP and obj.get("kind") in CLUSTER_SPEC_PATHS
     )
 
 
@@ -56,7 +54,9 @@ def dotted(path: tuple[str | int, ...]) -> str:
     return out
 
 
-def worker_groups(obj: Mapping[str, Any]) -> Iterator[tuple[tuple[str | int, ...], Mapping[str, Any]]]:
+def worker_groups(
+    obj: Mapping[str, Any],
+) -> Iterator[tuple[tuple[str | int, ...], Mapping[str, Any]]]:
     """Each worker group of a Ray workload with its path from the object root."""
     path = cluster_spec_path(obj)
     spec = cluster_spec(obj)

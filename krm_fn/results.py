@@ -110,5 +110,19 @@ def has_errors(results: Iterable[Result]) -> bool:
     return any(r.is_error for r in results)
 
 
+def describe(value: object) -> str:
+    """What a YAML value is, for messages: 'a mapping', 'a list', 'nothing', ..."""
+    if value is None:
+        return "nothing"
+    names: dict[type, str] = {
+        dict: "a mapping",
+        list: "a list",
+        str: "a string",
+        bool: "a boolean",
+        int: "a number",
+    }
+    return names.get(type(value), type(value).__name__)
+
+
 def _text(value: object) -> str:
     return value if isinstance(value, str) else ""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,7 +31,7 @@ class _Loader(_BaseLoader):
         for key_node, _ in node.value:
             if key_node.tag == "tag:yaml.org,2002:merge":
                 continue
-            key = self.construct_object(key_node, deep=True)  # type: ignore[no-untyped-call]
+            key = self.construct_object(key_node, deep=True)
             try:
                 hash(key)
             except TypeError:
@@ -44,7 +44,7 @@ class _Loader(_BaseLoader):
                     key_node.start_mark,
                 )
             seen[key] = key_node.start_mark.line
-        return super().construct_mapping(node, deep=deep)  # type: ignore[no-any-return]
+        return super().construct_mapping(node, deep=deep)
 
 
 class _Dumper(_BaseDumper):
@@ -56,10 +56,11 @@ class _Dumper(_BaseDumper):
 
 @dataclass(frozen=True)
 class Document:
-    """One YAML document and the line (1-based) it starts on."""
+    """One YAML document, the line (1-based) it starts on, and its node (for its styles)."""
 
     data: Any
     line: int
+    node: yaml.Node | None = None
 
 
 def load_documents(text: str | bytes, source: str = "<stdin>") -> list[Document]:
@@ -79,7 +80,8 @@ def load_documents(text: str | bytes, source: str = "<stdin>") -> list[Document]
             if node is None:
                 continue
             data = loader.construct_document(node)
-            docs.append(Document(_unshare(data, source, node.start_mark.line + 1), node.start_mark.line + 1))
+            line = node.start_mark.line + 1
+            docs.append(Document(_unshare(data, source, line), line, node))
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
@@ -104,14 +106,19 @@ def load(text: str | bytes, source: str = "<stdin>") -> Any:
 
 def dump(data: Any) -> str:
     """Serialise one document: block style, keys in their given order, unicode kept."""
-    return yaml.dump(  # type: ignore[no-any-return]
-        data, Dumper=_Dumper, sort_keys=False, default_flow_style=False, allow_unicode=True, width=4096
+    return yaml.dump(
+        data,
+        Dumper=_Dumper,
+        sort_keys=False,
+        default_flow_style=False,
+        allow_unicode=True,
+        width=4096,
     )
 
 
 def dump_all(docs: Iterable[Any]) -> str:
     """Serialise a `---`-separated stream."""
-    return yaml.dump_all(  # type: ignore[no-any-return]
+    return yaml.dump_all(
         docs,
         Dumper=_Dumper,
         sort_keys=False,
@@ -120,6 +127,58 @@ def dump_all(docs: Iterable[Any]) -> str:
         width=4096,
         explicit_start=False,
     )
+
+
+class _Representer(yaml.representer.SafeRepresenter):
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
+_SCALARS = _Representer(default_flow_style=False, sort_keys=False)
+_MAP_TAG = "tag:yaml.org,2002:map"
+_SEQ_TAG = "tag:yaml.org,2002:seq"
+
+
+def to_node(
+    data: Any, like: yaml.Node | None = None, likes: Mapping[int, yaml.Node] | None = None
+) -> yaml.Node:
+    """Represent `data` as a node, keeping the quoting and flow style `like` had where unchanged.
+
+    kpt writes items back to the user's files from our output: without this, every quoted
+    scalar and flow mapping of a file the function merely passed through would be rewritten.
+    `likes` gives the style source of nested objects by identity.
+    """
+    if likes and id(data) in likes:
+        like = likes[id(data)]
+    if isinstance(data, dict):
+        old: dict[Any, tuple[yaml.Node, yaml.Node]] = {}
+        if isinstance(like, yaml.MappingNode):
+            old = {k.value: (k, v) for k, v in like.value if isinstance(k, yaml.ScalarNode)}
+        pairs = []
+        for key, value in data.items():
+            key_like, value_like = old.get(key if isinstance(key, str) else None, (None, None))
+            pairs.append((to_node(key, key_like), to_node(value, value_like, likes)))
+        flow = like.flow_style if isinstance(like, yaml.MappingNode) else False
+        return yaml.MappingNode(_MAP_TAG, pairs, flow_style=flow and bool(pairs))
+    if isinstance(data, list):
+        olds = like.value if isinstance(like, yaml.SequenceNode) else []
+        values = [to_node(v, olds[i] if i < len(olds) else None, likes) for i, v in enumerate(data)]
+        flow = like.flow_style if isinstance(like, yaml.SequenceNode) else False
+        return yaml.SequenceNode(_SEQ_TAG, values, flow_style=flow and bool(values))
+    node = _SCALARS.represent_data(data)
+    if (
+        isinstance(like, yaml.ScalarNode)
+        and isinstance(node, yaml.ScalarNode)
+        and like.tag == node.tag
+        and like.value == node.value
+    ):
+        node.style = like.style
+    return node
+
+
+def dump_node(node: yaml.Node) -> str:
+    """Serialise a node built by to_node."""
+    return yaml.serialize(node, Dumper=_Dumper, allow_unicode=True, width=4096)
 
 
 def _unshare(data: Any, source: str, line: int) -> Any:

@@ -1,0 +1,78 @@
+"""Command line: no arguments is the KRM function; `render` is the same expansion standalone."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from typing import IO
+
+from krm_fn import __version__
+
+DESCRIPTION = """\
+Expand a tenant spec into per-namespace Ray clusters behind Istio, with Spot placement.
+
+With no arguments, run as a KRM function: read a ResourceList on stdin (kpt, kustomize) and
+write one on stdout. Exit codes: 0 success, 1 errors in the input, 2 internal error.
+"""
+
+
+def main(
+    argv: Sequence[str] | None = None, stdout: IO[str] | None = None, stderr: IO[str] | None = None
+) -> int:
+    """Run the command; return its exit code."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    out, err = stdout or sys.stdout, stderr or sys.stderr
+    if not args:
+        from krm_fn import krm
+
+        return krm.run(sys.stdin.buffer, out, err)
+    parser = _parser()
+    try:
+        ns = parser.parse_args(args)
+    except SystemExit as exc:  # argparse exits 0 for --help/--version, 2 for misuse
+        return int(exc.code or 0)
+    from krm_fn import render
+
+    if ns.command == "render":
+        return render.main(ns.paths, ns.config, out, err)
+    parser.print_help(err)
+    return 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ray-tenants",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"ray-tenants {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    render = sub.add_parser(
+        "render",
+        help="expand manifests standalone and print the result as a YAML stream",
+        description="Expand the bases in PATH... (files or folders) for the tenant spec and print "
+        "the resulting objects. Diagnostics go to stderr as `path: Kind/name field: message`.",
+    )
+    render.add_argument(
+        "--config",
+        metavar="FILE",
+        help="the tenant spec (default: a RayTenants object among PATH...)",
+    )
+    render.add_argument("paths", nargs="+", metavar="PATH", help="manifest files or folders, or - for stdin")
+    return parser
+
+
+def entry() -> None:
+    """Console script: exit with main()'s code; an internal error exits 2 asking for a report."""
+    try:
+        code = main()
+    except KeyboardInterrupt:
+        code = 130
+    except Exception as exc:  # the boundary: anything unexpected is a bug of ours, not the user's
+        sys.stderr.write(
+            f"ray-tenants: internal error: {type(exc).__name__}: {exc}\n"
+            "ray-tenants: this is a bug; please report it with the input that caused it\n"
+        )
+        code = 2
+    raise SystemExit(code)

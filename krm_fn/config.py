@@ -1,0 +1,424 @@
+"""The tenant spec (functionConfig): schema check, defaults and validation in one pass.
+
+Accepts the typed `RayTenants` kind and the plain `ConfigMap` that `kpt fn eval -- k=v` sends;
+the ConfigMap form is converted to the typed shape once, here, and its findings are pointed back
+at the `data` key they came from.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from krm_fn import ray
+from krm_fn.results import FnError, ResourceRef, Result, describe
+from krm_fn.spot import SpotSpec, parse_spot
+
+API_GROUP = "fn.ray-tenants.dev"
+API_VERSION = f"{API_GROUP}/v1alpha1"
+KIND = "RayTenants"
+OUTPUT_MODES = ("resources", "overlays")
+PATCH_OPS = ("add", "remove", "replace", "move", "copy", "test")
+# Path prefixes are plain URL path segments: no lookalike unicode, no regex or query characters.
+PREFIX_RE = re.compile(r"^/(?:[A-Za-z0-9._~-]+/)+$")
+LABEL_VALUE_RE = re.compile(r"^(?:[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$")
+LABEL_NAME_RE = re.compile(r"^[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
+DNS1123_SUBDOMAIN_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+RESERVED_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+# where each ConfigMap key lands in the typed shape
+CONFIGMAP_KEYS: dict[str, str] = {
+    "tenants": "spec.tenants",
+    "provider": "spec.spot.provider",
+    "mode": "spec.spot.mode",
+    "nodePools": "spec.spot.nodePools",
+    "taintKey": "spec.spot.taintKey",
+    "hosts": "spec.routing.hosts",
+    "gateways": "spec.routing.gateways",
+    "output": "spec.output",
+    "outputDir": "spec.outputDir",
+}
+MANAGED_BY = "app.kubernetes.io/managed-by"
+TENANT_LABEL = f"{API_GROUP}/tenant"
+
+
+@dataclass(frozen=True)
+class TenantPatch:
+    """RFC 6902 operations for the tenant's copies of one base object."""
+
+    kind: str
+    name: str
+    ops: tuple[dict[str, Any], ...]
+    field: str  # where it sits in the functionConfig, for findings
+
+
+@dataclass(frozen=True)
+class Tenant:
+    """One team namespace and its Ray cluster."""
+
+    name: str
+    path_prefix: str
+    namespace_labels: Mapping[str, str] = field(default_factory=dict)
+    patches: tuple[TenantPatch, ...] = ()
+    spot: bool = True
+    field: str = "spec.tenants[0]"
+
+    @property
+    def exact_path(self) -> str:
+        return self.path_prefix.rstrip("/")
+
+
+@dataclass(frozen=True)
+class TenantsConfig:
+    """The validated tenant spec."""
+
+    tenants: tuple[Tenant, ...] = ()
+    hosts: tuple[str, ...] | None = None
+    gateways: tuple[str, ...] | None = None
+    cluster_domain: str = "cluster.local"
+    spot: SpotSpec = field(default_factory=SpotSpec)
+    output: str = "resources"
+    output_dir: str = "overlays"
+    ref: ResourceRef = field(default_factory=lambda: ResourceRef(API_VERSION, KIND, ""))
+
+
+class _Checker:
+    """Collects findings while walking the raw config; every problem is reported together."""
+
+    def __init__(self) -> None:
+        self.results: list[Result] = []
+
+    def error(self, path: str, message: str) -> None:
+        self.results.append(Result(message, field=path))
+
+    def mapping(self, value: object, path: str, allowed: tuple[str, ...]) -> Mapping[str, Any]:
+        if value is None:
+            return {}
+        if not isinstance(value, Mapping):
+            self.error(path, f"expected a mapping, got {describe(value)}")
+            return {}
+        for key in value:
+            if key not in allowed:
+                self.error(
+                    f"{path}.{key}" if path else str(key),
+                    f"unknown field {key!r}; expected one of: {', '.join(allowed)}",
+                )
+        return value
+
+    def string(self, value: object, path: str, default: str | None = None) -> str | None:
+        if value is None:
+            return default
+        if not isinstance(value, str):
+            self.error(path, f"expected a string, got {describe(value)}")
+            return default
+        return value
+
+    def strings(self, value: object, path: str) -> tuple[str, ...] | None:
+        if value is None:
+            return None
+        if not isinstance(value, list):
+            self.error(path, f"expected a list of strings, got {describe(value)}")
+            return None
+        out = []
+        for i, item in enumerate(value):
+            if not isinstance(item, str) or not item:
+                self.error(f"{path}[{i}]", f"expected a non-empty string, got {describe(item)}")
+            else:
+                out.append(item)
+        return tuple(out)
+
+
+def parse_config(obj: object, file: str = "") -> TenantsConfig:
+    """Turn a functionConfig into a TenantsConfig, or raise FnError with every problem in it."""
+    if not isinstance(obj, Mapping) or not obj:
+        raise FnError(
+            [
+                Result(
+                    f"missing functionConfig: expect {KIND} ({API_VERSION}) or ConfigMap (v1)",
+                    file=file,
+                )
+            ]
+        )
+    ref = ResourceRef.of(obj)
+    api, kind = obj.get("apiVersion"), obj.get("kind")
+    translate: Callable[[str], str] = _identity
+    if kind == KIND and isinstance(api, str) and api.split("/")[0] == API_GROUP:
+        if api != API_VERSION:
+            raise _at(
+                ref,
+                file,
+                [Result(f"unsupported apiVersion {api!r}; expect {API_VERSION}", field="apiVersion")],
+            )
+        checker = _Checker()
+        checker.mapping(obj, "", ("apiVersion", "kind", "metadata", "spec"))
+        raw_spec = obj.get("spec")
+    elif kind == "ConfigMap" and api == "v1":
+        checker = _Checker()
+        raw_spec = _configmap_to_spec(obj.get("data"), checker)
+        translate = _configmap_field
+    else:
+        raise _at(
+            ref,
+            file,
+            [
+                Result(
+                    f"unknown functionConfig {kind}.{api}: expect {KIND}.{API_VERSION} or ConfigMap.v1",
+                    field="kind",
+                )
+            ],
+        )
+    config = _parse_spec(raw_spec, checker, ref)
+    if checker.results:
+        raise _at(ref, file, [_retarget(r, translate) for r in checker.results])
+    return config
+
+
+def _parse_spec(raw: object, c: _Checker, ref: ResourceRef) -> TenantsConfig:
+    spec = c.mapping(raw, "spec", ("tenants", "routing", "spot", "output", "outputDir"))
+    routing = c.mapping(spec.get("routing"), "spec.routing", ("hosts", "gateways", "clusterDomain"))
+    hosts = c.strings(routing.get("hosts"), "spec.routing.hosts")
+    gateways = c.strings(routing.get("gateways"), "spec.routing.gateways")
+    domain = c.string(routing.get("clusterDomain"), "spec.routing.clusterDomain", "cluster.local") or ""
+    if not DNS1123_SUBDOMAIN_RE.match(domain):
+        c.error("spec.routing.clusterDomain", f"{domain!r} is not a DNS name")
+    output = c.string(spec.get("output"), "spec.output", "resources") or "resources"
+    if output not in OUTPUT_MODES:
+        c.error("spec.output", f"expected one of {', '.join(OUTPUT_MODES)}, got {output!r}")
+    output_dir = c.string(spec.get("outputDir"), "spec.outputDir", "overlays") or ""
+    if not _relative_dir(output_dir):
+        c.error("spec.outputDir", f"expected a relative folder inside the package, got {output_dir!r}")
+    spot, spot_results = parse_spot(spec.get("spot"), "spec.spot")
+    c.results.extend(spot_results)
+    tenants = _parse_tenants(spec.get("tenants"), c)
+    return TenantsConfig(
+        tenants=tenants,
+        hosts=hosts,
+        gateways=gateways,
+        cluster_domain=domain,
+        spot=spot,
+        output=output,
+        output_dir=output_dir.strip("/").removeprefix("./") or ".",
+        ref=ref,
+    )
+
+
+def _parse_tenants(raw: object, c: _Checker) -> tuple[Tenant, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        c.error("spec.tenants", f"expected a list of tenants, got {describe(raw)}")
+        return ()
+    tenants: list[Tenant] = []
+    names: dict[str, str] = {}
+    for i, item in enumerate(raw):
+        path = f"spec.tenants[{i}]"
+        t = c.mapping(item, path, ("name", "pathPrefix", "namespaceLabels", "patches", "spot"))
+        if not isinstance(item, Mapping):
+            continue
+        name = c.string(t.get("name"), f"{path}.name")
+        if name is None:
+            if "name" not in t:
+                c.error(f"{path}.name", "required: the tenant's namespace name")
+            continue
+        problem = _namespace_problem(name)
+        if problem:
+            c.error(f"{path}.name", problem)
+        elif name in names:
+            c.error(f"{path}.name", f"duplicate tenant {name!r} (also {names[name]})")
+        names.setdefault(name, f"{path}.name")
+        prefix = c.string(t.get("pathPrefix"), f"{path}.pathPrefix", f"/{name}/") or ""
+        if prefix == "/":
+            c.error(
+                f"{path}.pathPrefix",
+                "'/' is a catch-all: it would take every other tenant's traffic",
+            )
+        elif not PREFIX_RE.match(prefix):
+            c.error(
+                f"{path}.pathPrefix",
+                f"{prefix!r} must start and end with '/' and hold only ASCII letters, digits and "
+                "'.', '_', '~', '-' between slashes",
+            )
+        spot = t.get("spot", True)
+        if not isinstance(spot, bool):
+            c.error(f"{path}.spot", f"expected true or false, got {describe(spot)}")
+            spot = True
+        tenants.append(
+            Tenant(
+                name=name,
+                path_prefix=prefix,
+                namespace_labels=_labels(t.get("namespaceLabels"), f"{path}.namespaceLabels", c),
+                patches=_patches(t.get("patches"), f"{path}.patches", c),
+                spot=spot,
+                field=path,
+            )
+        )
+    _check_prefixes(tenants, c)
+    return tuple(tenants)
+
+
+def _check_prefixes(tenants: list[Tenant], c: _Checker) -> None:
+    """Tenants share hosts and gateways, where Istio's order between VirtualServices is undefined."""
+    valid = [t for t in tenants if PREFIX_RE.match(t.path_prefix)]
+    for j, later in enumerate(valid):
+        for earlier in valid[:j]:
+            a, b = earlier.path_prefix, later.path_prefix
+            if a.startswith(b) or b.startswith(a):
+                how = "the same as" if a == b else ("nested in" if b.startswith(a) else "contains")
+                c.error(
+                    f"{later.field}.pathPrefix",
+                    f"{b!r} is {how} {a!r} of tenant {earlier.name!r} ({earlier.field}): "
+                    "prefixes on one host must not overlap",
+                )
+
+
+def _labels(raw: object, path: str, c: _Checker) -> dict[str, str]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, Mapping):
+        c.error(path, f"expected a mapping of label names to values, got {describe(raw)}")
+        return {}
+    out: dict[str, str] = {}
+    for key, value in raw.items():
+        if not isinstance(key, str) or not _label_key_ok(key):
+            c.error(f"{path}.{key}", f"{key!r} is not a valid label name")
+        elif key in (MANAGED_BY, TENANT_LABEL):
+            c.error(f"{path}.{key}", f"{key!r} is set by ray-tenants itself")
+        elif not isinstance(value, str) or not LABEL_VALUE_RE.match(value):
+            c.error(
+                f"{path}.{key}",
+                f"{value!r} is not a valid label value (a string of up to 63 characters)",
+            )
+        else:
+            out[key] = value
+    return out
+
+
+def _patches(raw: object, path: str, c: _Checker) -> tuple[TenantPatch, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        c.error(path, f"expected a list of {{target, patch}}, got {describe(raw)}")
+        return ()
+    out = []
+    for i, item in enumerate(raw):
+        p = f"{path}[{i}]"
+        entry = c.mapping(item, p, ("target", "patch"))
+        target = c.mapping(entry.get("target"), f"{p}.target", ("kind", "name"))
+        kind = c.string(target.get("kind"), f"{p}.target.kind")
+        name = c.string(target.get("name"), f"{p}.target.name")
+        if isinstance(item, Mapping) and (not kind or not name):
+            c.error(f"{p}.target", "required: kind and name of the base object to patch")
+        ops = entry.get("patch")
+        if not isinstance(ops, list) or not ops:
+            if isinstance(item, Mapping):
+                c.error(
+                    f"{p}.patch",
+                    f"expected a non-empty list of RFC 6902 operations, got {describe(ops)}",
+                )
+            continue
+        good = True
+        for j, op in enumerate(ops):
+            problem = _op_problem(op)
+            if problem:
+                c.error(f"{p}.patch[{j}]", problem)
+                good = False
+        if good and kind and name:
+            out.append(TenantPatch(kind, name, tuple(dict(op) for op in ops), p))
+    return tuple(out)
+
+
+def _op_problem(op: object) -> str | None:
+    if not isinstance(op, Mapping):
+        return f"expected an operation {{op, path, ...}}, got {describe(op)}"
+    kind = op.get("op")
+    if kind not in PATCH_OPS:
+        return f"op must be one of {', '.join(PATCH_OPS)}, got {kind!r}"
+    for key in ("path", *(("from",) if kind in ("move", "copy") else ())):
+        value = op.get(key)
+        if not isinstance(value, str) or (value and not value.startswith("/")):
+            return f"{key} must be a JSON pointer such as /spec/replicas, got {value!r}"
+    if kind in ("add", "replace", "test") and "value" not in op:
+        return f"{kind} needs a value"
+    return None
+
+
+def _configmap_to_spec(data: object, c: _Checker) -> dict[str, Any]:
+    """The flat `data` strings of a ConfigMap in the typed spec shape."""
+    data = c.mapping(data, "data", tuple(CONFIGMAP_KEYS))
+    spec: dict[str, Any] = {}
+    spot: dict[str, Any] = {}
+    routing: dict[str, Any] = {}
+    for key, value in data.items():
+        if key not in CONFIGMAP_KEYS:
+            continue
+        if not isinstance(value, str):
+            c.error(f"data.{key}", f"expected a string, got {describe(value)}")
+            continue
+        items = [v.strip() for v in value.split(",") if v.strip()]
+        if key == "tenants":
+            spec["tenants"] = [{"name": n} for n in items]
+        elif key in ("hosts", "gateways"):
+            routing[key] = items
+        elif key == "nodePools":
+            pools: dict[str, str] = {}
+            for pair in items:
+                group, sep, pool = pair.partition("=")
+                if not sep or not group.strip() or not pool.strip():
+                    c.error(
+                        "data.nodePools",
+                        f"expected group=pool pairs separated by commas, got {pair!r}",
+                    )
+                else:
+                    pools[group.strip()] = pool.strip()
+            spot["nodePools"] = pools
+        elif key in ("provider", "mode", "taintKey"):
+            spot[key] = value.strip()
+        else:
+            spec[key] = value.strip()
+    if spot:
+        spec["spot"] = spot
+    if routing:
+        spec["routing"] = routing
+    return spec
+
+
+def _configmap_field(path: str) -> str:
+    for key, typed in CONFIGMAP_KEYS.items():
+        if path == typed or path.startswith((typed + ".", typed + "[")):
+            return f"data.{key}"
+    return "data" if path.startswith("spec") else path
+
+
+def _retarget(result: Result, translate: Callable[[str], str]) -> Result:
+    return Result(result.message, result.severity, field=translate(result.field))
+
+
+def _at(ref: ResourceRef, file: str, results: list[Result]) -> FnError:
+    return FnError(r.at(ref, file) for r in results)
+
+
+def _namespace_problem(name: str) -> str | None:
+    if not ray.DNS1123_LABEL.match(name) or len(name) > 63:
+        return (
+            f"{name!r} is not a namespace name (a DNS-1123 label: lowercase letters, digits, '-', at most 63)"
+        )
+    if name in RESERVED_NAMESPACES or name.startswith("kube-"):
+        return f"{name!r} is a system namespace; a tenant needs its own"
+    return None
+
+
+def _label_key_ok(key: str) -> bool:
+    prefix, sep, name = key.rpartition("/")
+    if sep and (not prefix or len(prefix) > 253 or not DNS1123_SUBDOMAIN_RE.match(prefix)):
+        return False
+    return bool(LABEL_NAME_RE.match(name))
+
+
+def _relative_dir(path: str) -> bool:
+    parts = path.strip().split("/")
+    return bool(path.strip()) and not path.startswith("/") and ".." not in parts
+
+
+def _identity(path: str) -> str:
+    return path

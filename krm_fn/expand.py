@@ -1,0 +1,245 @@
+"""The expansion: base items and a tenant spec in, per-namespace copies out. Pure: no I/O."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import jsonpatch
+import jsonpointer
+
+from krm_fn import items as it
+from krm_fn import ray, routing
+from krm_fn.config import MANAGED_BY, TENANT_LABEL, Tenant, TenantsConfig
+from krm_fn.results import ResourceRef, Result
+from krm_fn.spot import apply_spot
+
+
+@dataclass
+class Outcome:
+    """The output items and every finding; `items` is meaningless when a finding is an error."""
+
+    items: list[dict[str, Any]]
+    results: list[Result] = field(default_factory=list)
+
+    @property
+    def failed(self) -> bool:
+        return any(r.is_error for r in self.results)
+
+
+def expand(
+    items: Sequence[Any],
+    config: TenantsConfig,
+    function_config: Mapping[str, Any] | None = None,
+    sources: Sequence[str] | None = None,
+) -> Outcome:
+    """Expand `items` for every tenant of `config` (or pin Ray workers in place without tenants).
+
+    `sources` names the file of each item where the caller knows it better than the item's own
+    kpt annotations (standalone render); findings carry it.
+    """
+    files = [
+        (sources[i] if sources and i < len(sources) and sources[i] else "") or _path(obj)
+        for i, obj in enumerate(items)
+    ]
+    problems = [r for i, obj in enumerate(items) if (r := _shape_problem(obj, i, files[i]))]
+    if problems:
+        return Outcome(list(items), problems)
+    objs: list[dict[str, Any]] = list(items)
+    if not config.tenants:
+        return _pin_in_place(objs, config, files)
+    return _expand_tenants(objs, config, function_config, files)
+
+
+def _pin_in_place(objs: list[dict[str, Any]], config: TenantsConfig, files: list[str]) -> Outcome:
+    out = Outcome([])
+    for obj, file in zip(objs, files, strict=True):
+        if ray.is_ray_workload(obj) and config.spot.enabled:
+            obj, found = apply_spot(obj, config.spot)
+            out.results.extend(r.at(file=file, index=it.index_of(obj)) for r in found)
+        out.items.append(obj)
+    return out
+
+
+def _expand_tenants(
+    objs: list[dict[str, Any]],
+    config: TenantsConfig,
+    function_config: Mapping[str, Any] | None,
+    files: list[str],
+) -> Outcome:
+    kpt = any(it.path_of(o) for o in objs)
+    is_fn_config = [function_config is not None and it.same_object(o, function_config) for o in objs]
+    bases = [(o, f) for o, f, fc in zip(objs, files, is_fn_config, strict=True) if not fc and it.is_base(o)]
+    out = Outcome([])
+    # kpt keeps the bases in their files; kustomize and render replace them by the copies
+    out.items = [
+        o
+        for o, fc in zip(objs, is_fn_config, strict=True)
+        if it.owner_tenant(o) is None and (kpt or fc or not it.is_base(o))
+    ]
+    workloads = [b for b, _ in bases if ray.is_ray_workload(b)]
+    targets: dict[int, routing.HeadTarget] = {}
+    for base, file in bases:
+        if routing.is_virtual_service(base):
+            target, found = routing.find_target(base, workloads)
+            out.results.extend(r.at(file=file) for r in found)
+            if target is not None:
+                targets[id(base)] = target
+    out.results.extend(_unmatched_patches(config, [b for b, _ in bases]))
+    if out.failed:
+        return out
+    placement = _Placement(config.output_dir) if kpt else None
+    for tenant in config.tenants:
+        out.items.append(_namespace(tenant, placement))
+        for base, file in bases:
+            copy, found = _tenant_copy(base, tenant, config, targets.get(id(base)))
+            out.results.extend(r.at(file=file) for r in found)
+            out.items.append(placement.place(copy, tenant) if placement else copy)
+    return out
+
+
+def _tenant_copy(
+    base: Mapping[str, Any],
+    tenant: Tenant,
+    config: TenantsConfig,
+    target: routing.HeadTarget | None,
+) -> tuple[dict[str, Any], list[Result]]:
+    """The tenant's copy of one base: patched, moved to its namespace, routed and pinned."""
+    copy: dict[str, Any] = it.clone(base)
+    notes = copy.get("metadata", {}).get("annotations")
+    if isinstance(notes, dict):
+        for key in it.KPT_PLACEMENT:
+            notes.pop(key, None)
+        if not notes:
+            del copy["metadata"]["annotations"]
+    results: list[Result] = []
+    for patch in tenant.patches:
+        if patch.kind == copy.get("kind") and patch.name == it.meta(base).get("name"):
+            try:
+                copy = jsonpatch.apply_patch(copy, list(patch.ops), in_place=True)
+            except (jsonpatch.JsonPatchException, jsonpointer.JsonPointerException) as exc:
+                return copy, [
+                    Result(
+                        f"patch for {patch.kind}/{patch.name} of tenant {tenant.name!r} does not apply: {exc}",
+                        field=f"{patch.field}.patch",
+                        resource=config.ref,
+                    )
+                ]
+            if not isinstance(copy.get("metadata"), dict):
+                return copy, [
+                    Result(
+                        "the patch removed metadata",
+                        field=f"{patch.field}.patch",
+                        resource=config.ref,
+                    )
+                ]
+    old = copy.get("metadata") or {}
+    # name and namespace first, as people write them
+    meta = copy["metadata"] = {"name": old.get("name"), "namespace": tenant.name, **old}
+    meta["namespace"] = tenant.name
+    meta["labels"] = {
+        **(meta.get("labels") or {}),
+        MANAGED_BY: it.MANAGER,
+        TENANT_LABEL: tenant.name,
+    }
+    if target is not None:
+        results.extend(routing.route_tenant(copy, target, tenant, config))
+    if ray.is_ray_workload(copy):
+        problem = ray.name_problem(str(copy.get("kind")), str(meta.get("name")))
+        if problem:
+            where = next((p.field for p in tenant.patches if p.kind == copy.get("kind")), "")
+            results.append(
+                Result(problem, resource=config.ref, field=f"{where}.patch")
+                if where
+                else Result(problem, resource=ResourceRef.of(base), field="metadata.name")
+            )
+        if tenant.spot and config.spot.enabled:
+            copy, found = apply_spot(copy, config.spot)
+            results.extend(found)
+    return copy, results
+
+
+def _namespace(tenant: Tenant, placement: _Placement | None) -> dict[str, Any]:
+    ns: dict[str, Any] = {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {
+            "name": tenant.name,
+            "labels": {
+                **tenant.namespace_labels,
+                MANAGED_BY: it.MANAGER,
+                TENANT_LABEL: tenant.name,
+            },
+        },
+    }
+    return placement.place(ns, tenant) if placement else ns
+
+
+class _Placement:
+    """Files for generated items in a kpt package: `<outputDir>/<tenant>/<kind>_<name>.yaml`."""
+
+    def __init__(self, output_dir: str) -> None:
+        self.output_dir = output_dir
+        self.used: dict[str, int] = {}
+
+    def place(self, obj: dict[str, Any], tenant: Tenant) -> dict[str, Any]:
+        kind = str(obj.get("kind", "")).lower()
+        name = kind if kind == "namespace" else f"{kind}_{it.meta(obj).get('name')}"
+        path = f"{self.output_dir}/{tenant.name}/{name}.yaml".removeprefix("./")
+        index = self.used.get(path, 0)
+        self.used[path] = index + 1
+        return it.placed(obj, path, index)
+
+
+def _unmatched_patches(config: TenantsConfig, bases: list[dict[str, Any]]) -> list[Result]:
+    known = {(b.get("kind"), it.meta(b).get("name")) for b in bases}
+    return [
+        Result(
+            f"target {p.kind}/{p.name} matches no base object "
+            f"(bases: {', '.join(sorted(f'{k}/{n}' for k, n in known)) or 'none'})",
+            resource=config.ref,
+            field=f"{p.field}.target",
+        )
+        for t in config.tenants
+        for p in t.patches
+        if (p.kind, p.name) not in known
+    ]
+
+
+def _shape_problem(obj: Any, index: int, file: str) -> Result | None:
+    where = f"items[{index}]"
+    if not isinstance(obj, dict):
+        return Result(
+            f"{where}: expected a Kubernetes object (a mapping), got {type(obj).__name__}",
+            file=file,
+        )
+    missing = [k for k in ("apiVersion", "kind") if not isinstance(obj.get(k), str) or not obj.get(k)]
+    if missing:
+        return Result(
+            f"{where}: missing {' and '.join(missing)}",
+            resource=ResourceRef.of(obj),
+            field=missing[0],
+            file=file,
+        )
+    meta = obj.get("metadata", {})
+    if not isinstance(meta, dict):
+        return Result(
+            f"{where}: metadata must be a mapping",
+            resource=ResourceRef.of(obj),
+            field="metadata",
+            file=file,
+        )
+    for key in ("labels", "annotations"):
+        if meta.get(key) is not None and not isinstance(meta[key], dict):
+            return Result(
+                f"{where}: metadata.{key} must be a mapping",
+                resource=ResourceRef.of(obj),
+                field=f"metadata.{key}",
+                file=file,
+            )
+    return None
+
+
+def _path(obj: Any) -> str:
+    return it.path_of(obj) if isinstance(obj, Mapping) else ""

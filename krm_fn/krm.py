@@ -1,0 +1,133 @@
+"""The KRM function protocol: a ResourceList on stdin, a ResourceList on stdout.
+
+On failure the INPUT items go back unchanged with the results, and the exit code is 1: kpt then
+writes nothing, and kustomize fails the build instead of applying a partial or empty output.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import IO, Any
+
+import yaml
+
+from krm_fn import items as it
+from krm_fn import yamlio
+from krm_fn.config import TenantsConfig, parse_config
+from krm_fn.expand import Outcome, expand
+from krm_fn.results import FnError, Result, describe
+
+RESOURCE_LIST_VERSIONS = (
+    "config.kubernetes.io/v1",
+    "config.kubernetes.io/v1beta1",
+    "config.kubernetes.io/v1alpha1",
+)
+
+Transform = Callable[[list[Any], TenantsConfig, Mapping[str, Any] | None], Outcome]
+
+
+def run(stdin: IO[bytes], stdout: IO[str], stderr: IO[str], transform: Transform | None = None) -> int:
+    """Read a ResourceList, expand it, write a ResourceList; return the exit code."""
+    raw = stdin.read()
+    api_version = RESOURCE_LIST_VERSIONS[0]
+    items: list[Any] = []
+    nodes: list[yaml.Node | None] = []
+    try:
+        doc = _one_document(raw)
+        rl = _resource_list(doc.data)
+        api_version = rl["apiVersion"]
+        items = rl["items"]
+        nodes = _item_nodes(doc.node, len(items))
+        fn_config = rl.get("functionConfig")
+        config = parse_config(fn_config, it.path_of(fn_config) if isinstance(fn_config, Mapping) else "")
+        outcome = (transform or expand)(items, config, fn_config)
+    except FnError as exc:
+        outcome = Outcome(items, exc.results)
+    return write(outcome, items, api_version, stdout, stderr, nodes)
+
+
+def write(
+    outcome: Outcome,
+    inputs: list[Any],
+    api_version: str,
+    stdout: IO[str],
+    stderr: IO[str],
+    nodes: Sequence[yaml.Node | None] = (),
+) -> int:
+    """Emit the ResourceList (the inputs unchanged if anything failed); return the exit code."""
+    failed = outcome.failed
+    out: dict[str, Any] = {
+        "apiVersion": api_version,
+        "kind": "ResourceList",
+        "items": inputs if failed else outcome.items,
+    }
+    if outcome.results:
+        out["results"] = [r.to_krm() for r in outcome.results]
+    stdout.write(yamlio.dump_node(yamlio.to_node(out, likes=style_sources(inputs, nodes, out["items"]))))
+    for result in outcome.results:
+        if result.severity != "info":
+            stderr.write(f"ray-tenants: {result.one_line()}\n")
+    return 1 if failed else 0
+
+
+def style_sources(
+    inputs: Sequence[Any], nodes: Sequence[yaml.Node | None], outputs: Sequence[Any]
+) -> dict[int, yaml.Node]:
+    """Which input node each output item takes its YAML styles from.
+
+    An item passed through keeps its own; a tenant's copy takes its base's (same kind and name),
+    so the generated files read like the base the user wrote.
+    """
+    likes = {id(obj): node for obj, node in zip(inputs, nodes, strict=True) if node is not None}
+    by_name = {
+        (obj.get("kind"), it.meta(obj).get("name")): node
+        for obj, node in zip(inputs, nodes, strict=True)
+        if isinstance(obj, dict) and node is not None and it.owner_tenant(obj) is None
+    }
+    for obj in outputs:
+        if id(obj) not in likes and isinstance(obj, dict):
+            node = by_name.get((obj.get("kind"), it.meta(obj).get("name")))
+            if node is not None:
+                likes[id(obj)] = node
+    return likes
+
+
+def _one_document(raw: bytes) -> yamlio.Document:
+    docs = yamlio.load_documents(raw, "<stdin>")
+    if len(docs) != 1:
+        raise FnError(
+            [
+                Result(
+                    f"expected one ResourceList on stdin, found {len(docs)} YAML documents",
+                    file="<stdin>",
+                )
+            ]
+        )
+    return docs[0]
+
+
+def _item_nodes(node: yaml.Node | None, count: int) -> list[yaml.Node | None]:
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            if key.value == "items" and isinstance(value, yaml.SequenceNode) and len(value.value) == count:
+                return list(value.value)
+    return [None] * count
+
+
+def _resource_list(doc: Any) -> dict[str, Any]:
+    if not isinstance(doc, dict):
+        raise FnError([Result(f"expected a ResourceList on stdin, got {describe(doc)}", file="<stdin>")])
+    if doc.get("kind") != "ResourceList" or doc.get("apiVersion") not in RESOURCE_LIST_VERSIONS:
+        raise FnError(
+            [
+                Result(
+                    f"expected kind ResourceList with apiVersion {RESOURCE_LIST_VERSIONS[0]}, "
+                    f"got {doc.get('kind')!r} {doc.get('apiVersion')!r}",
+                    file="<stdin>",
+                )
+            ]
+        )
+    items = doc.get("items")
+    if not isinstance(items, list):
+        raise FnError([Result(f"ResourceList.items must be a list, got {describe(items)}", file="<stdin>")])
+    return doc

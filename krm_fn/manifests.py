@@ -1,0 +1,77 @@
+"""Manifest files on disk: find them, load them with their origin (file and line)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from krm_fn import yamlio
+from krm_fn.results import FnError, ResourceRef, Result
+
+SUFFIXES = (".yaml", ".yml")
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """One YAML document from a file, with where it came from."""
+
+    data: Any
+    file: str
+    line: int
+
+
+def find_files(paths: Iterable[str]) -> list[str]:
+    """The YAML files named or contained (recursively, hidden folders skipped), in a stable order."""
+    found: list[str] = []
+    for raw in paths:
+        path = Path(raw)
+        if raw == "-" or path.is_file():
+            found.append(raw)
+        elif path.is_dir():
+            found.extend(
+                str(p)
+                for p in sorted(path.rglob("*"))
+                if p.suffix in SUFFIXES
+                and p.is_file()
+                and not any(part.startswith(".") for part in p.relative_to(path).parts)
+            )
+        else:
+            raise FnError([Result("no such file or folder", file=raw)])
+    return list(dict.fromkeys(found))
+
+
+def load_files(files: Sequence[str]) -> tuple[list[Manifest], list[Result]]:
+    """Load every document of every file; unreadable or invalid files become findings."""
+    manifests: list[Manifest] = []
+    problems: list[Result] = []
+    for file in files:
+        try:
+            raw = sys.stdin.buffer.read() if file == "-" else Path(file).read_bytes()
+            docs = yamlio.load_documents(raw, file)
+        except OSError as exc:
+            problems.append(Result(f"cannot read: {exc.strerror}", file=file))
+            continue
+        except FnError as exc:
+            problems.extend(exc.results)
+            continue
+        manifests.extend(Manifest(d.data, file, d.line) for d in docs if d.data is not None)
+    return manifests, problems
+
+
+def with_lines(results: Iterable[Result], manifests: Sequence[Manifest]) -> list[Result]:
+    """Add the line where each finding's object starts, where its file and object are known."""
+    where = {
+        (m.file, r.kind, r.name): m.line
+        for m in manifests
+        if isinstance(m.data, dict)
+        for r in [ResourceRef.of(m.data)]
+    }
+    out = []
+    for result in results:
+        ref = result.resource
+        line = where.get((result.file, ref.kind, ref.name)) if ref and result.line is None else None
+        out.append(result if line is None else replace(result, line=line))
+    return out

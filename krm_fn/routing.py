@@ -1,0 +1,166 @@
+"""Istio routing per tenant: `/<t>` redirects to `/<t>/`, which is rewritten to `/` on the head.
+
+Istio merges VirtualServices bound to one host and gateway in an undefined order, so each tenant
+owns exactly the two rules for its prefix and nothing else (the prefixes themselves are checked
+for overlap in the config).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from krm_fn import ray
+from krm_fn.config import Tenant, TenantsConfig
+from krm_fn.results import ResourceRef, Result
+
+ISTIO_GROUP = "networking.istio.io"
+
+
+@dataclass(frozen=True)
+class HeadTarget:
+    """The Ray workload a base VirtualService routes to, and its dashboard port."""
+
+    service: str
+    port: int
+    route: Mapping[str, Any]  # the base's dashboard route, the template for the tenant's rules
+
+
+def is_virtual_service(obj: Mapping[str, Any]) -> bool:
+    api = obj.get("apiVersion")
+    return obj.get("kind") == "VirtualService" and isinstance(api, str) and api.startswith(ISTIO_GROUP + "/")
+
+
+def find_target(
+    vs: Mapping[str, Any], workloads: Sequence[Mapping[str, Any]]
+) -> tuple[HeadTarget | None, list[Result]]:
+    """Which base Ray head service `vs` serves: the one its route names, else the only one."""
+    ref = ResourceRef.of(vs)
+    spec = vs.get("spec")
+    if spec is not None and not isinstance(spec, Mapping):
+        return None, [Result("expected a mapping", resource=ref, field="spec")]
+    http = (spec or {}).get("http") or []
+    if not isinstance(http, list) or not all(isinstance(r, Mapping) for r in http):
+        return None, [Result("expected a list of HTTP routes", resource=ref, field="spec.http")]
+    heads = {name: w for w in workloads if (name := ray.head_service_name(w))}
+    # redirect-only rules are regenerated per tenant; what is left is the dashboard route
+    routes = [(i, r) for i, r in enumerate(http) if not ("redirect" in r and "route" not in r)]
+    if len(routes) > 1:
+        return None, [
+            Result(
+                f"a base VirtualService routes one Ray dashboard, found {len(routes)} HTTP routes; "
+                "move other routes to a VirtualService of their own",
+                resource=ref,
+                field="spec.http",
+            )
+        ]
+    index, route = routes[0] if routes else (0, {})
+    dest = _first_destination(route)
+    host = dest.get("host") if dest else None
+    service = host.split(".", 1)[0] if isinstance(host, str) else None
+    if service not in heads:
+        if len(heads) != 1:
+            named = f"routes to {host!r}, which is" if host else "names"
+            what = "no Ray workload" if not heads else f"none of {', '.join(sorted(heads))}"
+            return None, [
+                Result(
+                    f"{named} not the head service of a base Ray workload ({what} found); "
+                    "set the route's destination host to `<raycluster>-head-svc`",
+                    resource=ref,
+                    field=f"spec.http[{index}].route[0].destination.host",
+                )
+            ]
+        service = next(iter(heads))
+    port_spec = dest.get("port") if dest else None
+    port = port_spec.get("number") if isinstance(port_spec, Mapping) else None
+    if port is not None and (not isinstance(port, int) or isinstance(port, bool) or not 0 < port < 65536):
+        return None, [
+            Result(
+                f"expected a port number, got {port!r}",
+                resource=ref,
+                field=f"spec.http[{index}].route[0].destination.port.number",
+            )
+        ]
+    return HeadTarget(service, port or ray.DASHBOARD_PORT, route), []
+
+
+def route_tenant(
+    vs: dict[str, Any], target: HeadTarget, tenant: Tenant, config: TenantsConfig
+) -> list[Result]:
+    """Rewrite the tenant's copy `vs` in place to the two rules of the tenant's prefix."""
+    ref = ResourceRef.of(vs)
+    spec = vs.setdefault("spec", {})
+    results: list[Result] = []
+    for key, override in (("hosts", config.hosts), ("gateways", config.gateways)):
+        if override is not None:
+            spec[key] = list(override)
+        elif not spec.get(key):
+            results.append(
+                Result(
+                    f"no {key}: set them on the base VirtualService or in the tenant spec's routing.{key}",
+                    resource=ref,
+                    field=f"spec.{key}",
+                )
+            )
+    results.extend(_export_problems(spec, tenant.name, ref))
+    fqdn = f"{target.service}.{tenant.name}.svc.{config.cluster_domain}"
+    base = dict(target.route)
+    conditions = [m for m in base.pop("match", None) or [{}] if isinstance(m, Mapping)] or [{}]
+    for key in ("redirect", "rewrite", "route", "name"):
+        base.pop(key, None)
+    old_rewrite = target.route.get("rewrite")
+    rewrite = {**(old_rewrite if isinstance(old_rewrite, Mapping) else {}), "uri": "/"}
+    route_entry = dict(_first_route(target.route))
+    route_entry["destination"] = {
+        **(route_entry.get("destination") or {}),
+        "host": fqdn,
+        "port": {"number": target.port},
+    }
+    spec["http"] = [
+        {
+            "name": f"{tenant.name}-dashboard-redirect",
+            "match": [{**m, "uri": {"exact": tenant.exact_path}} for m in conditions],
+            "redirect": {"uri": tenant.path_prefix},
+        },
+        {
+            "name": f"{tenant.name}-dashboard",
+            "match": [{**m, "uri": {"prefix": tenant.path_prefix}} for m in conditions],
+            "rewrite": rewrite,
+            **base,
+            "route": [route_entry],
+        },
+    ]
+    return results
+
+
+def _export_problems(spec: Mapping[str, Any], namespace: str, ref: ResourceRef) -> list[Result]:
+    """A gateway in another namespace only sees the VirtualService if exportTo lets it."""
+    export = spec.get("exportTo")
+    if not isinstance(export, list) or "*" in export:
+        return []
+    visible = {namespace if e == "." else e for e in export}
+    hidden = [
+        g
+        for g in spec.get("gateways") or []
+        if isinstance(g, str) and "/" in g and g != "mesh" and g.split("/", 1)[0] not in visible
+    ]
+    return [
+        Result(
+            f"exportTo {export} hides this VirtualService from gateway {g!r}; add {g.split('/', 1)[0]!r}",
+            resource=ref,
+            field="spec.exportTo",
+        )
+        for g in hidden
+    ]
+
+
+def _first_route(route: Mapping[str, Any]) -> Mapping[str, Any]:
+    entries = route.get("route")
+    first = entries[0] if isinstance(entries, list) and entries else None
+    return first if isinstance(first, Mapping) else {}
+
+
+def _first_destination(route: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    dest = _first_route(route).get("destination")
+    return dest if isinstance(dest, Mapping) else None
