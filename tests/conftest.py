@@ -1,0 +1,61 @@
+"""Shared test helpers: paths, real-tool gating, and the function as an executable."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+TESTDATA = REPO / "tests" / "testdata"
+SHARED = REPO.parent / "shared"
+UPSTREAM = SHARED / "upstream"
+REQUIRE_E2E = os.environ.get("RAY_TENANTS_REQUIRE_E2E") == "1"
+
+
+def require_tool(name: str, why: str = "") -> str:
+    """Path of a real tool; skip the test without it, or fail when CI requires end-to-end tests."""
+    path = shutil.which(name)
+    if path is None:
+        message = f"{name} is not installed{': ' + why if why else ''}"
+        if REQUIRE_E2E:
+            pytest.fail(f"RAY_TENANTS_REQUIRE_E2E=1 but {message}")
+        pytest.skip(message)
+    return path
+
+
+def require_upstream() -> Path:
+    """../shared/upstream, or a clean skip where this checkout has none beside it."""
+    if not UPSTREAM.is_dir():
+        pytest.skip(f"{UPSTREAM} is absent (upstream samples are only beside the CI checkout)")
+    return UPSTREAM
+
+
+def run(
+    cmd: Sequence[str | Path], cwd: Path | None = None, stdin: bytes | None = None, **env: str
+) -> subprocess.CompletedProcess[bytes]:
+    """Run a real command, capturing output; never raises on a non-zero exit."""
+    return subprocess.run(
+        [str(c) for c in cmd],
+        cwd=cwd,
+        input=stdin,
+        capture_output=True,
+        env={**os.environ, **env},
+        timeout=300,
+        check=False,
+    )
+
+
+@pytest.fixture(scope="session")
+def fn_exec(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An executable that runs this checkout's function with this interpreter (for kpt exec:)."""
+    path = tmp_path_factory.mktemp("bin") / "ray-tenants"
+    path.write_text(f'#!/bin/sh\nPYTHONPATH="{REPO}" exec "{sys.executable}" -m krm_fn "$@"\n')
+    path.chmod(path.stat().st_mode | stat.S_IEXEC)
+    return path
