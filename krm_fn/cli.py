@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
 from collections.abc import Sequence
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from krm_fn import __version__
+
+if TYPE_CHECKING:  # the KRM mode never parses arguments: argparse is imported only when it does
+    import argparse
 
 DESCRIPTION = """\
 Expand a tenant spec into per-namespace Ray clusters behind Istio, with Spot placement.
@@ -41,6 +43,8 @@ def main(
 
 
 def _parser() -> argparse.ArgumentParser:
+    import argparse
+
     parser = argparse.ArgumentParser(
         prog="ray-tenants",
         description=DESCRIPTION,

@@ -6,9 +6,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import jsonpatch
-import jsonpointer
-
 from krm_fn import items as it
 from krm_fn import ray, routing
 from krm_fn.config import MANAGED_BY, TENANT_LABEL, Tenant, TenantsConfig
@@ -116,6 +113,10 @@ def _tenant_copy(
     results: list[Result] = []
     for patch in tenant.patches:
         if patch.kind == copy.get("kind") and patch.name == it.meta(base).get("name"):
+            # imported here: most specs have no patches, and every call pays for its imports
+            import jsonpatch
+            import jsonpointer
+
             try:
                 copy = jsonpatch.apply_patch(copy, list(patch.ops), in_place=True)
             except (jsonpatch.JsonPatchException, jsonpointer.JsonPointerException) as exc:
