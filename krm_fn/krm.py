@@ -80,16 +80,24 @@ def style_sources(
     """
     likes = {id(obj): node for obj, node in zip(inputs, nodes, strict=True) if node is not None}
     by_name = {
-        (obj.get("kind"), it.meta(obj).get("name")): node
+        key: node
         for obj, node in zip(inputs, nodes, strict=True)
-        if isinstance(obj, dict) and node is not None and it.owner_tenant(obj) is None
+        if node is not None and (key := _kind_name(obj)) is not None and it.owner_tenant(obj) is None
     }
     for obj in outputs:
-        if id(obj) not in likes and isinstance(obj, dict):
-            node = by_name.get((obj.get("kind"), it.meta(obj).get("name")))
+        if id(obj) not in likes and (key := _kind_name(obj)) is not None:
+            node = by_name.get(key)
             if node is not None:
                 likes[id(obj)] = node
     return likes
+
+
+def _kind_name(obj: Any) -> tuple[str, str] | None:
+    """Kind and name of an object, None where either is not a string (`kind: []` is input too)."""
+    if not isinstance(obj, dict):
+        return None
+    kind, name = obj.get("kind"), it.meta(obj).get("name")
+    return (kind, name) if isinstance(kind, str) and isinstance(name, str) else None
 
 
 def _one_document(raw: bytes) -> yamlio.Document:
