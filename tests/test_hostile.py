@@ -319,3 +319,12 @@ def test_plain_call_imports_nothing_heavy() -> None:
         PYTHONPATH=str(REPO),
     )
     assert proc.stdout.decode().split() == ["0", "[]"], proc.stderr.decode()
+
+
+def test_unhashable_kind_is_a_finding() -> None:
+    """Regression (found by test_krm_properties): `kind: []` crashed the writer with TypeError."""
+    raw = (RL_HEAD + "items:\n- {apiVersion: v1, kind: [], metadata: {name: [x]}}\n").encode()
+    code, out, stderr = call(raw + b"functionConfig: {apiVersion: v1, kind: ConfigMap, data: {tenants: a}}\n")
+    assert code == 1
+    assert "items[0]: missing kind" in stderr
+    assert out["items"] == [{"apiVersion": "v1", "kind": [], "metadata": {"name": ["x"]}}]
