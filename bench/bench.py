@@ -324,6 +324,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--cold-runs", type=int, default=30, help="runs of the cold-start comparison")
     parser.add_argument("--installed", action="store_true", help="time `ray-tenants` on PATH")
     parser.add_argument("--keep", metavar="DIR", help="generate the workload here and keep it")
+    parser.add_argument("--no-kubectl", action="store_true", help="skip (b), e.g. to compare two builds")
     args = parser.parse_args(argv)
     counts = [int(n) for n in args.tenants.split(",")]
 
@@ -339,7 +340,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         compileall.compile_dir(str(REPO / "krm_fn"), quiet=1)
         env["PYTHONPATH"] = str(REPO)
         fn = [sys.executable, "-m", "krm_fn"]
-    kubectl = shutil.which("kubectl")
+    kubectl = None if args.no_kubectl else shutil.which("kubectl")
     has_overlays = supports(fn, env, "--output", "overlays")
     has_check = supports(fn, env, "check")
 
