@@ -39,6 +39,10 @@ BASE_KUSTOMIZATION_FIELDS = ("apiVersion", "kind", "metadata", "resources")
 IDENTITY_KEYS = ("groupName", "name")
 
 
+class PatchMismatch(RuntimeError):
+    """A computed patch does not reproduce the expansion: a bug of ours, never the user's."""
+
+
 @dataclass(frozen=True)
 class Base:
     """A base object and the file it was read from (package-relative in kpt, else as given)."""
@@ -155,8 +159,8 @@ def kustomization(
 ) -> dict[str, Any]:
     """The tenant's Kustomization: its Namespace and base folders, patched into its copies.
 
-    `pairs` are each base with the tenant's expanded copy of it. Raises FnError (an internal
-    error) if a computed patch does not turn a base into its copy.
+    `pairs` are each base with the tenant's expanded copy of it. Raises PatchMismatch if a
+    computed patch does not turn a base into its copy.
     """
     here = posixpath.join(output_dir, tenant.name)
     folders = sorted({posixpath.relpath(folder_of(b.file), here) for b, _ in pairs})
@@ -202,8 +206,8 @@ def patch_ops(base: Mapping[str, Any], copy: Mapping[str, Any]) -> list[dict[str
     """RFC 6902 operations that turn `base`, as kustomize reads it, into `copy` under the overlay.
 
     What the kustomization itself sets (the namespace and the two ownership labels) is left out,
-    and kpt's bookkeeping annotations are not part of either. Raises FnError if the operations,
-    applied with jsonpatch, do not give exactly the copy: a bug of ours, never the user's.
+    and kpt's bookkeeping annotations are not part of either. Raises PatchMismatch if the operations,
+    applied with jsonpatch, do not give exactly the copy.
     """
     before = _as_written(base)
     after = _as_written(copy)
@@ -230,15 +234,9 @@ def patch_ops(base: Mapping[str, Any], copy: Mapping[str, Any]) -> list[dict[str
     except (jsonpatch.JsonPatchException, jsonpointer.JsonPointerException) as exc:
         result = exc
     if isinstance(result, Exception) or not _same(result, after):
-        raise FnError(
-            [
-                Result(
-                    f"internal error: the overlay patch for {ResourceRef.of(base).label()} does not "
-                    f"reproduce the expansion ({result if isinstance(result, Exception) else 'differs'}); "
-                    "please report it with the input",
-                    resource=ResourceRef.of(base),
-                )
-            ]
+        raise PatchMismatch(
+            f"the overlay patch for {ResourceRef.of(base).label()} does not reproduce the expansion"
+            + (f": {result}" if isinstance(result, Exception) else "")
         )
     return ops
 
@@ -359,15 +357,21 @@ _AMBIGUOUS = re.compile(
 
 
 class _PatchDumper(yaml.SafeDumper):
+    literal = True  # multi-line strings as `|` blocks
+
     def ignore_aliases(self, data: Any) -> bool:
         return True
 
 
-def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+class _QuotingPatchDumper(_PatchDumper):
+    literal = False
+
+
+def _represent_str(dumper: _PatchDumper, value: str) -> yaml.ScalarNode:
     if _AMBIGUOUS.match(value):
         return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="'")
     if "\n" in value:
-        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|")
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|" if dumper.literal else '"')
     return dumper.represent_str(value)
 
 
@@ -375,16 +379,19 @@ _PatchDumper.add_representer(str, _represent_str)
 
 
 def dump_ops(ops: Sequence[Mapping[str, Any]]) -> str:
-    """The operations as the block YAML people write in a kustomization's `patch: |-`."""
-    text: str = yaml.dump(
-        [dict(op) for op in ops],
-        Dumper=_PatchDumper,
-        sort_keys=False,
-        default_flow_style=False,
-        allow_unicode=True,
-        width=4096,
-    )
-    return text.rstrip("\n")
+    """The operations as the block YAML people write in a kustomization's `patch: |`.
+
+    kustomize trims the patch text before reading it, which would take the last line break off
+    a block scalar at its very end: then multi-line strings are written double-quoted instead.
+    """
+    data = [dict(op) for op in ops]
+    for dumper in (_PatchDumper, _QuotingPatchDumper):
+        text: str = yaml.dump(
+            data, Dumper=dumper, sort_keys=False, default_flow_style=False, allow_unicode=True, width=4096
+        )
+        if yaml.safe_load(text.strip()) == data:
+            break
+    return text
 
 
 def style_like(obj: Any) -> yaml.Node:
