@@ -421,24 +421,30 @@ def dump_file(obj: Mapping[str, Any]) -> str:
 
 
 def write_folder(items: Sequence[Mapping[str, Any]], out_dir: str) -> list[str]:
-    """Write the generated items under `out_dir` and prune what ray-tenants generated before.
+    """Write the generated items under `out_dir` and prune what ray-tenants generated there before.
 
     Each item goes to its path annotation (relative to the current folder), one per file. A file
-    is rewritten only when its text changes; a YAML file under `out_dir` is removed only when every
-    object in it carries the ray-tenants ownership labels and no item goes there any more, and a
-    folder only when that left it empty. Returns one line per change, e.g. `wrote a/b.yaml`.
+    is rewritten only when its text changes. Only `<out_dir>/<tenant>/*.yaml` files are candidates
+    for removal, and only when every object in them carries the ownership labels of that same
+    tenant and no item goes there any more; a tenant folder goes only when that left it empty.
+    Returns one line per change, e.g. `wrote overlays/a/kustomization.yaml`.
     """
     wanted = {Path(it.path_of(obj)): dump_file(obj) for obj in items if it.path_of(obj)}
     changes: list[str] = []
     root = Path(out_dir)
-    emptied: set[Path] = set()
-    for file in sorted(root.rglob("*")) if root.is_dir() else []:
-        if file.suffix in (".yaml", ".yml") and file.is_file() and file not in wanted and _generated(file):
+    for folder in sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []:
+        stale = [
+            f
+            for f in sorted(folder.iterdir())
+            if f.suffix in (".yaml", ".yml")
+            and f.is_file()
+            and f not in wanted
+            and _generated(f, folder.name)
+        ]
+        for file in stale:
             file.unlink()
-            emptied.add(file.parent)
             changes.append(f"removed {file.as_posix()}")
-    for folder in sorted(emptied, key=lambda p: len(p.parts), reverse=True):
-        if folder != root and not any(folder.iterdir()):
+        if stale and not any(folder.iterdir()):
             folder.rmdir()
     for file, text in sorted(wanted.items()):
         if not file.is_file() or file.read_text(encoding="utf-8") != text:
@@ -448,10 +454,10 @@ def write_folder(items: Sequence[Mapping[str, Any]], out_dir: str) -> list[str]:
     return changes
 
 
-def _generated(file: Path) -> bool:
+def _generated(file: Path, tenant: str) -> bool:
     try:
         docs = yamlio.load_documents(file.read_bytes(), str(file))
     except (OSError, FnError):
         return False  # unreadable or not ours to judge: leave it
     data = [d.data for d in docs if d.data is not None]
-    return bool(data) and all(isinstance(d, dict) and it.owner_tenant(d) is not None for d in data)
+    return bool(data) and all(isinstance(d, dict) and it.owner_tenant(d) == tenant for d in data)

@@ -96,11 +96,34 @@ def run(
             raise FnError([Result("output: overlays writes tenant folders: pass --out DIR", file=spec.file)])
         # the overlays refer to the bases relative to themselves: one frame for both
         config = dataclasses.replace(config, output_dir=_relative(out_dir))
-        files = [f if f == "-" else _relative(f) for f in files]
+        found, problems = load_files(_folder_kustomizations(files))
+        if problems:
+            raise FnError(problems)
+        manifests.extend(found)
+        inputs.extend(found)
+        files = [f if f == "-" else _relative(f) for f in files + [m.file for m in found]]
     elif out_dir is not None:
         raise FnError([Result("--out is for output: overlays; resources are printed", file=spec.file)])
     outcome = expand([m.data for m in inputs], config, spec.data, files)
     return outcome, manifests
+
+
+def _folder_kustomizations(files: Sequence[str]) -> list[str]:
+    """The kustomization files of the inputs' folders that are not inputs themselves.
+
+    The overlays reference base folders, so their kustomizations matter even when the bases
+    were named file by file.
+    """
+    named = {Path(f).resolve() for f in files if f != "-"}
+    out: list[str] = []
+    for folder in dict.fromkeys(Path(f).parent for f in files if f != "-"):
+        for name in overlays.KUSTOMIZATION_FILES:
+            candidate = folder / name
+            if candidate.is_file():
+                if candidate.resolve() not in named:
+                    out.append(str(candidate))
+                break  # kustomize reads the first one it finds
+    return out
 
 
 def _relative(path: str) -> str:

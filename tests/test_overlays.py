@@ -479,3 +479,16 @@ def test_patch_text_survives_kustomize_trimming_it() -> None:
     assert yaml.safe_load(text.strip()) == ops  # kustomize trims the text before reading it
     inner = [*ops, {"op": "add", "path": "/data/x", "value": "y"}]
     assert "value: |\n" in overlays.dump_ops(inner)  # block style wherever trimming is harmless
+
+
+def test_bases_named_file_by_file_use_their_folders_kustomization(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(stage("groups", tmp_path))
+    files = ["base/raycluster.yaml", "base/virtualservice.yaml"]
+    code, _, stderr = render("--config", "tenants.yaml", "--output", "overlays", "--out", "overlays", *files)
+    assert code == 0, stderr
+    assert yaml.safe_load(Path("overlays/team-a/kustomization.yaml").read_text())["resources"] == [
+        "namespace.yaml",
+        "../../base",
+    ]
