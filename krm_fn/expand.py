@@ -70,13 +70,20 @@ def _expand_tenants(
 ) -> Outcome:
     kpt = any(it.path_of(o) for o in objs)
     is_fn_config = [function_config is not None and it.same_object(o, function_config) for o in objs]
-    bases = [(o, f) for o, f, fc in zip(objs, files, is_fn_config, strict=True) if not fc and it.is_base(o)]
+    # the output folder is the function's: what a user keeps there is passed through, never copied
+    output_prefix = config.output_dir.rstrip("/") + "/"
+    bases = [
+        (o, f)
+        for o, f, fc in zip(objs, files, is_fn_config, strict=True)
+        if not fc and it.is_base(o) and not (kpt and it.path_of(o).startswith(output_prefix))
+    ]
+    base_ids = {id(b) for b, _ in bases}
     out = Outcome([])
     # kpt keeps the bases in their files; kustomize and render replace them by the copies
     out.items = [
         o
         for o, fc in zip(objs, is_fn_config, strict=True)
-        if it.owner_tenant(o) is None and (kpt or fc or not it.is_base(o))
+        if it.owner_tenant(o) is None and (kpt or fc or id(o) not in base_ids)
     ]
     workloads = [b for b, _ in bases if ray.is_ray_workload(b)]
     targets: dict[int, routing.HeadTarget] = {}
@@ -86,9 +93,8 @@ def _expand_tenants(
             out.results.extend(r.at(file=file) for r in found)
             if target is not None:
                 targets[id(base)] = target
+    # keep going after errors: every problem is reported in one run (the items are then discarded)
     out.results.extend(_unmatched_patches(config, [b for b, _ in bases]))
-    if out.failed:
-        return out
     placement = _Placement(config.output_dir) if kpt else None
     for tenant in config.tenants:
         out.items.append(_namespace(tenant, placement))
