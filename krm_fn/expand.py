@@ -12,7 +12,7 @@ import jsonpointer
 from krm_fn import items as it
 from krm_fn import ray, routing
 from krm_fn.config import MANAGED_BY, TENANT_LABEL, Tenant, TenantsConfig
-from krm_fn.results import ResourceRef, Result
+from krm_fn.results import ResourceRef, Result, describe
 from krm_fn.spot import apply_spot
 
 
@@ -214,27 +214,20 @@ def _unmatched_patches(config: TenantsConfig, bases: list[dict[str, Any]]) -> li
 
 
 def _shape_problem(obj: Any, index: int, file: str) -> Result | None:
+    """Items must be mappings; metadata must be usable where the function would read it.
+
+    An object with no apiVersion, kind or name (a kustomization.yaml kpt read as an item) is not
+    the function's business: it passes through untouched.
+    """
     where = f"items[{index}]"
     if not isinstance(obj, dict):
-        return Result(
-            f"{where}: expected a Kubernetes object (a mapping), got {type(obj).__name__}",
-            file=file,
-        )
-    missing = [k for k in ("apiVersion", "kind") if not isinstance(obj.get(k), str) or not obj.get(k)]
-    if missing:
-        return Result(
-            f"{where}: missing {' and '.join(missing)}",
-            resource=ResourceRef.of(obj),
-            field=missing[0],
-            file=file,
-        )
-    meta = obj.get("metadata", {})
+        return Result(f"{where}: expected a Kubernetes object (a mapping), got {describe(obj)}", file=file)
+    meta = obj.get("metadata")
+    if meta is None or not (obj.get("apiVersion") and obj.get("kind")):
+        return None
     if not isinstance(meta, dict):
         return Result(
-            f"{where}: metadata must be a mapping",
-            resource=ResourceRef.of(obj),
-            field="metadata",
-            file=file,
+            f"{where}: metadata must be a mapping", resource=ResourceRef.of(obj), field="metadata", file=file
         )
     for key in ("labels", "annotations"):
         if meta.get(key) is not None and not isinstance(meta[key], dict):
