@@ -116,3 +116,16 @@ def test_internal_error_exits_2_and_asks_for_a_report() -> None:
     assert result.returncode == 2
     err = result.stderr.decode()
     assert "internal error: ZeroDivisionError" in err and "please report" in err and "Traceback" not in err
+
+
+def test_older_resource_list_versions_are_answered_in_kind() -> None:
+    for version in ("config.kubernetes.io/v1alpha1", "config.kubernetes.io/v1beta1"):
+        rl = (
+            f"apiVersion: {version}\nkind: ResourceList\nitems: []\n"
+            "functionConfig: {apiVersion: v1, kind: ConfigMap, metadata: {name: x}, data: {tenants: a}}\n"
+        )
+        result = run(FN, stdin=rl.encode())
+        assert result.returncode == 0, result.stderr.decode()
+        out = yaml.safe_load(result.stdout)
+        assert out["apiVersion"] == version
+        assert [i["kind"] for i in out["items"]] == ["Namespace"]
