@@ -12,7 +12,7 @@ import jsonpointer
 from krm_fn import items as it
 from krm_fn import overlays, ray, routing
 from krm_fn.config import MANAGED_BY, TENANT_LABEL, Tenant, TenantsConfig
-from krm_fn.results import ResourceRef, Result
+from krm_fn.results import ResourceRef, Result, describe
 from krm_fn.spot import apply_spot
 
 
@@ -43,13 +43,7 @@ def expand(
         (sources[i] if sources and i < len(sources) and sources[i] else "") or _path(obj)
         for i, obj in enumerate(items)
     ]
-    # kustomization files are kustomize's build instructions, often without apiVersion or kind
-    problems = [
-        r
-        for i, obj in enumerate(items)
-        if not (isinstance(obj, dict) and overlays.is_kustomization_file(files[i]))
-        and (r := _shape_problem(obj, i, files[i]))
-    ]
+    problems = [r for i, obj in enumerate(items) if (r := _shape_problem(obj, i, files[i]))]
     if problems:
         return Outcome(list(items), problems)
     objs: list[dict[str, Any]] = list(items)
@@ -76,13 +70,20 @@ def _expand_tenants(
 ) -> Outcome:
     kpt = any(it.path_of(o) for o in objs)
     is_fn_config = [function_config is not None and it.same_object(o, function_config) for o in objs]
-    bases = [(o, f) for o, f, fc in zip(objs, files, is_fn_config, strict=True) if not fc and it.is_base(o)]
+    # the output folder is the function's: what a user keeps there is passed through, never copied
+    output_prefix = config.output_dir.rstrip("/") + "/"
+    bases = [
+        (o, f)
+        for o, f, fc in zip(objs, files, is_fn_config, strict=True)
+        if not fc and it.is_base(o) and not (kpt and it.path_of(o).startswith(output_prefix))
+    ]
+    base_ids = {id(b) for b, _ in bases}
     out = Outcome([])
     # kpt keeps the bases in their files; kustomize and render replace them by the copies
     out.items = [
         o
         for o, fc in zip(objs, is_fn_config, strict=True)
-        if it.owner_tenant(o) is None and (kpt or fc or not it.is_base(o))
+        if it.owner_tenant(o) is None and (kpt or fc or id(o) not in base_ids)
     ]
     workloads = [b for b, _ in bases if ray.is_ray_workload(b)]
     targets: dict[int, routing.HeadTarget] = {}
@@ -92,9 +93,8 @@ def _expand_tenants(
             out.results.extend(r.at(file=file) for r in found)
             if target is not None:
                 targets[id(base)] = target
+    # keep going after errors: every problem is reported in one run (the items are then discarded)
     out.results.extend(_unmatched_patches(config, [b for b, _ in bases]))
-    if out.failed:
-        return out
     if config.output == "overlays":
         return _overlays(out, objs, files, bases, targets, config)
     placement = _Placement(config.output_dir) if kpt else None
@@ -125,8 +125,6 @@ def _overlays(
         overlays.Base(o, f) for o, f in zip(objs, files, strict=True) if overlays.is_kustomization_file(f)
     ]
     out.results.extend(overlays.check_bases(refs, kustomizations, config.output_dir))
-    if out.failed:
-        return out
     placement = _Placement(config.output_dir)
     for tenant in config.tenants:
         out.items.append(_namespace(tenant, placement))
@@ -135,7 +133,7 @@ def _overlays(
             copy, found = _tenant_copy(ref.obj, tenant, config, targets.get(id(ref.obj)))
             out.results.extend(r.at(file=ref.file) for r in found)
             pairs.append((ref, copy))
-        if not any(r.is_error for r in out.results):
+        if not out.failed:  # a patch is only computed from copies that are right
             kust = overlays.kustomization(tenant, pairs, config.output_dir)
             out.items.append(placement.place(kust, tenant))
     return out
@@ -252,27 +250,20 @@ def _unmatched_patches(config: TenantsConfig, bases: list[dict[str, Any]]) -> li
 
 
 def _shape_problem(obj: Any, index: int, file: str) -> Result | None:
+    """Items must be mappings; metadata must be usable where the function would read it.
+
+    An object with no apiVersion, kind or name (a kustomization.yaml kpt read as an item) is not
+    the function's business: it passes through untouched.
+    """
     where = f"items[{index}]"
     if not isinstance(obj, dict):
-        return Result(
-            f"{where}: expected a Kubernetes object (a mapping), got {type(obj).__name__}",
-            file=file,
-        )
-    missing = [k for k in ("apiVersion", "kind") if not isinstance(obj.get(k), str) or not obj.get(k)]
-    if missing:
-        return Result(
-            f"{where}: missing {' and '.join(missing)}",
-            resource=ResourceRef.of(obj),
-            field=missing[0],
-            file=file,
-        )
-    meta = obj.get("metadata", {})
+        return Result(f"{where}: expected a Kubernetes object (a mapping), got {describe(obj)}", file=file)
+    meta = obj.get("metadata")
+    if meta is None or not (obj.get("apiVersion") and obj.get("kind")):
+        return None
     if not isinstance(meta, dict):
         return Result(
-            f"{where}: metadata must be a mapping",
-            resource=ResourceRef.of(obj),
-            field="metadata",
-            file=file,
+            f"{where}: metadata must be a mapping", resource=ResourceRef.of(obj), field="metadata", file=file
         )
     for key in ("labels", "annotations"):
         if meta.get(key) is not None and not isinstance(meta[key], dict):
