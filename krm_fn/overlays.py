@@ -69,7 +69,8 @@ def check_bases(bases: Sequence[Base], kustomizations: Sequence[Base], output_di
         if not base.file or base.file == "-":
             results.append(
                 Result(
-                    "overlays reference their bases by file: read the bases from files, not stdin",
+                    "output: overlays references each base by its file, and this one came without "
+                    "(stdin, or a kustomize build): run kpt fn render, or ray-tenants render on files",
                     resource=ResourceRef.of(base.obj),
                 )
             )

@@ -492,3 +492,12 @@ def test_bases_named_file_by_file_use_their_folders_kustomization(
         "namespace.yaml",
         "../../base",
     ]
+
+
+def test_overlays_need_base_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    stage("groups", tmp_path)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(Path("base/raycluster.yaml").read_bytes())))
+    code, _, stderr = render("--config", "tenants.yaml", "--output", "overlays", "--out", "overlays", "-")
+    assert code == 1
+    assert "output: overlays references each base by its file" in stderr
