@@ -35,7 +35,7 @@ def main(
     from krm_fn import render
 
     if ns.command == "render":
-        return render.main(ns.paths, ns.config, out, err)
+        return render.main(ns.paths, ns.config, out, err, ns.output, ns.out)
     parser.print_help(err)
     return 2
 
@@ -58,6 +58,18 @@ def _parser() -> argparse.ArgumentParser:
         "--config",
         metavar="FILE",
         help="the tenant spec (default: a RayTenants object among PATH...)",
+    )
+    render.add_argument(
+        "--output",
+        choices=("resources", "overlays"),
+        help="override the spec's output: print the tenants' objects (resources), or write one "
+        "kustomize overlay folder per tenant (overlays)",
+    )
+    render.add_argument(
+        "--out",
+        metavar="DIR",
+        help="with output overlays: the folder to write <DIR>/<tenant>/ into (generated files of "
+        "tenants no longer in the spec are removed)",
     )
     render.add_argument("paths", nargs="+", metavar="PATH", help="manifest files or folders, or - for stdin")
     return parser

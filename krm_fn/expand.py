@@ -10,7 +10,7 @@ import jsonpatch
 import jsonpointer
 
 from krm_fn import items as it
-from krm_fn import ray, routing
+from krm_fn import overlays, ray, routing
 from krm_fn.config import MANAGED_BY, TENANT_LABEL, Tenant, TenantsConfig
 from krm_fn.results import ResourceRef, Result, describe
 from krm_fn.spot import apply_spot
@@ -95,6 +95,8 @@ def _expand_tenants(
                 targets[id(base)] = target
     # keep going after errors: every problem is reported in one run (the items are then discarded)
     out.results.extend(_unmatched_patches(config, [b for b, _ in bases]))
+    if config.output == "overlays":
+        return _overlays(out, objs, files, bases, targets, config)
     placement = _Placement(config.output_dir) if kpt else None
     for tenant in config.tenants:
         out.items.append(_namespace(tenant, placement))
@@ -102,6 +104,38 @@ def _expand_tenants(
             copy, found = _tenant_copy(base, tenant, config, targets.get(id(base)))
             out.results.extend(r.at(file=file) for r in found)
             out.items.append(placement.place(copy, tenant) if placement else copy)
+    return out
+
+
+def _overlays(
+    out: Outcome,
+    objs: list[dict[str, Any]],
+    files: list[str],
+    bases: list[tuple[dict[str, Any], str]],
+    targets: dict[int, routing.HeadTarget],
+    config: TenantsConfig,
+) -> Outcome:
+    """Per tenant its Namespace and a kustomization patching the bases into its copies.
+
+    Items are placed in `<outputDir>/<tenant>/` in kpt and standalone alike: the overlay refers
+    to the bases by their files, relative to its own.
+    """
+    refs = [overlays.Base(b, f) for b, f in bases]
+    kustomizations = [
+        overlays.Base(o, f) for o, f in zip(objs, files, strict=True) if overlays.is_kustomization_file(f)
+    ]
+    out.results.extend(overlays.check_bases(refs, kustomizations, config.output_dir))
+    placement = _Placement(config.output_dir)
+    for tenant in config.tenants:
+        out.items.append(_namespace(tenant, placement))
+        pairs = []
+        for ref in refs:
+            copy, found = _tenant_copy(ref.obj, tenant, config, targets.get(id(ref.obj)))
+            out.results.extend(r.at(file=ref.file) for r in found)
+            pairs.append((ref, copy))
+        if not out.failed:  # a patch is only computed from copies that are right
+            kust = overlays.kustomization(tenant, pairs, config.output_dir)
+            out.items.append(placement.place(kust, tenant))
     return out
 
 
@@ -191,7 +225,9 @@ class _Placement:
 
     def place(self, obj: dict[str, Any], tenant: Tenant) -> dict[str, Any]:
         kind = str(obj.get("kind", "")).lower()
-        name = kind if kind == "namespace" else f"{kind}_{it.meta(obj).get('name')}"
+        # one Namespace and one kustomization per tenant folder
+        single = kind in ("namespace", "kustomization")
+        name = kind if single else f"{kind}_{it.meta(obj).get('name')}"
         path = f"{self.output_dir}/{tenant.name}/{name}.yaml".removeprefix("./")
         index = self.used.get(path, 0)
         self.used[path] = index + 1
