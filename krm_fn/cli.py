@@ -32,10 +32,16 @@ def main(
         ns = parser.parse_args(args)
     except SystemExit as exc:  # argparse exits 0 for --help/--version, 2 for misuse
         return int(exc.code or 0)
-    from krm_fn import render
+    from krm_fn import plugin, render
 
     if ns.command == "render":
+<<<<<<< HEAD
         return render.main(ns.paths, ns.config, out, err, ns.output, ns.out)
+=======
+        return render.main(ns.paths, ns.config, out, err)
+    if ns.command in plugin.COMMANDS:
+        return plugin.main(ns, out, err)
+>>>>>>> image
     parser.print_help(err)
     return 2
 
@@ -72,6 +78,9 @@ def _parser() -> argparse.ArgumentParser:
         "tenants no longer in the spec are removed)",
     )
     render.add_argument("paths", nargs="+", metavar="PATH", help="manifest files or folders, or - for stdin")
+    from krm_fn import plugin
+
+    plugin.add_commands(sub)
     return parser
 
 
