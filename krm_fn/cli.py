@@ -35,13 +35,9 @@ def main(
     from krm_fn import plugin, render
 
     if ns.command == "render":
-<<<<<<< HEAD
         return render.main(ns.paths, ns.config, out, err, ns.output, ns.out)
-=======
-        return render.main(ns.paths, ns.config, out, err)
     if ns.command in plugin.COMMANDS:
         return plugin.main(ns, out, err)
->>>>>>> image
     parser.print_help(err)
     return 2
 

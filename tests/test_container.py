@@ -17,13 +17,13 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.conftest import REPO, REQUIRE_E2E, TESTDATA, require_tool, run
+from tests.conftest import REPO, REQUIRE_E2E, TESTDATA, example_bases, require_tool, run
 
 IMAGE = "localhost/ray-tenants:test"
 DATA = TESTDATA / "container"
 EXAMPLE_CONFIG = REPO / "overlays" / "tenants.yaml"
 TEN_TENANTS = DATA / "tenants.yaml"
-BASES = sorted((REPO / "base").glob("*.yaml"))
+BASES = example_bases()
 # kpt's own flags for a function container (KRM-PROTOCOL.md, CONTAINERS.md)
 AS_KPT_RUNS_IT = ("--network", "none", "--user", "nobody", "--security-opt=no-new-privileges")
 

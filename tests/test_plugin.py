@@ -16,9 +16,9 @@ import yaml
 import krm_fn
 from krm_fn import plugin
 from krm_fn.cli import main
-from tests.conftest import REPO, require_tool, run
+from tests.conftest import REPO, example_bases, require_tool, run
 
-BASES = sorted((REPO / "base").glob("*.yaml"))
+BASES = example_bases()
 EXAMPLE_CONFIG = REPO / "overlays" / "tenants.yaml"
 RELATIVE = Path("fn.ray-tenants.dev/v1alpha1/raytenants/RayTenants")
 
