@@ -114,3 +114,15 @@ def test_workloads_without_an_embedded_cluster_pass_through() -> None:
     assert selectors, "expected the clusterSelector RayJob sample"
     for obj in selectors:
         assert apply_spot(obj, parse_spot(None)[0]) == (obj, [])
+
+
+GOLDEN = Path(__file__).resolve().parent / "testdata" / "spot"
+
+
+@pytest.mark.parametrize("case", sorted(p.name for p in GOLDEN.iterdir() if p.is_dir()))
+def test_golden_outputs_fit_the_crds(case: str) -> None:
+    """The committed expectations are valid KubeRay objects, not just stable text."""
+    expected = yamlio.load((GOLDEN / case / "_expected.yaml").read_text())
+    for obj in expected["items"]:
+        if is_ray_workload(obj):
+            crd_validator(obj["kind"]).validate(obj)
