@@ -1099,3 +1099,20 @@ def test_golden_cases_cover_every_provider_and_mode() -> None:
         for mode in ("required", "preferred"):
             assert (provider, mode) in seen
     assert ("none", "required") in seen
+
+
+DOCS = Path(__file__).resolve().parents[1] / "docs" / "spot.md"
+
+
+def test_documented_examples_parse() -> None:
+    """Every `spot:` example in docs/spot.md is accepted as written."""
+    text = DOCS.read_text()
+    blocks = [b.split("```", 1)[0] for b in text.split("```yaml\n")[1:]]
+    examples = [yamlio.load(b)["spot"] for b in blocks if b.startswith("spot:")]
+    assert len(examples) == 6
+    providers = set()
+    for raw in examples:
+        spec, results = parse_spot(raw)
+        assert results == [], (raw, results)
+        providers.add(spec.provider)
+    assert providers == {"gke", "eks", "karpenter", "aks", "custom", "none"}
