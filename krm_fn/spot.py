@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from krm_fn.ray import cluster_spec, cluster_spec_path, dotted, worker_groups
-from krm_fn.results import ResourceRef, Result
+from krm_fn.results import ResourceRef, Result, Severity
 
 Path = tuple[str | int, ...]
 # reports a finding: (field, message[, severity])
@@ -226,8 +226,8 @@ def parse_spot(raw: object, path: str = "spec.spot") -> tuple[SpotSpec, list[Res
         return SpotSpec(), []
     errors: list[Result] = []
 
-    def err(where: str, message: str, severity: str = "error") -> None:
-        errors.append(Result(message, severity=severity, field=where))  # type: ignore[arg-type]
+    def err(where: str, message: str, severity: Severity = "error") -> None:
+        errors.append(Result(message, severity=severity, field=where))
 
     if not isinstance(raw, Mapping):
         err(path, f"expected a mapping, got {_kind(raw)} (use `provider: none` to turn Spot off)")
@@ -567,8 +567,8 @@ def apply_spot(obj: Mapping[str, Any], spec: SpotSpec) -> tuple[dict[str, Any], 
     ref = ResourceRef.of(obj)
     results = _check_head(out, spec, ref)
     for path, group in worker_groups(out):
-        if spec.targets(group.get("groupName")):
-            assert isinstance(group, dict)  # _copy builds plain dicts
+        # _copy built plain dicts, so the groups can be edited in place
+        if spec.targets(group.get("groupName")) and isinstance(group, dict):
             results.extend(_place_group(group, path, spec, ref))
     return out, results
 
@@ -614,16 +614,16 @@ def _place_group(
     label = f"worker group {name!r}" if isinstance(name, str) else "worker group"
     findings: list[Result] = []
 
-    def note(where: Path, message: str, severity: str = "error") -> Result:
-        return Result(f"{label}: {message}", severity, ref, dotted(where))  # type: ignore[arg-type]
+    def note(where: Path, message: str, severity: Severity = "error") -> Result:
+        return Result(f"{label}: {message}", severity, ref, dotted(where))
 
     group_name = name if isinstance(name, str) else None
     reqs = spot_requirements(spec, group_name)
     tols = spot_tolerations(spec, group_name)
     tpath: Path = (*path, "template")
     try:
-        template = _mapping(group, "template", tpath, note, create=False)
-        pod = _mapping(template, "spec", (*tpath, "spec"), note, create=False)
+        template = _mapping(group, "template", tpath, note)
+        pod = _mapping(template, "spec", (*tpath, "spec"), note)
         ppath: Path = (*tpath, "spec")
         plan = _plan_affinity(pod, ppath, reqs, spec.mode, note)
         findings.extend(plan)
@@ -651,14 +651,10 @@ def _place_group(
     return findings
 
 
-def _mapping(
-    parent: dict[str, Any], key: str, where: Path, note: Note, create: bool
-) -> dict[str, Any]:
+def _mapping(parent: dict[str, Any], key: str, where: Path, note: Note) -> dict[str, Any]:
+    """`parent[key]`, which must be a mapping already (a worker needs its template and spec)."""
     value = parent.get(key)
     if isinstance(value, dict):
-        return value
-    if value is None and create:
-        parent[key] = value = {}
         return value
     if value is None:
         raise _Refused([note(where, f"{where[-1]} is missing")])
@@ -670,7 +666,7 @@ def _plan_affinity(
 ) -> list[Result]:
     """Check the pod's placement against the requirements before anything is changed."""
     findings: list[Result] = []
-    soft = "warning" if mode == "preferred" else "error"
+    soft: Severity = "warning" if mode == "preferred" else "error"
     consequence = (
         "Spot is preferred but can never be chosen"
         if mode == "preferred"
