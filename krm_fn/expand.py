@@ -13,7 +13,7 @@ from krm_fn import items as it
 from krm_fn import overlays, ray, routing
 from krm_fn.config import MANAGED_BY, TENANT_LABEL, Tenant, TenantsConfig
 from krm_fn.results import ResourceRef, Result, describe
-from krm_fn.spot import apply_spot
+from krm_fn.spot import apply_spot, check_group_names
 
 
 @dataclass
@@ -48,8 +48,16 @@ def expand(
         return Outcome(list(items), problems)
     objs: list[dict[str, Any]] = list(items)
     if not config.tenants:
-        return _pin_in_place(objs, config, files)
-    return _expand_tenants(objs, config, function_config, files)
+        out = _pin_in_place(objs, config, files)
+        workloads = [o for o in objs if ray.is_ray_workload(o)]
+    else:
+        out = _expand_tenants(objs, config, function_config, files)
+        workloads = [o for o in objs if ray.is_ray_workload(o) and it.owner_tenant(o) is None]
+    # a node pool mapped for a group no workload has is most likely a typo in the spec
+    config_file = it.path_of(function_config) if function_config else ""
+    if config.spot.enabled and workloads:
+        out.results.extend(r.at(config.ref, config_file) for r in check_group_names(config.spot, workloads))
+    return out
 
 
 def _pin_in_place(objs: list[dict[str, Any]], config: TenantsConfig, files: list[str]) -> Outcome:

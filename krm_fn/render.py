@@ -105,6 +105,8 @@ def run(
     elif out_dir is not None:
         raise FnError([Result("--out is for output: overlays; resources are printed", file=spec.file)])
     outcome = expand([m.data for m in inputs], config, spec.data, files)
+    # findings about the spec point at the file it came from
+    outcome.results = [r.at(file=spec.file) if r.resource == config.ref else r for r in outcome.results]
     return outcome, manifests
 
 

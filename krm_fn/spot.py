@@ -210,9 +210,7 @@ _GRACEFUL_FIELDS = ("terminationGracePeriodSeconds", "preStop", "noticeSeconds")
 _EXPRESSION_FIELDS = ("key", "operator", "values")
 _TOLERATION_FIELDS = ("key", "operator", "value", "effect", "tolerationSeconds")
 
-_DNS1123_SUBDOMAIN = re.compile(
-    r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
-)
+_DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
 _INTEGER = re.compile(r"^[+-]?[0-9]+$")
 
@@ -377,9 +375,7 @@ def _expressions(raw: object, path: str, err: Report) -> Iterator[dict[str, Any]
         if op not in OPERATORS:
             err(f"{where}.operator", f"expected one of {', '.join(OPERATORS)}; got {op!r}")
             continue
-        if values is not None and not (
-            isinstance(values, list) and all(isinstance(v, str) for v in values)
-        ):
+        if values is not None and not (isinstance(values, list) and all(isinstance(v, str) for v in values)):
             err(f"{where}.values", "expected a list of strings (quote true, false and numbers)")
             continue
         values = values or []
@@ -410,9 +406,7 @@ def _tolerations(raw: object, path: str, err: Report) -> Iterator[dict[str, Any]
         problems = 0
         for k in tol:
             if k not in _TOLERATION_FIELDS:
-                err(
-                    f"{where}.{k}", f"unknown field {k!r}; expected {', '.join(_TOLERATION_FIELDS)}"
-                )
+                err(f"{where}.{k}", f"unknown field {k!r}; expected {', '.join(_TOLERATION_FIELDS)}")
                 problems += 1
         key = tol.get("key", "")
         op = tol.get("operator", "Equal")
@@ -494,11 +488,7 @@ def _graceful_stop(raw: object, provider: str, path: str, err: Report) -> Gracef
             f"reclaimed; use at most {window} (or set noticeSeconds if the nodes allow more)",
         )
         bad = True
-    elif (
-        notice is None
-        and preset.pod_share_seconds is not None
-        and seconds > preset.pod_share_seconds
-    ):
+    elif notice is None and preset.pod_share_seconds is not None and seconds > preset.pod_share_seconds:
         err(
             f"{path}.terminationGracePeriodSeconds",
             f"{seconds} s: graceful node shutdown on {provider} gives ordinary pods only "
@@ -606,9 +596,7 @@ class _Refused(Exception):
         self.results = results
 
 
-def _place_group(
-    group: dict[str, Any], path: Path, spec: SpotSpec, ref: ResourceRef
-) -> list[Result]:
+def _place_group(group: dict[str, Any], path: Path, spec: SpotSpec, ref: ResourceRef) -> list[Result]:
     """Inject placement into one worker group in place; on refusal leave it as it was."""
     name = group.get("groupName")
     label = f"worker group {name!r}" if isinstance(name, str) else "worker group"
@@ -634,9 +622,7 @@ def _place_group(
         return findings
 
     if not reqs:
-        findings.append(
-            note(ppath, "no Spot requirement applies (provider custom, no pool)", "warning")
-        )
+        findings.append(note(ppath, "no Spot requirement applies (provider custom, no pool)", "warning"))
     elif spec.mode == "required":
         _add_required(pod, reqs)
     else:
@@ -668,17 +654,13 @@ def _plan_affinity(
     findings: list[Result] = []
     soft: Severity = "warning" if mode == "preferred" else "error"
     consequence = (
-        "Spot is preferred but can never be chosen"
-        if mode == "preferred"
-        else "no node could ever match"
+        "Spot is preferred but can never be chosen" if mode == "preferred" else "no node could ever match"
     )
     by_key = _by_key(reqs)
 
     tolerations = pod.get("tolerations")
     if tolerations is not None and not isinstance(tolerations, list):
-        raise _Refused(
-            [note((*ppath, "tolerations"), f"expected a list, got {_kind(tolerations)}")]
-        )
+        raise _Refused([note((*ppath, "tolerations"), f"expected a list, got {_kind(tolerations)}")])
     selector = pod.get("nodeSelector")
     spath: Path = (*ppath, "nodeSelector")
     if selector is not None and not isinstance(selector, Mapping):
@@ -706,14 +688,8 @@ def _plan_affinity(
         return findings
     if not isinstance(node, Mapping):
         raise _Refused([note(npath, f"expected a mapping, got {_kind(node)}")])
-    if (
-        mode == "preferred"
-        and node.get(PREFERRED) is not None
-        and not isinstance(node.get(PREFERRED), list)
-    ):
-        raise _Refused(
-            [note((*npath, PREFERRED), f"expected a list, got {_kind(node.get(PREFERRED))}")]
-        )
+    if mode == "preferred" and node.get(PREFERRED) is not None and not isinstance(node.get(PREFERRED), list):
+        raise _Refused([note((*npath, PREFERRED), f"expected a list, got {_kind(node.get(PREFERRED))}")])
     required = node.get(REQUIRED)
     rpath: Path = (*npath, REQUIRED)
     if required is None:
@@ -735,9 +711,7 @@ def _plan_affinity(
             isinstance(exprs, list)
             and all(isinstance(e, Mapping) and isinstance(e.get("key"), str) for e in exprs)
         ):
-            raise _Refused(
-                [note((*where, "matchExpressions"), "expected a list of {key, operator, values}")]
-            )
+            raise _Refused([note((*where, "matchExpressions"), "expected a list of {key, operator, values}")])
         exprs = exprs or []
         for j, e in enumerate(exprs):
             if e.get("operator") not in OPERATORS:
@@ -745,17 +719,14 @@ def _plan_affinity(
                     [
                         note(
                             (*where, "matchExpressions", j, "operator"),
-                            f"unknown operator {e.get('operator')!r}; "
-                            f"expected one of {', '.join(OPERATORS)}",
+                            f"unknown operator {e.get('operator')!r}; expected one of {', '.join(OPERATORS)}",
                         )
                     ]
                 )
         if _is_empty_term(term):
             if mode == "required":
                 findings.append(
-                    note(
-                        where, "an empty nodeSelectorTerm matches no node; left as it is", "warning"
-                    )
+                    note(where, "an empty nodeSelectorTerm matches no node; left as it is", "warning")
                 )
             continue
         for key, wanted in by_key.items():
@@ -832,9 +803,7 @@ def _market_label(
     if value is None or value == "spot" or spec.mode != "required":
         return
     if spec.market_type_label:
-        findings.append(
-            note(lpath, f"{MARKET_TYPE_LABEL} is {value!r} but the group is pinned to Spot")
-        )
+        findings.append(note(lpath, f"{MARKET_TYPE_LABEL} is {value!r} but the group is pinned to Spot"))
     else:
         findings.append(
             note(
@@ -868,9 +837,7 @@ def _graceful(pod: dict[str, Any], ppath: Path, spec: SpotSpec, note: Note) -> l
         containers = pod.get("containers")
         if not (isinstance(containers, list) and containers and isinstance(containers[0], dict)):
             findings.append(
-                note(
-                    (*ppath, "containers"), "no Ray container to add the preStop hook to", "warning"
-                )
+                note((*ppath, "containers"), "no Ray container to add the preStop hook to", "warning")
             )
             return findings
         # KubeRay runs Ray in the first container
@@ -902,13 +869,9 @@ def _check_head(obj: Mapping[str, Any], spec: SpotSpec, ref: ResourceRef) -> lis
     if not isinstance(pod, Mapping):
         return []
     ppath: Path = (*path, "headGroupSpec", "template", "spec")
-    message = (
-        "the head is pinned to Spot nodes; it must survive preemption, keep it on on-demand nodes"
-    )
+    message = "the head is pinned to Spot nodes; it must survive preemption, keep it on on-demand nodes"
     selector = pod.get("nodeSelector")
-    if isinstance(selector, Mapping) and any(
-        SPOT_NODE_LABELS.get(str(k)) == v for k, v in selector.items()
-    ):
+    if isinstance(selector, Mapping) and any(SPOT_NODE_LABELS.get(str(k)) == v for k, v in selector.items()):
         return [Result(message, "warning", ref, dotted((*ppath, "nodeSelector")))]
     own = spot_requirements(spec, None) if spec.provider == "custom" else []
     affinity = pod.get("affinity")
@@ -928,9 +891,7 @@ def _check_head(obj: Mapping[str, Any], spec: SpotSpec, ref: ResourceRef) -> lis
 
     live = [t for t in terms if not (isinstance(t, Mapping) and _is_empty_term(t))]
     if live and all(pins(t) for t in live):
-        return [
-            Result(message, "warning", ref, dotted((*ppath, "affinity", "nodeAffinity", REQUIRED)))
-        ]
+        return [Result(message, "warning", ref, dotted((*ppath, "affinity", "nodeAffinity", REQUIRED)))]
     return []
 
 
@@ -1025,11 +986,7 @@ def _tolerates(have: Mapping[str, Any], want: Mapping[str, Any]) -> bool:
     if _tol_id(have) == _tol_id(want):
         return True
     # `want` is a plain taint tolerance (key=value:effect): any toleration of that taint covers it
-    if (
-        want.get("operator", "Equal") != "Equal"
-        or "tolerationSeconds" in want
-        or not want.get("effect")
-    ):
+    if want.get("operator", "Equal") != "Equal" or "tolerationSeconds" in want or not want.get("effect"):
         return False
     if have.get("tolerationSeconds") is not None and have.get("effect") in ("", None, "NoExecute"):
         return False
@@ -1037,11 +994,7 @@ def _tolerates(have: Mapping[str, Any], want: Mapping[str, Any]) -> bool:
     op = have.get("operator") or "Equal"
     if op == "Exists":
         return effect_ok and (not have.get("key") or have.get("key") == want.get("key"))
-    return (
-        effect_ok
-        and have.get("key") == want.get("key")
-        and (have.get("value") or "") == want.get("value")
-    )
+    return effect_ok and have.get("key") == want.get("key") and (have.get("value") or "") == want.get("value")
 
 
 def _tol_id(t: Mapping[str, Any]) -> tuple[object, ...]:
@@ -1059,8 +1012,7 @@ def _show(exprs: Iterable[Mapping[str, Any]]) -> str:
     for e in exprs:
         values = e.get("values")
         parts.append(
-            f"`{e.get('key')} {e.get('operator')}"
-            + (f" [{', '.join(map(str, values))}]`" if values else "`")
+            f"`{e.get('key')} {e.get('operator')}" + (f" [{', '.join(map(str, values))}]`" if values else "`")
         )
     return " and ".join(parts)
 

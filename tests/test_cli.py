@@ -129,3 +129,17 @@ def test_older_resource_list_versions_are_answered_in_kind() -> None:
         out = yaml.safe_load(result.stdout)
         assert out["apiVersion"] == version
         assert [i["kind"] for i in out["items"]] == ["Namespace"]
+
+
+def test_render_warns_about_a_node_pool_for_a_group_no_workload_has(tmp_path: Path) -> None:
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(
+        "apiVersion: fn.ray-tenants.dev/v1alpha1\nkind: RayTenants\nmetadata: {name: t}\n"
+        "spec:\n  tenants: [{name: a}]\n  spot:\n    nodePools: {cpu: spot-cpu, gpuu: spot-gpu}\n"
+    )
+    code, out, err = cli("render", "--config", str(spec), str(REPO / "base"))
+    assert code == 0 and "kind: RayCluster" in out
+    assert (
+        err
+        == f"{spec}: RayTenants/t spec.spot.nodePools.gpuu: warning: no worker group is named 'gpuu'; this pool is never used\n"
+    )

@@ -66,9 +66,7 @@ def group(name: str = "workers", **pod: Any) -> dict[str, Any]:
 def head(**pod: Any) -> dict[str, Any]:
     return {
         "rayStartParams": {},
-        "template": {
-            "spec": {"containers": [{"name": "ray-head", "image": "rayproject/ray:2.52.0"}], **pod}
-        },
+        "template": {"spec": {"containers": [{"name": "ray-head", "image": "rayproject/ray:2.52.0"}], **pod}},
     }
 
 
@@ -92,9 +90,7 @@ def pod_of(obj: Mapping[str, Any], i: int = 0) -> dict[str, Any]:
 
 
 def terms_of(obj: Mapping[str, Any], i: int = 0) -> list[dict[str, Any]]:
-    terms: list[dict[str, Any]] = pod_of(obj, i)["affinity"]["nodeAffinity"][REQ][
-        "nodeSelectorTerms"
-    ]
+    terms: list[dict[str, Any]] = pod_of(obj, i)["affinity"]["nodeAffinity"][REQ]["nodeSelectorTerms"]
     return terms
 
 
@@ -143,9 +139,7 @@ class TestParse:
             mode="preferred",
             node_pools={"gpu": "spot-gpu"},
             taint_key="pool",
-            match_expressions=(
-                {"key": "topology.kubernetes.io/zone", "operator": "In", "values": ["a"]},
-            ),
+            match_expressions=({"key": "topology.kubernetes.io/zone", "operator": "In", "values": ["a"]},),
             tolerations=({"key": "gpu", "operator": "Exists", "effect": "NoSchedule"},),
             groups=("gpu",),
             graceful_stop=GracefulStop(60, ("sleep", "5")),
@@ -178,10 +172,7 @@ class TestParse:
         ]
         assert all(r.is_error and r.resource is None for r in results)
         by_field = {r.field: r.message for r in results}
-        assert (
-            "expected one of gke, eks, karpenter, aks, custom, none"
-            in by_field["spec.spot.provider"]
-        )
+        assert "expected one of gke, eks, karpenter, aks, custom, none" in by_field["spec.spot.provider"]
         assert "'gcp'" in by_field["spec.spot.provider"]
         assert "expected one of required, preferred" in by_field["spec.spot.mode"]
         assert "node pool name" in by_field["spec.spot.nodePools.gpu"]
@@ -319,9 +310,7 @@ class TestParse:
     @pytest.mark.parametrize(
         ("provider", "seconds"), [("gke", 15), ("eks", 90), ("karpenter", 90), ("aks", 25)]
     )
-    def test_graceful_stop_true_defaults_within_the_notice(
-        self, provider: str, seconds: int
-    ) -> None:
+    def test_graceful_stop_true_defaults_within_the_notice(self, provider: str, seconds: int) -> None:
         spec = spec_of({"provider": provider, "gracefulStop": True})
         assert spec.graceful_stop == GracefulStop(seconds)
         notice = PRESETS[provider].notice_seconds
@@ -339,18 +328,12 @@ class TestParse:
         assert "15 s of the 30 s" in results[0].message
 
     def test_notice_seconds_lifts_the_window(self) -> None:
-        spec = spec_of(
-            {"gracefulStop": {"noticeSeconds": 120, "terminationGracePeriodSeconds": 100}}
-        )
+        spec = spec_of({"gracefulStop": {"noticeSeconds": 120, "terminationGracePeriodSeconds": 100}})
         assert spec.graceful_stop == GracefulStop(100, None, 120)
-        assert spec_of({"gracefulStop": {"noticeSeconds": 60}}).graceful_stop == GracefulStop(
-            60, None, 60
-        )
+        assert spec_of({"gracefulStop": {"noticeSeconds": 60}}).graceful_stop == GracefulStop(60, None, 60)
 
     def test_custom_with_pool_label(self) -> None:
-        spec = spec_of(
-            {"provider": "custom", "poolLabel": "example.com/pool", "nodePools": {"g": "p"}}
-        )
+        spec = spec_of({"provider": "custom", "poolLabel": "example.com/pool", "nodePools": {"g": "p"}})
         assert spot_requirements(spec, "g") == [pool("p", "example.com/pool")]
         assert spot_requirements(spec, "other") == []
 
@@ -457,9 +440,7 @@ def _embedded(kind: str, spec: dict[str, Any]) -> dict[str, Any]:
             "spec": {
                 "entrypoint": "python x.py",
                 "rayClusterSpec": spec,
-                "submitterPodTemplate": {
-                    "spec": {"containers": [{"name": "submit", "image": "ray"}]}
-                },
+                "submitterPodTemplate": {"spec": {"containers": [{"name": "submit", "image": "ray"}]}},
             },
         }
     if kind == "RayService":
@@ -544,9 +525,7 @@ class TestWhere:
             group(
                 "workers",
                 affinity={
-                    "nodeAffinity": {
-                        REQ: {"nodeSelectorTerms": [{"matchExpressions": [pool("x", "z")]}]}
-                    }
+                    "nodeAffinity": {REQ: {"nodeSelectorTerms": [{"matchExpressions": [pool("x", "z")]}]}}
                 },
             ),
             group("gpu", tolerations=[{"key": "t", "operator": "Exists"}]),
@@ -565,11 +544,7 @@ class TestWhere:
                 "spec.headGroupSpec.template.spec.nodeSelector",
             ),
             (
-                {
-                    "affinity": {
-                        "nodeAffinity": {REQ: {"nodeSelectorTerms": [{"matchExpressions": [SPOT]}]}}
-                    }
-                },
+                {"affinity": {"nodeAffinity": {REQ: {"nodeSelectorTerms": [{"matchExpressions": [SPOT]}]}}}},
                 f"spec.headGroupSpec.template.spec.affinity.nodeAffinity.{REQ}",
             ),
             (
@@ -615,9 +590,7 @@ class TestWhere:
 
 def with_terms(*terms: dict[str, Any], **pod: Any) -> dict[str, Any]:
     return raycluster(
-        group(
-            "workers", affinity={"nodeAffinity": {REQ: {"nodeSelectorTerms": list(terms)}}}, **pod
-        )
+        group("workers", affinity={"nodeAffinity": {REQ: {"nodeSelectorTerms": list(terms)}}}, **pod)
     )
 
 
@@ -629,9 +602,7 @@ class TestRequired:
         out, results = apply_spot(raycluster(group("workers")), GKE_POOLS)
         assert results == []
         assert pod_of(out)["affinity"] == {
-            "nodeAffinity": {
-                REQ: {"nodeSelectorTerms": [{"matchExpressions": [SPOT, pool("spot-a")]}]}
-            }
+            "nodeAffinity": {REQ: {"nodeSelectorTerms": [{"matchExpressions": [SPOT, pool("spot-a")]}]}}
         }
         assert list(pod_of(out)) == ["containers", "affinity", "tolerations"]
 
@@ -716,9 +687,7 @@ class TestRequired:
 
     def test_contradiction_only_blocks_its_group(self) -> None:
         bad = {
-            "affinity": {
-                "nodeAffinity": {REQ: {"nodeSelectorTerms": [{"matchExpressions": [pool("x")]}]}}
-            }
+            "affinity": {"nodeAffinity": {REQ: {"nodeSelectorTerms": [{"matchExpressions": [pool("x")]}]}}}
         }
         obj = raycluster(group("workers", **bad), group("gpu"))
         out, results = apply_spot(obj, GKE_POOLS)
@@ -738,9 +707,7 @@ class TestRequired:
         bad = {"key": "cpu-gen", "operator": "Lt", "values": ["5"]}
         bad_in = {"key": "cpu-gen", "operator": "In", "values": ["4"]}
         assert errors(
-            apply_spot(
-                with_terms({"matchExpressions": [bad, bad_in | {"operator": "NotIn"}]}), spec
-            )[1]
+            apply_spot(with_terms({"matchExpressions": [bad, bad_in | {"operator": "NotIn"}]}), spec)[1]
         )
 
     def test_match_fields_term_gets_the_expressions(self) -> None:
@@ -759,9 +726,7 @@ class TestRequired:
     def test_null_or_empty_term_list_gets_one_term(self) -> None:
         terms: list[Any] | None
         for terms in (None, []):
-            obj = raycluster(
-                group("workers", affinity={"nodeAffinity": {REQ: {"nodeSelectorTerms": terms}}})
-            )
+            obj = raycluster(group("workers", affinity={"nodeAffinity": {REQ: {"nodeSelectorTerms": terms}}}))
             out, results = apply_spot(obj, GKE)
             assert results == [] and terms_of(out) == [{"matchExpressions": [SPOT]}]
 
@@ -781,9 +746,7 @@ class TestRequired:
         assert out == obj
 
     def test_node_selector_agreeing_is_kept(self) -> None:
-        obj = raycluster(
-            group("workers", nodeSelector={"cloud.google.com/gke-spot": "true", "x": "y"})
-        )
+        obj = raycluster(group("workers", nodeSelector={"cloud.google.com/gke-spot": "true", "x": "y"}))
         out, results = apply_spot(obj, GKE)
         assert results == [] and pod_of(out)["nodeSelector"] == pod_of(obj)["nodeSelector"]
 
@@ -802,11 +765,7 @@ class TestRequired:
                 f"affinity.nodeAffinity.{REQ}.nodeSelectorTerms[0]",
             ),
             (
-                {
-                    "affinity": {
-                        "nodeAffinity": {REQ: {"nodeSelectorTerms": [{"matchExpressions": "x"}]}}
-                    }
-                },
+                {"affinity": {"nodeAffinity": {REQ: {"nodeSelectorTerms": [{"matchExpressions": "x"}]}}}},
                 f"affinity.nodeAffinity.{REQ}.nodeSelectorTerms[0].matchExpressions",
             ),
             (
@@ -844,9 +803,7 @@ class TestRequired:
         ]
 
     def test_custom_group_without_requirement_warns(self) -> None:
-        spec = spec_of(
-            {"provider": "custom", "poolLabel": "example.com/pool", "nodePools": {"gpu": "p"}}
-        )
+        spec = spec_of({"provider": "custom", "poolLabel": "example.com/pool", "nodePools": {"gpu": "p"}})
         out, results = apply_spot(raycluster(group("cpu"), group("gpu")), spec)
         assert [(r.severity, r.field) for r in results] == [
             ("warning", "spec.workerGroupSpecs[0].template.spec")
@@ -897,9 +854,7 @@ class TestPreferred:
         assert pod_of(out)["affinity"]["nodeAffinity"] == {REQ: bad, PREF: [self.TERM]}
 
     def test_contradicting_node_selector_is_only_a_warning(self) -> None:
-        obj = raycluster(
-            group("workers", nodeSelector={"cloud.google.com/gke-nodepool": "default"})
-        )
+        obj = raycluster(group("workers", nodeSelector={"cloud.google.com/gke-nodepool": "default"}))
         out, results = apply_spot(obj, self.SPEC)
         assert [r.severity for r in results] == ["warning"]
         assert pod_of(out)["affinity"]["nodeAffinity"][PREF] == [self.TERM]
@@ -911,17 +866,13 @@ class TestTolerations:
             {"key": "b", "operator": "Exists"},
             {"key": "a", "operator": "Equal", "value": "1", "effect": "NoExecute"},
         ]
-        out, _ = apply_spot(
-            raycluster(group("workers", tolerations=copy.deepcopy(existing))), GKE_POOLS
-        )
+        out, _ = apply_spot(raycluster(group("workers", tolerations=copy.deepcopy(existing))), GKE_POOLS)
         assert pod_of(out)["tolerations"] == [*existing, SPOT_TOL, pool_tol("spot-a")]
 
     def test_equivalent_spelling_is_not_duplicated(self) -> None:
         # operator defaults to Equal
         have = [{"key": "dedicated", "value": "spot-a", "effect": "NoSchedule"}, SPOT_TOL]
-        out, _ = apply_spot(
-            raycluster(group("workers", tolerations=copy.deepcopy(have))), GKE_POOLS
-        )
+        out, _ = apply_spot(raycluster(group("workers", tolerations=copy.deepcopy(have))), GKE_POOLS)
         assert pod_of(out)["tolerations"] == have
 
     @pytest.mark.parametrize(
@@ -978,9 +929,7 @@ class TestGracefulStopAndLabels:
     def test_existing_grace_period_and_hook_kept(self) -> None:
         spec = spec_of({"provider": "eks", "gracefulStop": {"preStop": ["ray", "stop"]}})
         obj = raycluster(group("workers", terminationGracePeriodSeconds=200))
-        pod_of(obj)["containers"][0]["lifecycle"] = {
-            "preStop": {"exec": {"command": ["sleep", "1"]}}
-        }
+        pod_of(obj)["containers"][0]["lifecycle"] = {"preStop": {"exec": {"command": ["sleep", "1"]}}}
         out, results = apply_spot(obj, spec)
         assert [r.field for r in results] == [
             "spec.workerGroupSpecs[0].template.spec.terminationGracePeriodSeconds",
@@ -988,9 +937,7 @@ class TestGracefulStopAndLabels:
         ]
         assert all(r.severity == "warning" for r in results)
         assert pod_of(out)["terminationGracePeriodSeconds"] == 200
-        assert (
-            pod_of(out)["containers"][0]["lifecycle"] == pod_of(obj)["containers"][0]["lifecycle"]
-        )
+        assert pod_of(out)["containers"][0]["lifecycle"] == pod_of(obj)["containers"][0]["lifecycle"]
 
     def test_market_type_label_opt_in(self) -> None:
         spec = spec_of({"marketTypeLabel": True})
@@ -1003,9 +950,7 @@ class TestGracefulStopAndLabels:
         g["labels"] = {"ray.io/market-type": "on-demand"}
         obj = raycluster(g)
         out, results = apply_spot(obj, spec)
-        assert [(r.severity, r.field) for r in results] == [
-            ("error", "spec.workerGroupSpecs[0].labels")
-        ]
+        assert [(r.severity, r.field) for r in results] == [("error", "spec.workerGroupSpecs[0].labels")]
         assert out == obj
 
     def test_market_type_label_not_set_by_default_but_warned(self) -> None:
@@ -1014,9 +959,7 @@ class TestGracefulStopAndLabels:
         g = group("workers")
         g["labels"] = {"ray.io/market-type": "on-demand"}
         out, results = apply_spot(raycluster(g), GKE)
-        assert [(r.severity, r.field) for r in results] == [
-            ("warning", "spec.workerGroupSpecs[0].labels")
-        ]
+        assert [(r.severity, r.field) for r in results] == [("warning", "spec.workerGroupSpecs[0].labels")]
         assert out["spec"]["workerGroupSpecs"][0]["labels"] == {"ray.io/market-type": "on-demand"}
 
 

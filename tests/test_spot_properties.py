@@ -119,9 +119,7 @@ def expression(keys: tuple[str, ...]) -> st.SearchStrategy[dict[str, Any]]:
             st.sampled_from(["In", "NotIn"]),
             sets,
         ),
-        st.builds(
-            lambda k, o: {"key": k, "operator": o}, key, st.sampled_from(["Exists", "DoesNotExist"])
-        ),
+        st.builds(lambda k, o: {"key": k, "operator": o}, key, st.sampled_from(["Exists", "DoesNotExist"])),
         st.builds(
             lambda k, o, b: {"key": k, "operator": o, "values": [b]},
             key,
@@ -164,9 +162,7 @@ def toleration(keys: tuple[str, ...], seconds: bool = True) -> st.SearchStrategy
     ]
     if seconds:
         options.append(
-            st.builds(
-                lambda: {"operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 30}
-            )
+            st.builds(lambda: {"operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 30})
         )
     return st.one_of(*options)
 
@@ -213,9 +209,7 @@ def _parsed(raw: dict[str, Any]) -> SpotSpec | None:
 def spot_spec(provider: str) -> st.SearchStrategy[SpotSpec]:
     keys = keys_for(provider)
     optional: dict[str, st.SearchStrategy[Any]] = {
-        "nodePools": st.dictionaries(
-            st.sampled_from(GROUPS), st.sampled_from(["a", "b"]), max_size=2
-        ),
+        "nodePools": st.dictionaries(st.sampled_from(GROUPS), st.sampled_from(["a", "b"]), max_size=2),
         "matchExpressions": st.lists(expression(keys), min_size=1, max_size=2),
         "tolerations": st.lists(toleration(keys, seconds=False), min_size=1, max_size=1),
         "groups": st.lists(st.sampled_from(GROUPS), unique=True, max_size=2),
@@ -245,18 +239,14 @@ def worker_group(keys: tuple[str, ...], name: str) -> st.SearchStrategy[dict[str
             "template": st.builds(lambda p: {"spec": p}, pod(keys)),
         },
         optional={
-            "labels": st.builds(
-                lambda v: {"ray.io/market-type": v}, st.sampled_from(["spot", "on-demand"])
-            )
+            "labels": st.builds(lambda v: {"ray.io/market-type": v}, st.sampled_from(["spot", "on-demand"]))
         },
     )
 
 
 @functools.cache
 def nodes(keys: tuple[str, ...]) -> st.SearchStrategy[list[dict[str, Any]]]:
-    labels = st.dictionaries(
-        st.sampled_from(keys), st.sampled_from(UNIVERSE[1:]), max_size=len(keys)
-    )
+    labels = st.dictionaries(st.sampled_from(keys), st.sampled_from(UNIVERSE[1:]), max_size=len(keys))
     node = st.fixed_dictionaries({"name": st.sampled_from(NODE_NAMES), "labels": labels})
     return st.lists(node, min_size=1, max_size=6)
 
@@ -289,8 +279,7 @@ def witness_nodes(pod: Mapping[str, Any], reqs: list[dict[str, Any]]) -> list[di
     sides: a node the input accepted must stay accepted exactly when it is Spot.
     """
     selector = [
-        {"key": k, "operator": "In", "values": [v]}
-        for k, v in (pod.get("nodeSelector") or {}).items()
+        {"key": k, "operator": "In", "values": [v]} for k, v in (pod.get("nodeSelector") or {}).items()
     ]
     affinity = pod.get("affinity") or {}
     terms = ((affinity.get("nodeAffinity") or {}).get(REQ) or {}).get("nodeSelectorTerms") or [{}]
@@ -310,9 +299,7 @@ def witness_nodes(pod: Mapping[str, Any], reqs: list[dict[str, Any]]) -> list[di
 
 def group_errors(results: list[Result], i: int) -> list[Result]:
     prefix = f"spec.workerGroupSpecs[{i}]"
-    return [
-        r for r in results if r.is_error and (r.field == prefix or r.field.startswith(prefix + "."))
-    ]
+    return [r for r in results if r.is_error and (r.field == prefix or r.field.startswith(prefix + "."))]
 
 
 def pods(obj: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -422,8 +409,7 @@ def check_errors_exactly_for_contradictions(
         base = f"spec.workerGroupSpecs[{i}].template.spec"
         selector = before.get("nodeSelector") or {}
         if any(
-            k in by_key
-            and not satisfiable([{"key": k, "operator": "In", "values": [v]}, *by_key[k]])
+            k in by_key and not satisfiable([{"key": k, "operator": "In", "values": [v]}, *by_key[k]])
             for k, v in selector.items()
         ):
             expected.add(f"{base}.nodeSelector")
@@ -434,10 +420,7 @@ def check_errors_exactly_for_contradictions(
                 mine = [e for e in exprs if e["key"] == k]
                 if mine and satisfiable(mine) and not satisfiable([*mine, *wanted]):
                     expected.add(f"{base}.affinity.nodeAffinity.{REQ}.nodeSelectorTerms[{j}]")
-        if (
-            spec.market_type_label
-            and (g.get("labels") or {}).get("ray.io/market-type") == "on-demand"
-        ):
+        if spec.market_type_label and (g.get("labels") or {}).get("ray.io/market-type") == "on-demand":
             expected.add(f"spec.workerGroupSpecs[{i}].labels")
         got = {r.field for r in group_errors(results, i)}
         if spec.mode == "required":
@@ -530,9 +513,7 @@ def check_tolerations_added_once_and_kept(
         assert len(added) == len({yamlio.dump(t) for t in added})
         for want in spot_tolerations(spec, name):
             if want.get("operator", "Equal") == "Equal" and "tolerationSeconds" not in want:
-                assert any(tolerates(t, want) for t in now if t.get("tolerationSeconds") is None), (
-                    want
-                )
+                assert any(tolerates(t, want) for t in now if t.get("tolerationSeconds") is None), want
             else:
                 assert want in now
 
@@ -551,9 +532,7 @@ def check_preferred_term_added_at_most_once(
             continue
         prefs = after["affinity"]["nodeAffinity"][PREF]
         ours = [
-            p
-            for p in prefs
-            if p["weight"] == 100 and _ids(p["preference"]["matchExpressions"]) == _ids(reqs)
+            p for p in prefs if p["weight"] == 100 and _ids(p["preference"]["matchExpressions"]) == _ids(reqs)
         ]
         before = ((pods(obj)[i].get("affinity") or {}).get("nodeAffinity") or {}).get(PREF) or []
         already = [
