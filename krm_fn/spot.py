@@ -1,6 +1,6 @@
 """Spot placement for Ray worker groups: parse the `spot` settings, inject them, report conflicts.
 
-Pure data in, data and findings out. The rules that matter (see docs/spot.md):
+Pure data in, data and findings out. The rules that matter (see the README, "Spot placement"):
 required node affinity is ANDed into every existing nodeSelectorTerm (never a new ORed term),
 contradictions are errors instead of unschedulable output, tolerations are only ever added,
 and applying twice gives the same bytes as applying once.

@@ -1044,11 +1044,11 @@ def test_golden_cases_cover_every_provider_and_mode() -> None:
     assert ("none", "required") in seen
 
 
-DOCS = Path(__file__).resolve().parents[1] / "docs" / "spot.md"
+DOCS = Path(__file__).resolve().parents[1] / "README.md"
 
 
 def test_documented_examples_parse() -> None:
-    """Every `spot:` example in docs/spot.md is accepted as written."""
+    """Every `spot:` example in the README is accepted as written."""
     text = DOCS.read_text()
     blocks = [b.split("```", 1)[0] for b in text.split("```yaml\n")[1:]]
     examples = [yamlio.load(b)["spot"] for b in blocks if b.startswith("spot:")]
