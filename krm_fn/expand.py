@@ -262,13 +262,22 @@ def _shape_problem(obj: Any, index: int, file: str) -> Result | None:
     """Items must be mappings; metadata must be usable where the function would read it.
 
     An object with no apiVersion, kind or name (a kustomization.yaml kpt read as an item) is not
-    the function's business: it passes through untouched.
+    the function's business: it passes through untouched. A named object without apiVersion or
+    kind is a broken manifest: it is reported, not passed on to fail at apply time.
     """
     where = f"items[{index}]"
     if not isinstance(obj, dict):
         return Result(f"{where}: expected a Kubernetes object (a mapping), got {describe(obj)}", file=file)
     meta = obj.get("metadata")
-    if meta is None or not (obj.get("apiVersion") and obj.get("kind")):
+    missing = [k for k in ("apiVersion", "kind") if not isinstance(obj.get(k), str) or not obj.get(k)]
+    if missing and isinstance(meta, dict) and meta.get("name"):
+        return Result(
+            f"{where}: missing {' and '.join(missing)}",
+            resource=ResourceRef.of(obj),
+            field=missing[0],
+            file=file,
+        )
+    if meta is None or missing:
         return None
     if not isinstance(meta, dict):
         return Result(
