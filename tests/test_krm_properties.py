@@ -178,7 +178,7 @@ def _kept(obj: Any, has_tenants: bool, kpt: bool) -> bool:
     if not isinstance(obj, dict) or it.owner_tenant(obj) is not None:
         return False
     if kpt or not has_tenants:
-        return not (not has_tenants and obj.get("kind", "").startswith("Ray"))  # pinned in place
+        return not (not has_tenants and str(obj.get("kind")).startswith("Ray"))  # pinned in place
     return not it.is_base(obj)
 
 
