@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from krm_fn import items as it
-from krm_fn import overlays, ray, routing
+from krm_fn import ray, routing
 from krm_fn.config import MANAGED_BY, TENANT_LABEL, Tenant, TenantsConfig
 from krm_fn.results import ResourceRef, Result, describe
 from krm_fn.spot import apply_spot, check_group_names
@@ -125,6 +125,8 @@ def _overlays(
     Items are placed in `<outputDir>/<tenant>/` in kpt and standalone alike: the overlay refers
     to the bases by their files, relative to its own.
     """
+    from krm_fn import overlays  # only this mode needs it, and it pulls in jsonpatch
+
     refs = [overlays.Base(b, f) for b, f in bases]
     kustomizations = [
         overlays.Base(o, f) for o, f in zip(objs, files, strict=True) if overlays.is_kustomization_file(f)

@@ -12,7 +12,7 @@ from typing import IO, Any
 import yaml
 
 from krm_fn import items as it
-from krm_fn import overlays, yamlio
+from krm_fn import yamlio
 from krm_fn.config import TenantsConfig, parse_config
 from krm_fn.expand import Outcome, expand
 from krm_fn.results import FnError, Result, describe
@@ -87,9 +87,13 @@ def style_sources(
     }
     for obj in outputs:
         if id(obj) not in likes and isinstance(obj, dict):
-            if it.owner_tenant(obj) and overlays.is_kustomization_file(it.path_of(obj)):
-                likes[id(obj)] = overlays.style_like(obj)
-                continue
+            if it.owner_tenant(obj) and obj.get("kind") == "Kustomization":
+                # imported here: only output: overlays generates these, and overlays pulls in jsonpatch
+                from krm_fn import overlays
+
+                if overlays.is_kustomization_file(it.path_of(obj)):
+                    likes[id(obj)] = overlays.style_like(obj)
+                    continue
             key = _kind_name(obj)
             node = by_name.get(key) if key is not None else None
             if node is not None:
