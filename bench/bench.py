@@ -48,6 +48,11 @@ ECHO = "import yaml, sys; sys.stdout.write(sys.stdin.read())"
 SPOT_SELECTOR = {"cloud.google.com/gke-spot": "true"}
 
 
+def base_files() -> list[Path]:
+    """The base manifests (the folder's own kustomization.yaml is regenerated, not copied)."""
+    return [p for p in sorted(BASE.glob("*.yaml")) if p.name != "kustomization.yaml"]
+
+
 @dataclass
 class Timing:
     """Best wall time of several runs, the peak memory of the best one, and what it printed."""
@@ -106,7 +111,7 @@ def write_spec(path: Path, count: int, output: str = "resources") -> None:
 
 def write_resource_list(path: Path, spec: Path) -> None:
     """What kpt or kustomize would send: the base objects and the spec as functionConfig."""
-    items = [yaml.safe_load(p.read_text()) for p in sorted(BASE.glob("*.yaml"))]
+    items = [yaml.safe_load(p.read_text()) for p in base_files()]
     config = yaml.safe_load(spec.read_text())
     doc = {
         "apiVersion": "config.kubernetes.io/v1",
@@ -121,9 +126,9 @@ def write_overlays(root: Path, count: int) -> Path:
     """N overlays as a platform team writes them by hand, and one kustomization listing them all."""
     base = root / "base"
     base.mkdir(parents=True)
-    for path in sorted(BASE.glob("*.yaml")):
+    for path in base_files():
         shutil.copy(path, base / path.name)
-    _dump(base / "kustomization.yaml", _kustomization(resources=sorted(p.name for p in BASE.glob("*.yaml"))))
+    _dump(base / "kustomization.yaml", _kustomization(resources=[p.name for p in base_files()]))
     overlays = root / "overlays"
     for name in tenant_names(count):
         folder = overlays / name
@@ -184,40 +189,36 @@ def _route_patch(name: str) -> str:
 
 
 def _spot_patch() -> str:
-    """Spot placement for both worker groups: node selector, pool, toleration of the Spot taint."""
+    """Spot placement for both worker groups as the Spot engine writes it for GKE: required node
+    affinity to the group's Spot pool, and tolerations of the Spot and pool taints."""
     ops: list[dict[str, Any]] = []
     for index, pool in enumerate(("spot-cpu", "spot-gpu")):
         group = f"/spec/workerGroupSpecs/{index}/template/spec"
-        ops.append(
+        terms = [
             {
-                "op": "add",
-                "path": f"{group}/nodeSelector",
-                "value": {**SPOT_SELECTOR, "cloud.google.com/gke-nodepool": pool},
+                "matchExpressions": [
+                    {"key": "cloud.google.com/gke-spot", "operator": "In", "values": ["true"]},
+                    {"key": "cloud.google.com/gke-nodepool", "operator": "In", "values": [pool]},
+                ]
             }
-        )
-        ops.append(
+        ]
+        affinity = {
+            "nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": terms}}
+        }
+        tolerations = [
             {
-                "op": "add",
-                "path": f"{group}/tolerations/-" if index == 1 else f"{group}/tolerations",
-                "value": (
-                    {
-                        "key": "cloud.google.com/gke-spot",
-                        "operator": "Equal",
-                        "value": "true",
-                        "effect": "NoSchedule",
-                    }
-                    if index == 1
-                    else [
-                        {
-                            "key": "cloud.google.com/gke-spot",
-                            "operator": "Equal",
-                            "value": "true",
-                            "effect": "NoSchedule",
-                        }
-                    ]
-                ),
-            }
-        )
+                "key": "cloud.google.com/gke-spot",
+                "operator": "Equal",
+                "value": "true",
+                "effect": "NoSchedule",
+            },
+            {"key": "dedicated", "operator": "Equal", "value": pool, "effect": "NoSchedule"},
+        ]
+        ops.append({"op": "add", "path": f"{group}/affinity", "value": affinity})
+        if index == 1:  # the GPU group already tolerates the GPU taint: append to its list
+            ops.extend({"op": "add", "path": f"{group}/tolerations/-", "value": t} for t in tolerations)
+        else:
+            ops.append({"op": "add", "path": f"{group}/tolerations", "value": tolerations})
     return json.dumps(ops)
 
 
@@ -227,6 +228,16 @@ def _dump(path: Path, doc: Any) -> None:
 
 def count_objects(output: bytes) -> int:
     return sum(1 for doc in yaml.load_all(output, Loader=yaml.CSafeLoader) if doc is not None)
+
+
+def same_objects(a: bytes, b: bytes) -> bool:
+    """Whether two streams hold the same objects, in any order."""
+
+    def canonical(stream: bytes) -> list[str]:
+        docs = yaml.load_all(stream, Loader=yaml.CSafeLoader)
+        return sorted(json.dumps(d, sort_keys=True) for d in docs if d is not None)
+
+    return canonical(a) == canonical(b)
 
 
 def supports(fn: list[str], env: dict[str, str], *words: str) -> bool:
@@ -366,7 +377,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             if kubectl:
                 root = write_overlays(ws / "kustomize", n)
                 b = measure([kubectl, "kustomize", str(root)], args.repeat)
+                if b.returncode != 0:
+                    raise SystemExit(f"kubectl kustomize failed for N={n}: run with --keep DIR to look")
                 row["b"], row["b_mb"], row["b_objects"] = b.seconds, b.peak_mb, count_objects(b.output)
+                row["b_same"] = same_objects(a.output, b.output)
                 sample = tenant_names(min(n, args.per_overlay_sample))
                 per_call = [
                     measure([kubectl, "kustomize", str(root / "overlays" / name)], 1).seconds
@@ -429,7 +443,8 @@ def report(
         "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
-        b = f"{r['b']:.2f} s ({r['b_objects']} objects)" if "b" in r else "kubectl absent"
+        same = "identical output" if r.get("b_same") else f"{r.get('b_objects')} objects, DIFFERENT output"
+        b = f"{r['b']:.2f} s ({same})" if "b" in r else "kubectl absent"
         ratio_b = f"**{r['b'] / r['a']:.1f}x**" if "b" in r else "-"
         each = f"≈ {r['b_each']:.1f} s" if "b_each" in r else "-"
         b_mb = f"{r['b_mb']:.0f} MB" if "b" in r else "-"
