@@ -36,6 +36,10 @@ def main(
 
     if ns.command == "render":
         return render.main(ns.paths, ns.config, out, err)
+    if ns.command == "check":
+        from krm_fn.check import standalone
+
+        return standalone.main(ns, out, err)
     parser.print_help(err)
     return 2
 
@@ -60,6 +64,15 @@ def _parser() -> argparse.ArgumentParser:
         help="the tenant spec (default: a RayTenants object among PATH...)",
     )
     render.add_argument("paths", nargs="+", metavar="PATH", help="manifest files or folders, or - for stdin")
+    from krm_fn.check import standalone
+
+    check = sub.add_parser(
+        "check",
+        help=standalone.HELP,
+        description=standalone.DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    standalone.add_arguments(check)
     return parser
 
 
