@@ -37,9 +37,9 @@ def main(
     if ns.command == "render":
         return render.main(ns.paths, ns.config, out, err)
     if ns.command == "check":
-        from krm_fn.check import standalone
+        from krm_fn import check
 
-        return standalone.main(ns, out, err)
+        return check.main(ns, out, err)
     parser.print_help(err)
     return 2
 
@@ -64,15 +64,15 @@ def _parser() -> argparse.ArgumentParser:
         help="the tenant spec (default: a RayTenants object among PATH...)",
     )
     render.add_argument("paths", nargs="+", metavar="PATH", help="manifest files or folders, or - for stdin")
-    from krm_fn.check import standalone
+    from krm_fn import check as check_cmd
 
     check = sub.add_parser(
         "check",
-        help=standalone.HELP,
-        description=standalone.DESCRIPTION,
+        help=check_cmd.HELP,
+        description=check_cmd.DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    standalone.add_arguments(check)
+    check_cmd.add_arguments(check)
     return parser
 
 
