@@ -452,7 +452,12 @@ class SchemaChecker:
             self.validations += 1
             # the API server sees JSON: YAML timestamps and non-string keys become strings
             data = json.loads(text)
-            self._memo[key] = [f for e in validator.iter_errors(data) for f in _explain(e)]
+            found: dict[tuple[FieldPath, str], tuple[FieldPath, str, Any]] = {}
+            for error in validator.iter_errors(data):
+                for path, message, inner in _explain(error):
+                    # int-or-string fails both its type and its anyOf: say it once
+                    found.setdefault((path, message), (path, message, inner))
+            self._memo[key] = list(found.values())
         return self._memo[key]
 
 
@@ -1322,7 +1327,11 @@ def _tenant_spec(
 def _expand(inputs: Sequence[Doc], spec_doc: Doc, config: TenantsConfig, report: Report) -> list[Target]:
     """The tenant copies (or, without tenants, the pinned objects), located at their bases."""
     outcome = expand([it.clone(d.data) for d in inputs], config, spec_doc.data, [d.file for d in inputs])
-    report.results.extend(_locate(r, [*inputs, spec_doc]) for r in outcome.results)
+    for result in outcome.results:
+        if result.resource is not None and is_tenant_spec(result.resource.to_krm()):
+            # a finding about the spec (a tenant's patch) belongs in the spec's file, not the base's
+            result = replace(result, file=spec_doc.file, line=None)
+        report.results.append(_locate(result, [*inputs, spec_doc]))
     if outcome.failed:
         return []
     by_name = {(d.data.get("kind"), it.meta(d.data).get("name")): d for d in inputs}
@@ -1581,7 +1590,9 @@ def main(ns: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     results = [*problems, *outcome.results]
     write_lines(results, stdout, ns.verbose)
     if any(r.severity != "info" for r in results):
-        stderr.write(f"ray-tenants check: {summary(results, len({d.file for d in docs}))}\n")
+        stderr.write(
+            f"ray-tenants check: {summary(results, len({d.file for d in docs} | {r.file for r in problems if r.file}))}\n"
+        )
     return exit_code(results)
 
 
