@@ -31,7 +31,6 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 import yaml
-from packaging.version import Version
 
 from krm_fn import items as it
 from krm_fn import ray, routing, spot, yamlio
@@ -194,7 +193,15 @@ _DIR_RE = re.compile(r"^v(\d+\.\d+\.\d+)-local-strict$")
 def versions() -> list[str]:
     """The Kubernetes versions kubernetes-validate ships schemas for, oldest first."""
     found = [m.group(1) for p in SCHEMAS.iterdir() if (m := _DIR_RE.match(p.name))]
-    return sorted(found, key=Version)
+    return sorted(found, key=_minor)
+
+
+def _minor(version: str) -> tuple[int, int]:
+    """(major, minor) of `1.30`, `v1.30.2`; ValueError for anything else."""
+    match = re.fullmatch(r"v?(\d+)\.(\d+)(?:\.\d+)?", version.strip())
+    if match is None:
+        raise ValueError(version)
+    return int(match.group(1)), int(match.group(2))
 
 
 def resolve_version(requested: str | None) -> str:
@@ -203,11 +210,11 @@ def resolve_version(requested: str | None) -> str:
     if not requested:
         return shipped[-1]
     try:
-        wanted = Version(requested.removeprefix("v"))
+        wanted = _minor(requested)
     except ValueError:
         raise FnError([Result(f"--kubernetes-version {requested!r} is not a version such as 1.32")]) from None
-    usable = [v for v in shipped if Version(v).release[:2] <= wanted.release[:2]]
-    if not usable or wanted.release[:2] > Version(shipped[-1]).release[:2]:
+    usable = [v for v in shipped if _minor(v) <= wanted]
+    if not usable or wanted > _minor(shipped[-1]):
         raise FnError(
             [
                 Result(
