@@ -25,7 +25,7 @@ import os
 import re
 import shlex
 import sys
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -566,75 +566,17 @@ class Target:
 
 
 # --------------------------------------------------------------------------------------------
-# Provider presets. The Spot engine (krm_fn.spot) owns these; until it exports its helpers this
-# local table mirrors its presets, and the getattr lookups below switch to the engine's own
-# functions as soon as they exist, so the check and the injection can never disagree for long.
-
-
-def _in(key: str, value: str) -> dict[str, Any]:
-    return {"key": key, "operator": "In", "values": [value]}
-
-
-def _taint(key: str, value: str) -> dict[str, Any]:
-    return {"key": key, "operator": "Equal", "value": value, "effect": "NoSchedule"}
-
-
-# provider -> (spot requirement, node pool label, tolerations the provider's spot nodes need)
-LOCAL_PRESETS: Mapping[str, tuple[dict[str, Any], str, tuple[dict[str, Any], ...]]] = {
-    "gke": (
-        _in("cloud.google.com/gke-spot", "true"),
-        "cloud.google.com/gke-nodepool",
-        (_taint("cloud.google.com/gke-spot", "true"),),
-    ),
-    "eks": (_in("eks.amazonaws.com/capacityType", "SPOT"), "eks.amazonaws.com/nodegroup", ()),
-    "karpenter": (_in("karpenter.sh/capacity-type", "spot"), "karpenter.sh/nodepool", ()),
-    "aks": (
-        _in("kubernetes.azure.com/scalesetpriority", "spot"),
-        "kubernetes.azure.com/agentpool",
-        (_taint("kubernetes.azure.com/scalesetpriority", "spot"),),
-    ),
-}
-LOCAL_KNOWN_SPOT_REQUIREMENTS: Mapping[str, tuple[Mapping[str, Any], ...]] = {
-    name: (preset[0],) for name, preset in LOCAL_PRESETS.items()
-}
-
-
-def _local_requirements(spec: SpotSpec, group_name: str | None) -> list[dict[str, Any]]:
-    preset = LOCAL_PRESETS.get(spec.provider)
-    if preset is None:
-        return []
-    pool = spec.node_pools.get(group_name) if group_name is not None else None
-    return [dict(preset[0]), *([_in(preset[1], pool)] if pool else [])]
-
-
-def _local_tolerations(spec: SpotSpec, group_name: str | None) -> list[dict[str, Any]]:
-    preset = LOCAL_PRESETS.get(spec.provider)
-    pool = spec.node_pools.get(group_name) if group_name is not None else None
-    return [
-        *(dict(t) for t in (preset[2] if preset else ())),
-        *([_taint(spec.taint_key, pool)] if pool and spec.taint_key else []),
-    ]
-
-
-spot_requirements: Callable[[SpotSpec, str | None], list[dict[str, Any]]] = getattr(
-    spot, "spot_requirements", _local_requirements
-)
-spot_tolerations: Callable[[SpotSpec, str | None], list[dict[str, Any]]] = getattr(
-    spot, "spot_tolerations", _local_tolerations
-)
-KNOWN_SPOT_REQUIREMENTS: Mapping[str, Sequence[Mapping[str, Any]]] = getattr(
-    spot, "KNOWN_SPOT_REQUIREMENTS", LOCAL_KNOWN_SPOT_REQUIREMENTS
-)
+# Provider presets and the requirements a spec asks for come from the Spot engine itself, so the
+# check and the injection cannot disagree.
+spot_requirements = spot.spot_requirements
+spot_tolerations = spot.spot_tolerations
+KNOWN_SPOT_REQUIREMENTS = spot.KNOWN_SPOT_REQUIREMENTS
 # node label -> the value that marks Spot (or preemptible: as short-lived) capacity
-SPOT_LABELS: Mapping[str, str] = {
-    **{str(r["key"]): str(r["values"][0]) for rs in KNOWN_SPOT_REQUIREMENTS.values() for r in rs},
-    "cloud.google.com/gke-preemptible": "true",
-}
+SPOT_LABELS: Mapping[str, str] = spot.SPOT_NODE_LABELS
 
 
 def _targets(spec: SpotSpec, group_name: object) -> bool:
-    targets = getattr(spec, "targets", None)
-    return bool(targets(group_name)) if callable(targets) else spec.enabled
+    return spec.targets(group_name)
 
 
 # --------------------------------------------------------------------------------------------
@@ -1229,6 +1171,9 @@ class Options:
     config: Doc | None = None
     # folder that generated paths are relative to (standalone); None when items carry kpt paths
     root: Path | None = None
+    # the command line's paths and --config: `output: overlays` drift renders them as `render` does
+    paths: Sequence[str] = ()
+    config_file: str | None = None
     regenerate: str = "kpt fn render"
     fix: bool = False
 
@@ -1443,21 +1388,24 @@ def _check_drift(
     options: Options,
     report: Report,
 ) -> None:
-    if config.output != "resources":
-        report.results.append(
-            spec_doc.result(
-                f"drift of `output: {config.output}` is not checked by this version",
-                ("spec", "output"),
-                "info",
-            )
-        )
-        return
     root = options.root
     have = (
         generated_on_disk(docs, config, root)
         if root is not None
         else [d for d in docs if d.is_object and it.owner_tenant(d.data) is not None]
     )
+    # overlay folders on disk (generated kustomizations) are drift-checked as overlays, whatever
+    # the spec's default output: `ray-tenants render --output overlays` writes them
+    if config.output == "overlays" or any(d.data.get("kind") == "Kustomization" for d in have):
+        if root is None:
+            report.results.append(
+                spec_doc.result(
+                    "overlay folders are checked by `ray-tenants check`, not in kpt", severity="info"
+                )
+            )
+        else:
+            _check_overlay_drift(have, spec_doc, config, options, root, report)
+        return
     kpt = any(d.is_object and d.data.get("kind") == "Kptfile" for d in docs) or (
         root is not None and (root / "Kptfile").is_file()
     )
@@ -1473,6 +1421,68 @@ def _check_drift(
             )
             return
     report.results.extend(found.results)
+
+
+def _check_overlay_drift(
+    have: Sequence[Doc], spec_doc: Doc, config: TenantsConfig, options: Options, root: Path, report: Report
+) -> None:
+    """Overlay folders on disk against the files `ray-tenants render --output overlays` writes now."""
+    from krm_fn import overlays, render
+
+    out_dir = os.path.relpath(root / config.output_dir)
+    words = ["ray-tenants", "render", "--output", "overlays", "--out", out_dir]
+    command = shlex.join(
+        [*words, *(["--config", options.config_file] if options.config_file else []), *options.paths]
+    )
+    try:
+        outcome, _ = render.run(list(options.paths), options.config_file, "overlays", out_dir)
+    except FnError as exc:
+        report.results.extend(exc.results)
+        return
+    if outcome.failed:
+        report.results.extend(r for r in outcome.results if r.is_error)
+        return
+    if options.fix:
+        changes = overlays.write_folder(outcome.items, out_dir)
+        if changes:
+            report.written = changes
+            report.results.append(Result(f"regenerated overlays: {'; '.join(changes)}"))
+        return
+    wanted = {
+        os.path.abspath(it.path_of(o)): (it.path_of(o), overlays.dump_file(o))
+        for o in outcome.items
+        if it.path_of(o)
+    }
+    for file, (shown, text) in sorted(wanted.items()):
+        path = Path(file)
+        if not path.is_file():
+            report.results.append(
+                spec_doc.result(
+                    f"{shown} is not generated yet; regenerate with `{command}`", ("spec", "tenants")
+                )
+            )
+            continue
+        old = path.read_text(encoding="utf-8").splitlines()
+        new = text.splitlines()
+        if old != new:
+            line = next(
+                (i for i, (a, b) in enumerate(zip(old, new, strict=False), 1) if a != b),
+                min(len(old), len(new)) + 1,
+            )
+            report.results.append(
+                Result(
+                    f"out of date: differs from what the spec generates now from this line on; regenerate with `{command}`",
+                    file=os.path.relpath(file),
+                    line=line,
+                )
+            )
+    for file in sorted({os.path.abspath(d.file) for d in have} - set(wanted)):
+        report.results.append(
+            Result(
+                f"generated for a tenant the spec no longer has; regenerate with `{command}` (removes it)",
+                file=os.path.relpath(file),
+            )
+        )
 
 
 def _locate(result: Result, docs: Sequence[Doc]) -> Result:
@@ -1592,6 +1602,8 @@ def main(ns: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
         root=root,
         regenerate=_regenerate(ns, root),
         fix=ns.fix,
+        paths=ns.paths,
+        config_file=ns.config,
     )
     outcome = check(docs, options)
     results = [*problems, *outcome.results]

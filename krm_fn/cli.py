@@ -32,14 +32,16 @@ def main(
         ns = parser.parse_args(args)
     except SystemExit as exc:  # argparse exits 0 for --help/--version, 2 for misuse
         return int(exc.code or 0)
-    from krm_fn import render
+    from krm_fn import plugin, render
 
     if ns.command == "render":
-        return render.main(ns.paths, ns.config, out, err)
+        return render.main(ns.paths, ns.config, out, err, ns.output, ns.out)
     if ns.command == "check":
         from krm_fn import check
 
         return check.main(ns, out, err)
+    if ns.command in plugin.COMMANDS:
+        return plugin.main(ns, out, err)
     parser.print_help(err)
     return 2
 
@@ -63,6 +65,18 @@ def _parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="the tenant spec (default: a RayTenants object among PATH...)",
     )
+    render.add_argument(
+        "--output",
+        choices=("resources", "overlays"),
+        help="override the spec's output: print the tenants' objects (resources), or write one "
+        "kustomize overlay folder per tenant (overlays)",
+    )
+    render.add_argument(
+        "--out",
+        metavar="DIR",
+        help="with output overlays: the folder to write <DIR>/<tenant>/ into (generated files of "
+        "tenants no longer in the spec are removed)",
+    )
     render.add_argument("paths", nargs="+", metavar="PATH", help="manifest files or folders, or - for stdin")
     from krm_fn import check as check_cmd
 
@@ -73,6 +87,9 @@ def _parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     check_cmd.add_arguments(check)
+    from krm_fn import plugin
+
+    plugin.add_commands(sub)
     return parser
 
 

@@ -226,6 +226,7 @@ def _parse_tenants(raw: object, c: _Checker) -> tuple[Tenant, ...]:
             c.error(f"{path}.name", problem)
         elif name in names:
             c.error(f"{path}.name", f"duplicate tenant {name!r} (also {names[name]})")
+            continue
         names.setdefault(name, f"{path}.name")
         prefix = c.string(t.get("pathPrefix"), f"{path}.pathPrefix", f"/{name}/") or ""
         if prefix == "/":
@@ -314,7 +315,8 @@ def _patches(raw: object, path: str, c: _Checker) -> tuple[TenantPatch, ...]:
             if isinstance(item, Mapping):
                 c.error(
                     f"{p}.patch",
-                    f"expected a non-empty list of RFC 6902 operations, got {describe(ops)}",
+                    "expected a non-empty list of RFC 6902 operations, got "
+                    + ("an empty list" if ops == [] else describe(ops)),
                 )
             continue
         good = True

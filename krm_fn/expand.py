@@ -10,10 +10,10 @@ import jsonpatch
 import jsonpointer
 
 from krm_fn import items as it
-from krm_fn import ray, routing
+from krm_fn import overlays, ray, routing
 from krm_fn.config import MANAGED_BY, TENANT_LABEL, Tenant, TenantsConfig
-from krm_fn.results import ResourceRef, Result
-from krm_fn.spot import apply_spot
+from krm_fn.results import ResourceRef, Result, describe
+from krm_fn.spot import apply_spot, check_group_names
 
 
 @dataclass
@@ -48,8 +48,16 @@ def expand(
         return Outcome(list(items), problems)
     objs: list[dict[str, Any]] = list(items)
     if not config.tenants:
-        return _pin_in_place(objs, config, files)
-    return _expand_tenants(objs, config, function_config, files)
+        out = _pin_in_place(objs, config, files)
+        workloads = [o for o in objs if ray.is_ray_workload(o)]
+    else:
+        out = _expand_tenants(objs, config, function_config, files)
+        workloads = [o for o in objs if ray.is_ray_workload(o) and it.owner_tenant(o) is None]
+    # a node pool mapped for a group no workload has is most likely a typo in the spec
+    config_file = it.path_of(function_config) if function_config else ""
+    if config.spot.enabled and workloads:
+        out.results.extend(r.at(config.ref, config_file) for r in check_group_names(config.spot, workloads))
+    return out
 
 
 def _pin_in_place(objs: list[dict[str, Any]], config: TenantsConfig, files: list[str]) -> Outcome:
@@ -70,13 +78,20 @@ def _expand_tenants(
 ) -> Outcome:
     kpt = any(it.path_of(o) for o in objs)
     is_fn_config = [function_config is not None and it.same_object(o, function_config) for o in objs]
-    bases = [(o, f) for o, f, fc in zip(objs, files, is_fn_config, strict=True) if not fc and it.is_base(o)]
+    # the output folder is the function's: what a user keeps there is passed through, never copied
+    output_prefix = config.output_dir.rstrip("/") + "/"
+    bases = [
+        (o, f)
+        for o, f, fc in zip(objs, files, is_fn_config, strict=True)
+        if not fc and it.is_base(o) and not (kpt and it.path_of(o).startswith(output_prefix))
+    ]
+    base_ids = {id(b) for b, _ in bases}
     out = Outcome([])
     # kpt keeps the bases in their files; kustomize and render replace them by the copies
     out.items = [
         o
         for o, fc in zip(objs, is_fn_config, strict=True)
-        if it.owner_tenant(o) is None and (kpt or fc or not it.is_base(o))
+        if it.owner_tenant(o) is None and (kpt or fc or id(o) not in base_ids)
     ]
     workloads = [b for b, _ in bases if ray.is_ray_workload(b)]
     targets: dict[int, routing.HeadTarget] = {}
@@ -86,9 +101,10 @@ def _expand_tenants(
             out.results.extend(r.at(file=file) for r in found)
             if target is not None:
                 targets[id(base)] = target
+    # keep going after errors: every problem is reported in one run (the items are then discarded)
     out.results.extend(_unmatched_patches(config, [b for b, _ in bases]))
-    if out.failed:
-        return out
+    if config.output == "overlays":
+        return _overlays(out, objs, files, bases, targets, config)
     placement = _Placement(config.output_dir) if kpt else None
     for tenant in config.tenants:
         out.items.append(_namespace(tenant, placement))
@@ -96,6 +112,38 @@ def _expand_tenants(
             copy, found = _tenant_copy(base, tenant, config, targets.get(id(base)))
             out.results.extend(r.at(file=file) for r in found)
             out.items.append(placement.place(copy, tenant) if placement else copy)
+    return out
+
+
+def _overlays(
+    out: Outcome,
+    objs: list[dict[str, Any]],
+    files: list[str],
+    bases: list[tuple[dict[str, Any], str]],
+    targets: dict[int, routing.HeadTarget],
+    config: TenantsConfig,
+) -> Outcome:
+    """Per tenant its Namespace and a kustomization patching the bases into its copies.
+
+    Items are placed in `<outputDir>/<tenant>/` in kpt and standalone alike: the overlay refers
+    to the bases by their files, relative to its own.
+    """
+    refs = [overlays.Base(b, f) for b, f in bases]
+    kustomizations = [
+        overlays.Base(o, f) for o, f in zip(objs, files, strict=True) if overlays.is_kustomization_file(f)
+    ]
+    out.results.extend(overlays.check_bases(refs, kustomizations, config.output_dir))
+    placement = _Placement(config.output_dir)
+    for tenant in config.tenants:
+        out.items.append(_namespace(tenant, placement))
+        pairs = []
+        for ref in refs:
+            copy, found = _tenant_copy(ref.obj, tenant, config, targets.get(id(ref.obj)))
+            out.results.extend(r.at(file=ref.file) for r in found)
+            pairs.append((ref, copy))
+        if not out.failed:  # a patch is only computed from copies that are right
+            kust = overlays.kustomization(tenant, pairs, config.output_dir)
+            out.items.append(placement.place(kust, tenant))
     return out
 
 
@@ -185,7 +233,9 @@ class _Placement:
 
     def place(self, obj: dict[str, Any], tenant: Tenant) -> dict[str, Any]:
         kind = str(obj.get("kind", "")).lower()
-        name = kind if kind == "namespace" else f"{kind}_{it.meta(obj).get('name')}"
+        # one Namespace and one kustomization per tenant folder
+        single = kind in ("namespace", "kustomization")
+        name = kind if single else f"{kind}_{it.meta(obj).get('name')}"
         path = f"{self.output_dir}/{tenant.name}/{name}.yaml".removeprefix("./")
         index = self.used.get(path, 0)
         self.used[path] = index + 1
@@ -208,27 +258,20 @@ def _unmatched_patches(config: TenantsConfig, bases: list[dict[str, Any]]) -> li
 
 
 def _shape_problem(obj: Any, index: int, file: str) -> Result | None:
+    """Items must be mappings; metadata must be usable where the function would read it.
+
+    An object with no apiVersion, kind or name (a kustomization.yaml kpt read as an item) is not
+    the function's business: it passes through untouched.
+    """
     where = f"items[{index}]"
     if not isinstance(obj, dict):
-        return Result(
-            f"{where}: expected a Kubernetes object (a mapping), got {type(obj).__name__}",
-            file=file,
-        )
-    missing = [k for k in ("apiVersion", "kind") if not isinstance(obj.get(k), str) or not obj.get(k)]
-    if missing:
-        return Result(
-            f"{where}: missing {' and '.join(missing)}",
-            resource=ResourceRef.of(obj),
-            field=missing[0],
-            file=file,
-        )
-    meta = obj.get("metadata", {})
+        return Result(f"{where}: expected a Kubernetes object (a mapping), got {describe(obj)}", file=file)
+    meta = obj.get("metadata")
+    if meta is None or not (obj.get("apiVersion") and obj.get("kind")):
+        return None
     if not isinstance(meta, dict):
         return Result(
-            f"{where}: metadata must be a mapping",
-            resource=ResourceRef.of(obj),
-            field="metadata",
-            file=file,
+            f"{where}: metadata must be a mapping", resource=ResourceRef.of(obj), field="metadata", file=file
         )
     for key in ("labels", "annotations"):
         if meta.get(key) is not None and not isinstance(meta[key], dict):

@@ -131,6 +131,8 @@ def is_base(obj: Mapping[str, Any]) -> bool:
     return (
         isinstance(name, str)
         and bool(name)
+        and isinstance(obj.get("apiVersion"), str)
+        and isinstance(obj.get("kind"), str)
         and owner_tenant(obj) is None
         and not is_local_config(obj)
         and not is_tool_config(obj)

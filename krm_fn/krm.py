@@ -12,7 +12,7 @@ from typing import IO, Any
 import yaml
 
 from krm_fn import items as it
-from krm_fn import yamlio
+from krm_fn import overlays, yamlio
 from krm_fn.config import TenantsConfig, parse_config
 from krm_fn.expand import Outcome, expand
 from krm_fn.results import FnError, Result, describe
@@ -82,7 +82,8 @@ def style_sources(
     """Which input node each output item takes its YAML styles from.
 
     An item passed through keeps its own; a tenant's copy takes its base's (same kind and name),
-    so the generated files read like the base the user wrote.
+    so the generated files read like the base the user wrote; a generated kustomization writes
+    its patches as block text.
     """
     likes = {id(obj): node for obj, node in zip(inputs, nodes, strict=True) if node is not None}
     by_name = {
@@ -92,6 +93,9 @@ def style_sources(
     }
     for obj in outputs:
         if id(obj) not in likes and isinstance(obj, dict):
+            if it.owner_tenant(obj) and overlays.is_kustomization_file(it.path_of(obj)):
+                likes[id(obj)] = overlays.style_like(obj)
+                continue
             node = by_name.get((obj.get("kind"), it.meta(obj).get("name")))
             if node is not None:
                 likes[id(obj)] = node

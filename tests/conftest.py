@@ -11,12 +11,19 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
+import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 TESTDATA = REPO / "tests" / "testdata"
 SHARED = REPO.parent / "shared"
 UPSTREAM = SHARED / "upstream"
 REQUIRE_E2E = os.environ.get("RAY_TENANTS_REQUIRE_E2E") == "1"
+
+
+def example_bases() -> list[Path]:
+    """The shipped base files, as base/kustomization.yaml lists them."""
+    listed = yaml.safe_load((REPO / "base" / "kustomization.yaml").read_text())["resources"]
+    return [REPO / "base" / name for name in listed]
 
 
 def require_tool(name: str, why: str = "") -> str:

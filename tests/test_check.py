@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from krm_fn import check, cli, krm
-from krm_fn.spot import SpotSpec, apply_spot
+from krm_fn.spot import SpotSpec
 from tests.conftest import REPO, TESTDATA, require_tool, require_upstream, run
 
 DATA = TESTDATA / "check"
@@ -36,13 +36,6 @@ def expectation(path: Path) -> str:
     first = path.read_text().splitlines()[0]
     assert first.startswith("# expect: "), f"{path} states no expectation"
     return first.removeprefix("# expect: ")
-
-
-def spot_engine_is_stub() -> bool:
-    """True while krm_fn.spot injects nothing (the tenant layout then cannot pass the Spot policy)."""
-    obj: dict[str, Any] = yaml.safe_load((REPO / "base" / "raycluster.yaml").read_text())
-    placed, _ = apply_spot(obj, SpotSpec(node_pools={"cpu": "spot-cpu"}))
-    return placed == obj
 
 
 # ---------------------------------------------------------------------------------------------
@@ -261,19 +254,32 @@ def test_expansion_findings_point_at_the_tenant_spec(tmp_path: Path) -> None:
 
 
 def test_repository_layout_passes() -> None:
-    if spot_engine_is_stub():
-        pytest.xfail("krm_fn.spot injects nothing yet: the expanded workers carry no Spot placement")
-    assert check_cli("base", "overlays", cwd=REPO)[0] == 0
+    # base/ + overlays/ with the shipped overlay folders: policy on the expansion, overlay drift
+    assert check_cli("base", "overlays", cwd=REPO) == (0, [], "")
 
 
-def test_expanded_workers_without_spot_fail_the_policy(tmp_path: Path) -> None:
+def test_expanded_workers_carry_the_spot_placement_the_spec_asks(tmp_path: Path) -> None:
     pkg = tenant_package(tmp_path, spot=True)
-    if not spot_engine_is_stub():
-        # the engine pins workers; remove a pool mapping's effect by checking a hand-made copy instead
-        pytest.skip("covered by the policy unit tests once the engine injects placement")
-    code, lines, _ = check_cli("--select", "policy", ".", cwd=pkg)
+    assert check_cli("--select", "policy", ".", cwd=pkg) == (0, [], "")
+
+
+def test_overlay_folders_drift_and_fix(tmp_path: Path) -> None:
+    shutil.copytree(REPO / "base", tmp_path / "base")
+    shutil.copytree(REPO / "overlays", tmp_path / "overlays")
+    kust = tmp_path / "overlays" / "mlops" / "kustomization.yaml"
+    text = kust.read_text()
+    line = text[: text.index("value: spot-cpu\n")].count("\n") + 1
+    kust.write_text(text.replace("value: spot-cpu\n", "value: spot-cpu-old\n", 1))
+    code, lines, _ = check_cli("base", "overlays", cwd=tmp_path)
     assert code == 1
-    assert any("RayCluster/mlops/raycluster" in line and "is not pinned to Spot" in line for line in lines)
+    assert lines == [
+        f"overlays/mlops/kustomization.yaml:{line}: out of date: differs from what the spec generates now "
+        "from this line on; regenerate with `ray-tenants render --output overlays --out overlays base overlays`"
+    ]
+    code, lines, _ = check_cli("--select", "drift", "--fix", "base", "overlays", cwd=tmp_path)
+    assert (code, lines) == (1, ["regenerated overlays: wrote overlays/mlops/kustomization.yaml"])
+    assert kust.read_text() == text
+    assert check_cli("base", "overlays", cwd=tmp_path) == (0, [], "")
 
 
 def spot_target(path: Path, doc: int = 0) -> check.Target:

@@ -1,0 +1,128 @@
+"""Spot placement over KubeRay's own samples: every worker group pinned, no head touched.
+
+Reads ../shared/upstream (beside the checkout in CI); skips cleanly where it is absent. The
+behaviour itself is covered by the self-contained tests in test_spot.py.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterator
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from krm_fn import yamlio
+from krm_fn.ray import CLUSTER_SPEC_PATHS, cluster_spec, is_ray_workload, worker_groups
+from krm_fn.spot import apply_spot, parse_spot, spot_requirements, spot_tolerations
+
+UPSTREAM = Path(__file__).resolve().parents[1].parent / "shared" / "upstream"
+KUBERAY = UPSTREAM / "kuberay"
+SAMPLES = KUBERAY / "samples"
+REQ = "requiredDuringSchedulingIgnoredDuringExecution"
+PROVIDERS = ["gke", "eks", "karpenter", "aks"]
+# jsonschema comes with kubernetes-validate; its type stubs are not a test dependency
+jsonschema: Any = importlib.import_module("jsonschema")
+
+pytestmark = pytest.mark.skipif(
+    not SAMPLES.is_dir(),
+    reason=f"{SAMPLES} is absent (upstream samples are only beside the CI checkout)",
+)
+
+
+def workloads() -> Iterator[tuple[str, dict[str, Any]]]:
+    for path in sorted(SAMPLES.glob("*.yaml")) if SAMPLES.is_dir() else []:
+        for doc in yamlio.load_documents(path.read_text(), str(path)):
+            if isinstance(doc.data, dict) and is_ray_workload(doc.data):
+                yield f"{path.name}:{doc.data['kind']}/{doc.data['metadata']['name']}", doc.data
+
+
+WORKLOADS = dict(workloads())
+# RayJobs that run on an existing cluster (clusterSelector) embed no cluster spec
+EMBEDDED = sorted(name for name, obj in WORKLOADS.items() if cluster_spec(obj) is not None)
+
+
+@cache
+def crd_validator(kind: str) -> Any:
+    """A validator for the kind's CRD schema (built once: checking the schema itself is slow)."""
+    plural = {
+        "RayCluster": "rayclusters",
+        "RayJob": "rayjobs",
+        "RayService": "rayservices",
+        "RayCronJob": "raycronjobs",
+    }
+    crd = yamlio.load((KUBERAY / "crd" / f"ray.io_{plural[kind]}.yaml").read_text())
+    version = next(v for v in crd["spec"]["versions"] if v["name"] == "v1")
+    return jsonschema.Draft7Validator(version["schema"]["openAPIV3Schema"])
+
+
+def test_samples_are_there() -> None:
+    # a handful of kinds, so an empty or moved folder does not pass silently
+    kinds = {obj["kind"] for obj in WORKLOADS.values()}
+    assert {"RayCluster", "RayJob", "RayService"} <= kinds
+    assert sum(1 for obj in WORKLOADS.values() if list(worker_groups(obj))) >= 10
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+@pytest.mark.parametrize("name", EMBEDDED)
+def test_every_worker_group_pinned_no_head_touched(name: str, provider: str) -> None:
+    obj = WORKLOADS[name]
+    groups = {str(g.get("groupName")): f"spot-{i}" for i, (_, g) in enumerate(worker_groups(obj))}
+    spec, problems = parse_spot({"provider": provider, "nodePools": groups})
+    assert problems == []
+    out, results = apply_spot(obj, spec)
+
+    assert [r for r in results if r.is_error] == []
+    # the only warnings the samples earn: groups labelled ray.io/market-type=on-demand
+    assert all(r.field.endswith(".labels") and "on-demand" in r.message for r in results), results
+
+    for (path, before), (_, after) in zip(worker_groups(obj), worker_groups(out), strict=True):
+        pod = after["template"]["spec"]
+        reqs = spot_requirements(spec, str(before.get("groupName")))
+        terms = pod["affinity"]["nodeAffinity"][REQ]["nodeSelectorTerms"]
+        assert terms, path
+        for term in terms:
+            for req in reqs:
+                assert req in term["matchExpressions"], (path, req)
+        for tol in spot_tolerations(spec, str(before.get("groupName"))):
+            assert tol in pod["tolerations"]
+        # what the sample already said about placement is still there
+        for key, value in (before["template"]["spec"].get("nodeSelector") or {}).items():
+            assert pod["nodeSelector"][key] == value
+
+    cluster_in, cluster_out = cluster_spec(obj), cluster_spec(out)
+    assert cluster_in is not None and cluster_out is not None
+    assert cluster_out["headGroupSpec"] == cluster_in["headGroupSpec"]
+    if obj["kind"] == "RayJob":
+        assert out["spec"].get("submitterPodTemplate") == obj["spec"].get("submitterPodTemplate")
+    # outside the embedded cluster spec nothing changes
+    top = CLUSTER_SPEC_PATHS[obj["kind"]]
+    if len(top) > 1:
+        assert {k: v for k, v in out["spec"].items() if k != top[1]} == {
+            k: v for k, v in obj["spec"].items() if k != top[1]
+        }
+
+    again, _ = apply_spot(out, spec)
+    assert yamlio.dump(again) == yamlio.dump(out)
+    crd_validator(obj["kind"]).validate(out)
+
+
+def test_workloads_without_an_embedded_cluster_pass_through() -> None:
+    selectors = [obj for obj in WORKLOADS.values() if cluster_spec(obj) is None]
+    assert selectors, "expected the clusterSelector RayJob sample"
+    for obj in selectors:
+        assert apply_spot(obj, parse_spot(None)[0]) == (obj, [])
+
+
+GOLDEN = Path(__file__).resolve().parent / "testdata" / "spot"
+
+
+@pytest.mark.parametrize("case", sorted(p.name for p in GOLDEN.iterdir() if p.is_dir()))
+def test_golden_outputs_fit_the_crds(case: str) -> None:
+    """The committed expectations are valid KubeRay objects, not just stable text."""
+    expected = yamlio.load((GOLDEN / case / "_expected.yaml").read_text())
+    for obj in expected["items"]:
+        if is_ray_workload(obj):
+            crd_validator(obj["kind"]).validate(obj)
