@@ -25,11 +25,11 @@ from krm_fn import cli  # noqa: E402
 
 
 def package(root: Path, tenants: int) -> Path:
-    """The example layout with `tenants` tenants (Spot off: the timing must not hinge on the engine)."""
+    """The example layout (base/ + overlays/tenants.yaml, Spot on) with `tenants` tenants."""
     pkg = root / f"pkg-{tenants}"
     shutil.copytree(REPO / "base", pkg / "base")
     spec = yaml.safe_load((REPO / "overlays" / "tenants.yaml").read_text())
-    spec["spec"]["tenants"] = [{"name": f"team-{i:04d}", "spot": False} for i in range(tenants)]
+    spec["spec"]["tenants"] = [{"name": f"team-{i:04d}"} for i in range(tenants)]
     (pkg / "overlays").mkdir()
     (pkg / "overlays" / "tenants.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
     return pkg

@@ -1592,7 +1592,7 @@ def main(ns: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     crd_docs, crd_problems = load_paths(ns.crd)
     problems.extend(crd_problems)
     config_doc = _config(ns.config, problems)
-    root = _root(ns.config, docs, config_doc)
+    root = _root(ns.config, docs, ns.paths)
     options = Options(
         kubernetes_version=ns.kubernetes_version,
         strict=not ns.no_strict,
@@ -1629,14 +1629,23 @@ def _config(file: str | None, problems: list[Result]) -> Doc | None:
     return specs[0] if specs else None
 
 
-def _root(config_file: str | None, docs: Sequence[Doc], config_doc: Doc | None) -> Path:
-    """The package the generated paths are relative to: the Kptfile's folder above the spec, else cwd."""
+def _root(config_file: str | None, docs: Sequence[Doc], paths: Sequence[str]) -> Path:
+    """The folder the spec's outputDir is relative to.
+
+    The Kptfile's folder above the spec; else the current folder (where pre-commit and `render
+    --out` work) when every path is inside it; else the folder the paths have in common.
+    """
     spec_file = config_file or next((d.file for d in docs if is_tenant_spec(d.data)), None)
     if spec_file and spec_file != "-":
         for folder in Path(spec_file).resolve().parents:
             if (folder / "Kptfile").is_file():
                 return folder
-    return Path.cwd()
+    cwd = Path.cwd().resolve()
+    given = [Path(p).resolve() for p in [*paths, *([config_file] if config_file else [])] if p != "-"]
+    if all(p == cwd or cwd in p.parents for p in given):
+        return cwd
+    common = Path(os.path.commonpath([str(p if p.is_dir() else p.parent) for p in given]))
+    return common
 
 
 def _regenerate(ns: argparse.Namespace, root: Path) -> str:
