@@ -39,6 +39,10 @@ def main(
 
     if ns.command == "render":
         return render.main(ns.paths, ns.config, out, err, ns.output, ns.out)
+    if ns.command == "check":
+        from krm_fn import check
+
+        return check.main(ns, out, err)
     if ns.command in plugin.COMMANDS:
         return plugin.main(ns, out, err)
     parser.print_help(err)
@@ -79,6 +83,15 @@ def _parser() -> argparse.ArgumentParser:
         "tenants no longer in the spec are removed)",
     )
     render.add_argument("paths", nargs="+", metavar="PATH", help="manifest files or folders, or - for stdin")
+    from krm_fn import check as check_cmd
+
+    check = sub.add_parser(
+        "check",
+        help=check_cmd.HELP,
+        description=check_cmd.DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    check_cmd.add_arguments(check)
     from krm_fn import plugin
 
     plugin.add_commands(sub)

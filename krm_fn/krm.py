@@ -39,8 +39,14 @@ def run(stdin: IO[bytes], stdout: IO[str], stderr: IO[str], transform: Transform
         items = rl["items"]
         nodes = _item_nodes(doc.node, len(items))
         fn_config = rl.get("functionConfig")
-        config = parse_config(fn_config, it.path_of(fn_config) if isinstance(fn_config, Mapping) else "")
-        outcome = (transform or expand)(items, config, fn_config)
+        fn_file = it.path_of(fn_config) if isinstance(fn_config, Mapping) else ""
+        from krm_fn import check  # imported here: the expansion never pays for the check's imports
+
+        if isinstance(fn_config, Mapping) and check.is_check_config(fn_config):
+            outcome = check.validate_items(items, fn_config, fn_file)
+        else:
+            config = parse_config(fn_config, fn_file)
+            outcome = (transform or expand)(items, config, fn_config)
     except FnError as exc:
         outcome = Outcome(items, exc.results)
     return write(outcome, items, api_version, stdout, stderr, nodes)

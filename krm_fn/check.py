@@ -1,0 +1,1722 @@
+"""Manifest check: schema, policy and drift findings for a tenant setup, before it reaches a cluster.
+
+The sections follow the pipeline: loader (files or KRM items to documents with their origin) ->
+schemas (kubernetes-validate and CRDs), policy (Spot placement, routing, names) and drift
+(generated files against what the function generates now) -> the checker that runs them ->
+report (one line per finding, or KRM results). Front ends: `ray-tenants check PATH...` and the
+kpt validator (a `RayTenantsCheck` functionConfig).
+
+kubernetes-validate's own `validate()` reads a 1.8 MB definitions file and builds a validator on
+every call. Here the definitions are loaded once per Kubernetes version, each kind's validator is
+built once, and each distinct object or pod template (by the hash of its canonical JSON) is
+validated once: a thousand tenant copies of one base cost about one validation. jsonschema is
+imported on first use, so the command line and the expansion never pay for it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import functools
+import hashlib
+import importlib.resources
+import json
+import os
+import re
+import shlex
+import sys
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+import yaml
+
+from krm_fn import items as it
+from krm_fn import ray, routing, spot, yamlio
+from krm_fn.config import API_GROUP, API_VERSION, KIND, TenantsConfig, parse_config
+from krm_fn.expand import Outcome, expand
+from krm_fn.manifests import find_files
+from krm_fn.results import FnError, ResourceRef, Result, describe
+from krm_fn.spot import SpotSpec
+
+if TYPE_CHECKING:
+    from referencing import Registry
+
+# a jsonschema validator (jsonschema ships no type information; imported on first use)
+Validator = Any
+CHECKS = ("schema", "policy", "drift")
+FieldPath = tuple[str | int, ...]
+
+
+# ==================================================================================================
+# Loader: documents to check, with where they came from (file and line, or kpt's path)
+
+# kinds whose items are objects of their own (`kubectl get -o yaml` writes a v1 List)
+LIST_KINDS = ("List",)
+
+
+@dataclass(frozen=True)
+class Doc:
+    """One YAML document: its data, file, first line, and node (for the line of a field)."""
+
+    data: Any
+    file: str = ""
+    line: int | None = None
+    index: int | None = None
+    node: yaml.Node | None = None
+
+    @property
+    def is_object(self) -> bool:
+        """A Kubernetes object: a mapping with a string apiVersion and kind."""
+        return (
+            isinstance(self.data, dict)
+            and isinstance(self.data.get("apiVersion"), str)
+            and isinstance(self.data.get("kind"), str)
+        )
+
+    @property
+    def ref(self) -> ResourceRef:
+        return ResourceRef.of(self.data) if isinstance(self.data, Mapping) else ResourceRef("", "", "")
+
+    def line_of(self, path: Sequence[str | int]) -> int | None:
+        """Line of the deepest node on `path` that the YAML holds (the document's line otherwise)."""
+        node, line = self.node, self.line
+        for part in path:
+            # a field's line is its key's: a nested mapping's value starts on the line below
+            found: tuple[yaml.Node, yaml.Node] | None = None
+            if isinstance(node, yaml.MappingNode):
+                found = next(
+                    ((k, v) for k, v in node.value if isinstance(k, yaml.ScalarNode) and k.value == part),
+                    None,
+                )
+            elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+                found = (node.value[part], node.value[part])
+            if found is None:
+                break
+            node, line = found[1], found[0].start_mark.line + 1
+        return line
+
+    def result(
+        self,
+        message: str,
+        path: Sequence[str | int] = (),
+        severity: str = "error",
+        ref: ResourceRef | None = None,
+    ) -> Result:
+        """A finding about this document (or `ref`, an object made from it) at `path`."""
+        return Result(
+            message,
+            severity,  # type: ignore[arg-type]
+            resource=ref or (self.ref if self.is_object else None),
+            field=ray.dotted(tuple(path)),
+            file=self.file,
+            index=self.index,
+            line=self.line_of(path) if path else self.line,
+        )
+
+
+def load_paths(paths: Iterable[str]) -> tuple[list[Doc], list[Result]]:
+    """Every document of every YAML file named or found in folders; problems as findings."""
+    problems: list[Result] = []
+    files: list[str] = []
+    for path in paths:
+        try:
+            files.extend(find_files([path]))
+        except FnError as exc:
+            problems.extend(exc.results)
+    docs: list[Doc] = []
+    for file in dict.fromkeys(files):
+        found, bad = load_file(file)
+        docs.extend(found)
+        problems.extend(bad)
+    return docs, problems
+
+
+def load_file(file: str) -> tuple[list[Doc], list[Result]]:
+    """The documents of one file (`-` is stdin); a file that is not YAML is a finding, not a crash."""
+    try:
+        raw = sys.stdin.buffer.read() if file == "-" else Path(file).read_bytes()
+    except OSError as exc:
+        return [], [Result(f"cannot read: {exc.strerror}", file=file)]
+    try:
+        documents = yamlio.load_documents(raw, file)
+    except FnError as exc:
+        return [], exc.results
+    docs: list[Doc] = []
+    for i, d in enumerate(documents):
+        if d.data is not None:
+            docs.extend(_flatten(Doc(d.data, file, d.line, i, d.node)))
+    return docs, []
+
+
+def from_items(items: Sequence[Any]) -> list[Doc]:
+    """KRM items as documents: the file is kpt's path annotation; no line numbers."""
+    docs: list[Doc] = []
+    for obj in items:
+        file = it.path_of(obj) if isinstance(obj, Mapping) else ""
+        index = it.index_of(obj) if isinstance(obj, Mapping) else None
+        docs.extend(_flatten(Doc(obj, file, None, index)))
+    return docs
+
+
+def _flatten(doc: Doc) -> list[Doc]:
+    data = doc.data
+    if not (doc.is_object and data.get("kind") in LIST_KINDS and isinstance(data.get("items"), list)):
+        return [doc]
+    nodes: list[yaml.Node | None] = [None] * len(data["items"])
+    if isinstance(doc.node, yaml.MappingNode):
+        for key, value in doc.node.value:
+            if key.value == "items" and isinstance(value, yaml.SequenceNode):
+                nodes = [*value.value, *nodes][: len(data["items"])]
+    return [
+        Doc(item, doc.file, n.start_mark.line + 1 if n is not None else doc.line, doc.index, n)
+        for item, n in zip(data["items"], nodes, strict=True)
+    ]
+
+
+# ==================================================================================================
+# Schemas: core kinds from kubernetes-validate's files, custom resources from their CRDs
+
+Finding = tuple[FieldPath, str]
+
+SCHEMAS = importlib.resources.files("kubernetes_validate") / "kubernetes-json-schema"
+SCHEMA_BASE = "https://kubernetes.io/api/"
+POD_TEMPLATE_SPEC = "podtemplatespec-v1.json"
+OBJECT_META = "objectmeta-meta-v1.json"
+# marks a pod template inside a CRD schema: it is validated as the core PodTemplateSpec instead
+# (strict, for the selected Kubernetes version) and reported once, not by two schemas
+POD_TEMPLATE_MARK = "x-ray-tenants-pod-template"
+_DIR_RE = re.compile(r"^v(\d+\.\d+\.\d+)-local-strict$")
+
+
+def versions() -> list[str]:
+    """The Kubernetes versions kubernetes-validate ships schemas for, oldest first."""
+    found = [m.group(1) for p in SCHEMAS.iterdir() if (m := _DIR_RE.match(p.name))]
+    return sorted(found, key=_minor)
+
+
+def _minor(version: str) -> tuple[int, int]:
+    """(major, minor) of `1.30`, `v1.30.2`; ValueError for anything else."""
+    match = re.fullmatch(r"v?(\d+)\.(\d+)(?:\.\d+)?", version.strip())
+    if match is None:
+        raise ValueError(version)
+    return int(match.group(1)), int(match.group(2))
+
+
+def resolve_version(requested: str | None) -> str:
+    """The shipped schema version for `requested` (`1.30`, `v1.30.2`); the newest by default."""
+    shipped = versions()
+    if not requested:
+        return shipped[-1]
+    try:
+        wanted = _minor(requested)
+    except ValueError:
+        raise FnError([Result(f"--kubernetes-version {requested!r} is not a version such as 1.32")]) from None
+    usable = [v for v in shipped if _minor(v) <= wanted]
+    if not usable or wanted > _minor(shipped[-1]):
+        raise FnError(
+            [
+                Result(
+                    f"no schemas for Kubernetes {requested}: this kubernetes-validate ships "
+                    f"{shipped[0]} to {shipped[-1]}"
+                )
+            ]
+        )
+    return usable[-1]
+
+
+@functools.cache
+def _registry(version: str, strict: bool) -> Registry:
+    from referencing import Registry, Resource
+
+    definitions = json.loads(_schema_dir(version, strict).joinpath("_definitions.json").read_text())
+    registry: Registry = Resource.from_contents(definitions) @ Registry()
+    return registry
+
+
+def _schema_dir(version: str, strict: bool) -> Any:
+    return SCHEMAS / f"v{version}-local{'-strict' if strict else ''}"
+
+
+@functools.cache
+def _core_validator(version: str, strict: bool, filename: str) -> Validator | None:
+    path = _schema_dir(version, strict).joinpath(filename)
+    if not path.is_file():
+        return None
+    import jsonschema  # type: ignore[import-untyped]
+
+    schema = json.loads(path.read_text())
+    validator: Validator = jsonschema.Draft202012Validator(schema, registry=_registry(version, strict))
+    return validator
+
+
+def core_validator(version: str, strict: bool, api_version: str, kind: str) -> Validator | None:
+    """The validator for a built-in kind, None where kubernetes-validate has no schema for it."""
+    group, _, ver = api_version.rpartition("/")
+    # kubernetes-validate's file naming: group's first label, then version (rbac.authorization.k8s.io/v1
+    # -> rbac-v1); the group-version-kind inside the file says whether it really is that kind
+    short = f"{group.split('.')[0]}-{ver}" if group else ver
+    validator = _core_validator(version, strict, f"{kind.lower()}-{short}.json")
+    if validator is None:
+        return None
+    gvks = validator.schema.get("x-kubernetes-group-version-kind") or []
+    if not any(g.get("group") == group and g.get("version") == ver and g.get("kind") == kind for g in gvks):
+        return None
+    return validator
+
+
+# --------------------------------------------------------------------------------------------
+# CRDs: openAPIV3Schema as JSON schema
+
+
+def _mark_pod_template(
+    validator: Validator, value: object, instance: object, schema: object
+) -> Iterator[Any]:
+    import jsonschema
+
+    if value and isinstance(instance, dict):
+        yield jsonschema.ValidationError("pod template", validator=POD_TEMPLATE_MARK, instance=instance)
+
+
+@functools.cache
+def _crd_validator_class() -> Any:
+    import jsonschema.validators  # type: ignore[import-untyped]
+
+    # OpenAPI v3.0 schemas are JSON schema draft 4 in spirit (boolean exclusiveMinimum and so on)
+    return jsonschema.validators.extend(jsonschema.Draft4Validator, {POD_TEMPLATE_MARK: _mark_pod_template})
+
+
+def structural_to_jsonschema(schema: Any, top: bool = True) -> Any:
+    """A CRD's structural schema as JSON schema with the API server's strict field validation.
+
+    An object with `properties` and neither `additionalProperties` nor
+    `x-kubernetes-preserve-unknown-fields` rejects unknown fields (`kubectl --validate=strict`);
+    `x-kubernetes-int-or-string` accepts an integer or a string; `nullable` accepts null. Pod
+    templates are marked and validated as core PodTemplateSpecs. `x-kubernetes-validations`
+    (CEL) rules are not evaluated.
+    """
+    if isinstance(schema, list):
+        return [structural_to_jsonschema(s, False) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    if not top and _looks_like_pod_template(schema):
+        return {"type": "object", POD_TEMPLATE_MARK: True}
+    out = {
+        k: (
+            {name: structural_to_jsonschema(s, False) for name, s in v.items()}
+            if k in ("properties", "patternProperties") and isinstance(v, dict)
+            else structural_to_jsonschema(v, False)
+            if k in ("items", "additionalProperties", "allOf", "anyOf", "oneOf", "not")
+            else v
+        )
+        for k, v in schema.items()
+    }
+    if top:
+        # the API server accepts these on every object, whether the CRD's schema lists them or not
+        out["properties"] = {
+            "apiVersion": {"type": "string"},
+            "kind": {"type": "string"},
+            "metadata": {"type": "object"},
+            **(out.get("properties") or {}),
+        }
+    if out.get("x-kubernetes-int-or-string"):
+        out.pop("type", None)
+        out["type"] = ["integer", "string"]
+    if out.get("nullable") and isinstance(out.get("type"), str):
+        out["type"] = [out["type"], "null"]
+    if (
+        "properties" in out
+        and "additionalProperties" not in out
+        and not out.get("x-kubernetes-preserve-unknown-fields")
+    ):
+        out["additionalProperties"] = False
+    return out
+
+
+def _looks_like_pod_template(schema: Mapping[str, Any]) -> bool:
+    props = schema.get("properties")
+    if not isinstance(props, Mapping) or set(props) - {"metadata", "spec"} or "spec" not in props:
+        return False
+    spec = props["spec"]
+    spec_props = spec.get("properties") if isinstance(spec, Mapping) else None
+    return isinstance(spec_props, Mapping) and "containers" in spec_props
+
+
+@dataclass
+class CrdSchemas:
+    """Custom resource schemas by (apiVersion, kind), from CRDs among the inputs or `--crd` files."""
+
+    sources: dict[tuple[str, str], str] = field(default_factory=dict)
+    _raw: dict[tuple[str, str], Any] = field(default_factory=dict)
+    _compiled: dict[tuple[str, str], Validator] = field(default_factory=dict)
+
+    def add(self, crd: Mapping[str, Any], source: str) -> list[Finding]:
+        """Register every served version of a CustomResourceDefinition; problems as findings."""
+        spec = crd.get("spec")
+        if not isinstance(spec, Mapping):
+            return [(("spec",), f"expected a mapping, got {describe(spec)}")]
+        group = spec.get("group")
+        names = spec.get("names")
+        kind = names.get("kind") if isinstance(names, Mapping) else None
+        if not isinstance(group, str) or not isinstance(kind, str):
+            return [(("spec",), "a CRD needs spec.group and spec.names.kind")]
+        legacy = spec.get("validation")  # apiextensions v1beta1: one schema for every version
+        found: list[Finding] = []
+        for i, version in enumerate(spec.get("versions") or []):
+            if not isinstance(version, Mapping) or version.get("served") is False:
+                continue
+            schema = (version.get("schema") or {}).get("openAPIV3Schema") or (legacy or {}).get(
+                "openAPIV3Schema"
+            )
+            if not isinstance(schema, Mapping):
+                found.append(
+                    (
+                        ("spec", "versions", i, "schema"),
+                        "no openAPIV3Schema: custom resources of it are not validated",
+                    )
+                )
+                continue
+            key = (f"{group}/{version.get('name')}", kind)
+            self._raw[key] = schema
+            self.sources[key] = source
+            self._compiled.pop(key, None)
+        return found
+
+    def validator(self, api_version: str, kind: str) -> Validator | None:
+        """The compiled validator for a custom kind, None without its CRD."""
+        key = (api_version, kind)
+        if key not in self._compiled:
+            raw = self._raw.get(key)
+            if raw is None:
+                return None
+            self._compiled[key] = _crd_validator_class()(structural_to_jsonschema(raw))
+        return self._compiled[key]
+
+
+# --------------------------------------------------------------------------------------------
+# Checking objects
+
+
+@dataclass(frozen=True)
+class SchemaVerdict:
+    """Findings about one object, and why it was not (fully) validated where it was not."""
+
+    findings: list[Finding]
+    unchecked: str | None = None
+
+
+class SchemaChecker:
+    """Validates objects; remembers every distinct instance it validated (per validator)."""
+
+    def __init__(self, version: str, crds: CrdSchemas, strict: bool = True) -> None:
+        self.version = version
+        self.strict = strict
+        self.crds = crds
+        self._memo: dict[tuple[int, bytes], list[tuple[FieldPath, str, Any]]] = {}
+        self.validations = 0  # distinct instances validated, for the benchmark
+
+    def check(self, obj: Mapping[str, Any]) -> SchemaVerdict:
+        """Validate one Kubernetes object (its pod templates as PodTemplateSpecs)."""
+        api_version, kind = str(obj.get("apiVersion")), str(obj.get("kind"))
+        core = core_validator(self.version, self.strict, api_version, kind)
+        if core is not None:
+            return SchemaVerdict([(p, m) for p, m, _ in self._validate(core, obj)])
+        findings = self._metadata(obj)
+        crd = self.crds.validator(api_version, kind)
+        if crd is not None:
+            body = {k: v for k, v in obj.items() if k != "metadata"}
+            for path, message, instance in self._validate(crd, body):
+                if message == POD_TEMPLATE_MARK:
+                    findings.extend(self.pod_template(instance, path))
+                else:
+                    findings.append((path, message))
+            return SchemaVerdict(findings)
+        if ray.is_ray_workload(obj):
+            for path, template in pod_templates(obj):
+                findings.extend(self.pod_template(template, path))
+            return SchemaVerdict(findings, "pod templates and metadata only")
+        return SchemaVerdict(findings, "metadata only")
+
+    def pod_template(self, template: Any, path: FieldPath = ()) -> list[Finding]:
+        """Validate a pod template as the core PodTemplateSpec it is; paths under `path`."""
+        validator = _core_validator(self.version, self.strict, POD_TEMPLATE_SPEC)
+        assert validator is not None, "kubernetes-validate always ships PodTemplateSpec"
+        return [((*path, *p), m) for p, m, _ in self._validate(validator, template)]
+
+    def _metadata(self, obj: Mapping[str, Any]) -> list[Finding]:
+        # the API server validates every object's metadata as ObjectMeta, CRD or not
+        if "metadata" not in obj:
+            return []
+        validator = _core_validator(self.version, self.strict, OBJECT_META)
+        assert validator is not None, "kubernetes-validate always ships ObjectMeta"
+        return [(("metadata", *p), m) for p, m, _ in self._validate(validator, obj["metadata"])]
+
+    def _validate(self, validator: Validator, instance: Any) -> list[tuple[FieldPath, str, Any]]:
+        text = json.dumps(instance, sort_keys=True, separators=(",", ":"), default=str)
+        key = (id(validator), hashlib.blake2b(text.encode(), digest_size=16).digest())
+        if key not in self._memo:
+            self.validations += 1
+            # the API server sees JSON: YAML timestamps and non-string keys become strings
+            data = json.loads(text)
+            found: dict[tuple[FieldPath, str], tuple[FieldPath, str, Any]] = {}
+            for error in validator.iter_errors(data):
+                for path, message, inner in _explain(error):
+                    # int-or-string fails both its type and its anyOf: say it once
+                    found.setdefault((path, message), (path, message, inner))
+            self._memo[key] = list(found.values())
+        return self._memo[key]
+
+
+def pod_templates(obj: Mapping[str, Any]) -> list[tuple[FieldPath, Any]]:
+    """The pod templates of a Ray workload: head, every worker group, the RayJob submitter."""
+    out: list[tuple[FieldPath, Any]] = []
+    path = ray.cluster_spec_path(obj)
+    spec = ray.cluster_spec(obj)
+    if path is not None and spec is not None:
+        head = spec.get("headGroupSpec")
+        if isinstance(head, Mapping) and "template" in head:
+            out.append(((*path, "headGroupSpec", "template"), head["template"]))
+        for gpath, group in ray.worker_groups(obj):
+            if "template" in group:
+                out.append(((*gpath, "template"), group["template"]))
+    submitter_parent: FieldPath = {"RayJob": ("spec",), "RayCronJob": ("spec", "jobTemplate")}.get(
+        str(obj.get("kind")), ()
+    )
+    if submitter_parent and ray.is_ray_workload(obj):
+        node: Any = obj
+        for key in submitter_parent:
+            node = node.get(key) if isinstance(node, Mapping) else None
+        if isinstance(node, Mapping) and "submitterPodTemplate" in node:
+            out.append(((*submitter_parent, "submitterPodTemplate"), node["submitterPodTemplate"]))
+    return out
+
+
+def _explain(error: Any) -> Iterator[tuple[FieldPath, str, Any]]:
+    """Readable findings for one validation error (one per unknown field)."""
+    path: FieldPath = tuple(error.absolute_path)
+    instance = error.instance
+    schema = error.schema if isinstance(error.schema, Mapping) else {}
+    if error.validator == POD_TEMPLATE_MARK:
+        yield path, POD_TEMPLATE_MARK, instance
+    elif error.validator == "additionalProperties" and isinstance(instance, Mapping):
+        known = list(schema.get("properties") or {})
+        for key in instance:
+            if key not in known and not _pattern_match(schema, key):
+                close = difflib.get_close_matches(str(key), known, n=1)
+                hint = f"; did you mean {close[0]!r}?" if close else ""
+                yield (*path, key), f"unknown field {key!r}{hint}", None
+    elif error.validator == "required":
+        yield path, error.message.replace("is a required property", "is required"), None
+    elif error.validator == "type":
+        yield path, f"expected {_types(schema.get('type'))}, got {describe(instance)}", None
+    elif error.validator in ("oneOf", "anyOf") and all(
+        isinstance(s, Mapping) and set(s) <= {"type", "description"} for s in error.validator_value
+    ):
+        wanted = [t for s in error.validator_value for t in _as_list(s.get("type")) if t != "null"]
+        yield path, f"expected {_types(wanted)}, got {describe(instance)}", None
+    else:
+        message = error.message
+        yield path, message if len(message) <= 200 else message[:197] + "...", None
+
+
+def _pattern_match(schema: Mapping[str, Any], key: str) -> bool:
+    return any(re.search(p, key) for p in schema.get("patternProperties") or {})
+
+
+def _as_list(value: object) -> list[str]:
+    return [str(v) for v in value] if isinstance(value, list) else [str(value)] if value else []
+
+
+def _types(value: object) -> str:
+    names = {
+        "object": "a mapping",
+        "array": "a list",
+        "string": "a string",
+        "integer": "an integer",
+        "number": "a number",
+        "boolean": "true or false",
+    }
+    wanted = [names.get(t, t) for t in _as_list(value) if t != "null"]
+    return " or ".join(dict.fromkeys(wanted)) or "nothing"
+
+
+def findings_at(findings: Sequence[Finding], prefix: FieldPath) -> list[Finding]:
+    """Findings re-rooted under `prefix`."""
+    return [((*prefix, *p), m) for p, m in findings]
+
+
+# ==================================================================================================
+# Policy: Spot placement of Ray workers, the head off Spot, tenant routes, Ray names
+
+REQUIRED = "requiredDuringSchedulingIgnoredDuringExecution"
+PREFERRED = "preferredDuringSchedulingIgnoredDuringExecution"
+
+
+@dataclass(frozen=True)
+class Target:
+    """An object to check, the document its findings point at, and the identity they name."""
+
+    obj: Mapping[str, Any]
+    doc: Doc
+    ref: ResourceRef
+
+    def result(self, message: str, path: FieldPath = (), severity: str = "error") -> Result:
+        return self.doc.result(message, path, severity, self.ref)
+
+
+# --------------------------------------------------------------------------------------------
+# Provider presets and the requirements a spec asks for come from the Spot engine itself, so the
+# check and the injection cannot disagree.
+spot_requirements = spot.spot_requirements
+spot_tolerations = spot.spot_tolerations
+KNOWN_SPOT_REQUIREMENTS = spot.KNOWN_SPOT_REQUIREMENTS
+# node label -> the value that marks Spot (or preemptible: as short-lived) capacity
+SPOT_LABELS: Mapping[str, str] = spot.SPOT_NODE_LABELS
+
+
+def _targets(spec: SpotSpec, group_name: object) -> bool:
+    return spec.targets(group_name)
+
+
+# --------------------------------------------------------------------------------------------
+# Spot
+
+
+def check_spot(target: Target, spec: SpotSpec | None) -> list[Result]:
+    """Every worker group pinned to Spot as `spec` asks (any known provider without a spec)."""
+    results: list[Result] = []
+    for gpath, group in ray.worker_groups(target.obj):
+        name = group.get("groupName")
+        gname = name if isinstance(name, str) else None
+        pod = _pod_spec(group)
+        ppath: FieldPath = (*gpath, "template", "spec")
+        label = f"worker group {gname!r}" if gname else "a worker group"
+        if spec is None:
+            results.extend(_check_any_spot(target, pod, ppath, label))
+            continue
+        if not _targets(spec, gname):
+            continue
+        wanted = spot_requirements(spec, gname)
+        if wanted:
+            results.extend(_check_requirements(target, pod, ppath, label, wanted, spec.mode))
+        for tol in spot_tolerations(spec, gname):
+            if not any(_tolerates(have, tol) for have in _list(pod.get("tolerations"))):
+                results.append(
+                    target.result(
+                        f"{label} lacks the toleration {_show_toleration(tol)}: its pods cannot "
+                        "schedule on the tainted Spot nodes",
+                        (*ppath, "tolerations"),
+                    )
+                )
+    return results
+
+
+def _check_requirements(
+    target: Target,
+    pod: Mapping[str, Any],
+    ppath: FieldPath,
+    label: str,
+    wanted: Sequence[Mapping[str, Any]],
+    mode: str,
+) -> list[Result]:
+    selector = _mapping(pod.get("nodeSelector"))
+    missing = [r for r in wanted if not _selector_satisfies(selector, r)]
+    if not missing:
+        return []
+    affinity = _mapping(_mapping(pod.get("affinity")).get("nodeAffinity"))
+    if mode == "preferred":
+        prefs = _list(affinity.get(PREFERRED))
+        if any(
+            all(_term_has(_mapping(p.get("preference")), r) for r in missing)
+            for p in prefs
+            if isinstance(p, Mapping)
+        ):
+            return []
+        return [
+            target.result(
+                f"{label} does not prefer Spot nodes: no preferred term holds {_show(missing)}",
+                (*ppath, "affinity", "nodeAffinity", PREFERRED),
+            )
+        ]
+    terms_path: FieldPath = (*ppath, "affinity", "nodeAffinity", REQUIRED, "nodeSelectorTerms")
+    terms = _list(_mapping(affinity.get(REQUIRED)).get("nodeSelectorTerms"))
+    if not terms:
+        return [
+            target.result(
+                f"{label} is not pinned to Spot: no required node affinity holds {_show(missing)}",
+                (*ppath, "affinity"),
+            )
+        ]
+    out = []
+    for i, term in enumerate(terms):
+        lacking = [r for r in missing if not _term_has(_mapping(term), r)]
+        if lacking:
+            out.append(
+                target.result(
+                    f"{label} is not pinned to Spot: required term {i} lacks {_show(lacking)} "
+                    "(terms are ORed: through this one a pod can run on other nodes)",
+                    (*terms_path, i),
+                )
+            )
+    return out
+
+
+def _check_any_spot(target: Target, pod: Mapping[str, Any], ppath: FieldPath, label: str) -> list[Result]:
+    if _selector_spot(_mapping(pod.get("nodeSelector"))):
+        return []
+    affinity = _mapping(_mapping(pod.get("affinity")).get("nodeAffinity"))
+    terms = _list(_mapping(affinity.get(REQUIRED)).get("nodeSelectorTerms"))
+    known = ", ".join(f"{k} In [{v}]" for k, v in SPOT_LABELS.items())
+    if not terms:
+        return [
+            target.result(
+                f"{label} is not pinned to Spot: no required node affinity on a Spot label ({known})",
+                (*ppath, "affinity"),
+            )
+        ]
+    terms_path: FieldPath = (*ppath, "affinity", "nodeAffinity", REQUIRED, "nodeSelectorTerms")
+    return [
+        target.result(
+            f"{label} is not pinned to Spot: required term {i} holds no Spot requirement ({known}); "
+            "terms are ORed, so through this one a pod can run on on-demand nodes",
+            (*terms_path, i),
+        )
+        for i, term in enumerate(terms)
+        if not any(_is_spot(e) for e in _list(_mapping(term).get("matchExpressions")))
+    ]
+
+
+def check_head(target: Target) -> list[Result]:
+    """The head must survive preemption: it must not be pinned to Spot nodes."""
+    spec = ray.cluster_spec(target.obj)
+    path = ray.cluster_spec_path(target.obj)
+    head = _mapping(spec.get("headGroupSpec")) if spec else {}
+    pod = _pod_spec(head)
+    if path is None or not pod:
+        return []
+    ppath: FieldPath = (*path, "headGroupSpec", "template", "spec")
+    message = "the head is pinned to Spot nodes; a preemption would take the whole cluster down"
+    if _selector_spot(_mapping(pod.get("nodeSelector"))):
+        return [target.result(message, (*ppath, "nodeSelector"))]
+    affinity = _mapping(_mapping(pod.get("affinity")).get("nodeAffinity"))
+    terms = _list(_mapping(affinity.get(REQUIRED)).get("nodeSelectorTerms"))
+    return [
+        target.result(message, (*ppath, "affinity", "nodeAffinity", REQUIRED, "nodeSelectorTerms", i))
+        for i, term in enumerate(terms)
+        if any(_is_spot(e) for e in _list(_mapping(term).get("matchExpressions")))
+    ]
+
+
+def check_name(target: Target) -> list[Result]:
+    """Ray workload names within KubeRay's limits."""
+    name = it.meta(target.obj).get("name")
+    problem = ray.name_problem(str(target.obj.get("kind")), str(name)) if isinstance(name, str) else None
+    return [target.result(problem, ("metadata", "name"))] if problem else []
+
+
+def _is_spot(expr: object) -> bool:
+    if not isinstance(expr, Mapping):
+        return False
+    value = SPOT_LABELS.get(str(expr.get("key")))
+    values = expr.get("values")
+    return (
+        value is not None
+        and expr.get("operator") == "In"
+        and isinstance(values, list)
+        and bool(values)
+        and all(str(v) == value for v in values)
+    )
+
+
+def _selector_spot(selector: Mapping[str, Any]) -> bool:
+    return any(SPOT_LABELS.get(str(k)) == str(v) for k, v in selector.items())
+
+
+def _selector_satisfies(selector: Mapping[str, Any], req: Mapping[str, Any]) -> bool:
+    key = str(req.get("key"))
+    if key not in selector:
+        return False
+    values = [str(v) for v in _list(req.get("values"))]
+    return req.get("operator") == "Exists" or (req.get("operator") == "In" and str(selector[key]) in values)
+
+
+def _term_has(term: Mapping[str, Any], req: Mapping[str, Any]) -> bool:
+    """True when the term holds `req` or something narrower (In a subset of its values)."""
+    for expr in _list(term.get("matchExpressions")):
+        if not isinstance(expr, Mapping) or expr.get("key") != req.get("key"):
+            continue
+        op, want = expr.get("operator"), req.get("operator")
+        have_values = {str(v) for v in _list(expr.get("values"))}
+        want_values = {str(v) for v in _list(req.get("values"))}
+        if want == "In" and op == "In" and have_values and have_values <= want_values:
+            return True
+        if want == op and have_values == want_values:
+            return True
+    return False
+
+
+def _tolerates(have: object, want: Mapping[str, Any]) -> bool:
+    if not isinstance(have, Mapping):
+        return False
+    if have.get("effect") not in (None, "", want.get("effect")):
+        return False
+    if have.get("operator") == "Exists":
+        return have.get("key") in (None, "", want.get("key"))
+    return have.get("key") == want.get("key") and str(have.get("value", "")) == str(want.get("value", ""))
+
+
+def _show(exprs: Iterable[Mapping[str, Any]]) -> str:
+    return " and ".join(
+        f"{e.get('key')} {e.get('operator')} [{', '.join(str(v) for v in _list(e.get('values')))}]"
+        for e in exprs
+    )
+
+
+def _show_toleration(tol: Mapping[str, Any]) -> str:
+    value = f"={tol['value']}" if tol.get("value") else ""
+    return f"{tol.get('key')}{value}:{tol.get('effect') or '*'}"
+
+
+# --------------------------------------------------------------------------------------------
+# Routing
+
+
+def is_tenant_route(vs: Mapping[str, Any], heads: Mapping[str, set[str]]) -> bool:
+    """A VirtualService that serves a Ray dashboard: generated by us, or routing to a head service."""
+    if not routing.is_virtual_service(vs):
+        return False
+    if it.owner_tenant(vs) is not None:
+        return True
+    namespace = str(it.meta(vs).get("namespace") or "")
+    for _, dest in _destinations(vs):
+        service, ns = _service_of(dest.get("host"), namespace)
+        if service and (service in heads.get(ns, set()) or service.endswith("-head-svc")):
+            return True
+    return False
+
+
+def check_route(target: Target, heads: Mapping[str, set[str]]) -> list[Result]:
+    """The two rules of a tenant's prefix: exact redirect, `/`-ended prefix rewritten to `/`."""
+    vs = target.obj
+    namespace = str(it.meta(vs).get("namespace") or "")
+    http = _list(_mapping(vs.get("spec")).get("http"))
+    out: list[Result] = []
+    redirects = {
+        (str(_mapping(m.get("uri")).get("exact")), str(_mapping(r.get("redirect")).get("uri")))
+        for r in http
+        if isinstance(r, Mapping)
+        for m in _list(r.get("match"))
+        if isinstance(m, Mapping) and "exact" in _mapping(m.get("uri"))
+    }
+    for i, rule in enumerate(http):
+        if not isinstance(rule, Mapping):
+            continue
+        rpath: FieldPath = ("spec", "http", i)
+        matches = [m for m in _list(rule.get("match")) if isinstance(m, Mapping)]
+        if "route" in rule and not any(_mapping(m.get("uri")) for m in matches):
+            out.append(
+                target.result(
+                    "this rule matches every path on its hosts; a tenant owns only its prefix "
+                    "(Istio orders VirtualServices on one host arbitrarily)",
+                    (*rpath, "match"),
+                )
+            )
+            continue
+        for j, match in enumerate(matches):
+            prefix = _mapping(match.get("uri")).get("prefix")
+            if not isinstance(prefix, str):
+                continue
+            mpath: FieldPath = (*rpath, "match", j, "uri", "prefix")
+            if prefix == "/":
+                out.append(target.result("prefix '/' catches every other tenant's traffic", mpath))
+                continue
+            if not prefix.endswith("/"):
+                out.append(
+                    target.result(
+                        f"prefix {prefix!r} does not end in '/': it also matches {prefix + '-2/'!r} "
+                        f"and sends '//api' upstream; use {prefix + '/'!r} with an exact redirect from {prefix!r}",
+                        mpath,
+                    )
+                )
+                continue
+            exact = prefix.rstrip("/")
+            if (exact, prefix) not in redirects:
+                out.append(
+                    target.result(
+                        f"no redirect from {exact!r} to {prefix!r}: add a rule with "
+                        f"`match: [{{uri: {{exact: {exact}}}}}]` and `redirect: {{uri: {prefix}}}` "
+                        "(without it the dashboard at the bare path is a 404)",
+                        rpath,
+                    )
+                )
+            rewrite = _mapping(rule.get("rewrite")).get("uri")
+            if rewrite != "/":
+                out.append(
+                    target.result(
+                        f"expected `rewrite: {{uri: /}}` on prefix {prefix!r}, got {rewrite!r}: "
+                        "the Ray dashboard and Jobs API answer at '/'",
+                        (*rpath, "rewrite", "uri") if rewrite is not None else rpath,
+                    )
+                )
+            out.extend(_check_destinations(target, rule, rpath, namespace, heads))
+    return out
+
+
+def _check_destinations(
+    target: Target, rule: Mapping[str, Any], rpath: FieldPath, namespace: str, heads: Mapping[str, set[str]]
+) -> list[Result]:
+    out = []
+    for k, entry in enumerate(_list(rule.get("route"))):
+        dest = _mapping(_mapping(entry).get("destination"))
+        dpath: FieldPath = (*rpath, "route", k, "destination")
+        host = dest.get("host")
+        service, ns = _service_of(host, namespace)
+        if namespace and ns != namespace:
+            out.append(
+                target.result(
+                    f"routes to {host!r} in namespace {ns!r}; a tenant's route must stay in its own "
+                    f"namespace {namespace!r}",
+                    (*dpath, "host"),
+                )
+            )
+            continue
+        known = heads.get(ns, set())
+        if not service or (service not in known if known else not service.endswith("-head-svc")):
+            what = f"one of {', '.join(sorted(known))}" if known else "a `<raycluster>-head-svc`"
+            out.append(
+                target.result(
+                    f"routes to {host!r}, which is not the head service of a Ray workload in "
+                    f"{namespace or 'its namespace'!s}; expected {what}",
+                    (*dpath, "host"),
+                )
+            )
+        port = _mapping(dest.get("port")).get("number")
+        if port != ray.DASHBOARD_PORT:
+            out.append(
+                target.result(
+                    f"expected the dashboard port {ray.DASHBOARD_PORT}, got {port!r}",
+                    (*dpath, "port", "number") if port is not None else dpath,
+                )
+            )
+    return out
+
+
+def check_overlaps(routes: Sequence[Target]) -> list[Result]:
+    """No two tenants' prefixes overlap on one host and gateway (merge order is undefined)."""
+    by_key: dict[tuple[str, str], list[tuple[str, Target, FieldPath]]] = {}
+    for target in routes:
+        spec = _mapping(target.obj.get("spec"))
+        namespace = str(it.meta(target.obj).get("namespace") or "")
+        gateways = [g for g in _list(spec.get("gateways")) if isinstance(g, str)] or ["mesh"]
+        for i, rule in enumerate(_list(spec.get("http"))):
+            for j, match in enumerate(_list(_mapping(rule).get("match"))):
+                prefix = _mapping(_mapping(match).get("uri")).get("prefix")
+                if not isinstance(prefix, str):
+                    continue
+                for host in _list(spec.get("hosts")):
+                    for gateway in gateways:
+                        full = gateway if "/" in gateway or gateway == "mesh" else f"{namespace}/{gateway}"
+                        by_key.setdefault((str(host), full), []).append(
+                            (prefix, target, ("spec", "http", i, "match", j, "uri", "prefix"))
+                        )
+    out: list[Result] = []
+    seen: set[tuple[int, int]] = set()
+    for (host, gateway), entries in sorted(by_key.items()):
+        # sorted, every prefix directly follows the prefixes it extends: a stack finds nesting in n log n
+        stack: list[tuple[str, Target, FieldPath]] = []
+        for prefix, target, path in sorted(entries, key=lambda e: e[0]):
+            while stack and not prefix.startswith(stack[-1][0]):
+                stack.pop()
+            if stack and stack[-1][1] is not target and (id(stack[-1][1]), id(target)) not in seen:
+                other_prefix, other, _ = stack[-1]
+                seen.add((id(other), id(target)))
+                how = "is the same as" if other_prefix == prefix else "is nested in"
+                out.append(
+                    target.result(
+                        f"prefix {prefix!r} {how} {other_prefix!r} of {other.ref.label()} on host "
+                        f"{host!r} and gateway {gateway!r}: Istio merges them in an undefined order",
+                        path,
+                    )
+                )
+            stack.append((prefix, target, path))
+    return out
+
+
+def _destinations(vs: Mapping[str, Any]) -> Iterable[tuple[int, Mapping[str, Any]]]:
+    for i, rule in enumerate(_list(_mapping(vs.get("spec")).get("http"))):
+        for entry in _list(_mapping(rule).get("route")):
+            yield i, _mapping(_mapping(entry).get("destination"))
+
+
+def _service_of(host: object, namespace: str) -> tuple[str, str]:
+    """(service, namespace) of a destination host; short names resolve in the VirtualService's."""
+    if not isinstance(host, str) or not host:
+        return "", namespace
+    parts = host.split(".")
+    return parts[0], parts[1] if len(parts) > 1 else namespace
+
+
+def _pod_spec(group: Mapping[str, Any]) -> Mapping[str, Any]:
+    return _mapping(_mapping(group.get("template")).get("spec"))
+
+
+def _mapping(value: object) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _list(value: object) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+# ==================================================================================================
+# Drift: generated resources on disk against what the function generates from the spec now
+
+Key = tuple[str, str, str]
+
+
+@dataclass
+class Drift:
+    """Findings, and the files that regenerating would write (relative path -> objects)."""
+
+    results: list[Result] = field(default_factory=list)
+    rewrite: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    delete: list[str] = field(default_factory=list)
+
+
+def generated_on_disk(docs: Sequence[Doc], config: TenantsConfig, root: Path) -> list[Doc]:
+    """Generated objects among `docs`, plus those in `<root>/<outputDir>` not loaded already."""
+    owned = [d for d in docs if d.is_object and it.owner_tenant(d.data) is not None]
+    folder = root / config.output_dir
+    if folder.is_dir():
+        loaded = {os.path.abspath(d.file) for d in docs}
+        extra, _ = load_paths([str(folder)])
+        owned.extend(
+            d
+            for d in extra
+            if d.is_object and it.owner_tenant(d.data) is not None and os.path.abspath(d.file) not in loaded
+        )
+    return owned
+
+
+def expected_generated(
+    inputs: Sequence[Doc], spec: Mapping[str, Any], config: TenantsConfig, root: Path | None
+) -> list[dict[str, Any]]:
+    """What the function generates now, each object placed at its file (kpt's path annotation).
+
+    The inputs run through the expansion as kpt gives them (with their paths), so the files
+    generated objects go to are the function's own choice, not a second copy of its naming rule.
+    """
+    items = []
+    for doc in inputs:
+        obj = it.clone(doc.data)
+        if root is not None and not it.path_of(obj):
+            rel = os.path.relpath(os.path.abspath(doc.file), root) if doc.file != "-" else "stdin.yaml"
+            notes = obj.setdefault("metadata", {}).setdefault("annotations", {})
+            notes["config.kubernetes.io/path"] = rel
+        items.append(obj)
+    outcome = expand(items, config, spec)
+    if outcome.failed:
+        return []  # the expansion's own findings are reported by the checker
+    return [o for o in outcome.items if it.owner_tenant(o) is not None]
+
+
+def compare_generated(
+    want: Sequence[Mapping[str, Any]],
+    have: Sequence[Doc],
+    regenerate: str,
+    spec_doc: Doc,
+) -> Drift:
+    """Stale, changed and missing generated objects, and the files regenerating would write."""
+    drift = Drift()
+    wanted: dict[Key, Mapping[str, Any]] = {_key(o): o for o in want}
+    found: dict[Key, Doc] = {}
+    for doc in have:
+        key = _key(doc.data)
+        found[key] = doc
+        if key not in wanted:
+            drift.results.append(
+                doc.result(
+                    f"generated for tenant {it.owner_tenant(doc.data)!r} but the spec no longer "
+                    f"generates it; regenerate with `{regenerate}` (or delete it)"
+                )
+            )
+            continue
+        diff = first_difference(clean(doc.data), clean(wanted[key]))
+        if diff is not None:
+            path, on_disk, now = diff
+            drift.results.append(
+                doc.result(
+                    f"out of date: on disk {_short(on_disk)}, the spec generates {_short(now)}; "
+                    f"regenerate with `{regenerate}`",
+                    path,
+                )
+            )
+    for key, obj in wanted.items():
+        if key not in found:
+            drift.results.append(
+                spec_doc.result(
+                    f"{ResourceRef.of(obj).label()} is not generated yet (expected in "
+                    f"{it.path_of(obj)}); regenerate with `{regenerate}`",
+                    ("spec", "tenants"),
+                )
+            )
+    if drift.results:
+        for obj in sorted(want, key=lambda o: it.index_of(o) or 0):
+            drift.rewrite.setdefault(it.path_of(obj), []).append(clean(obj))
+        drift.delete = sorted(
+            {d.file for d in have if _key(d.data) not in wanted}
+            - {os.path.normpath(p) for p in drift.rewrite}
+        )
+    return drift
+
+
+def write_generated(drift: Drift, root: Path, have: Sequence[Doc]) -> list[str]:
+    """Regenerate: write the generated files that differ, delete files only stale objects fill."""
+    owned_files = {d.file for d in have}
+    written = []
+    for rel, objs in drift.rewrite.items():
+        path = root / rel
+        text = yamlio.dump_all(objs)
+        if path.is_file() and path.read_text() == text:
+            continue
+        if path.is_file() and _holds_foreign(path, owned_files):
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        written.append(str(path))
+    for file in drift.delete:
+        if not _holds_foreign(Path(file), owned_files):
+            Path(file).unlink(missing_ok=True)
+            written.append(file)
+    return written
+
+
+def _holds_foreign(path: Path, owned_files: set[str]) -> bool:
+    """True when the file holds anything the function did not generate: never overwrite that."""
+    docs, problems = load_paths([str(path)])
+    return bool(problems) or any(not d.is_object or it.owner_tenant(d.data) is None for d in docs)
+
+
+def clean(obj: Mapping[str, Any]) -> dict[str, Any]:
+    """The object without kpt's placement annotations (they say where it is, not what)."""
+    out: dict[str, Any] = it.clone(dict(obj))
+    meta = out.get("metadata")
+    notes = meta.get("annotations") if isinstance(meta, dict) else None
+    if isinstance(meta, dict) and isinstance(notes, dict):
+        for key in (*it.KPT_PLACEMENT, "config.kubernetes.io/index", "config.kubernetes.io/path"):
+            notes.pop(key, None)
+        if not notes:
+            del meta["annotations"]
+    return out
+
+
+def first_difference(
+    a: Any, b: Any, path: tuple[str | int, ...] = ()
+) -> tuple[tuple[str | int, ...], Any, Any] | None:
+    """The first path where `a` and `b` differ, with both values there; None when equal."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        for key in [*a, *(k for k in b if k not in a)]:
+            if key not in a or key not in b:
+                return (*path, key), a.get(key, _MISSING), b.get(key, _MISSING)
+            found = first_difference(a[key], b[key], (*path, key))
+            if found:
+                return found
+        return None
+    if isinstance(a, list) and isinstance(b, list):
+        # a length difference is reported below, after the common entries
+        for i, (x, y) in enumerate(zip(a, b, strict=False)):
+            found = first_difference(x, y, (*path, i))
+            if found:
+                return found
+        if len(a) != len(b):
+            return path, f"{len(a)} entries", f"{len(b)} entries"
+        return None
+    return None if a == b and type(a) is type(b) else (path, a, b)
+
+
+class _Missing:
+    def __repr__(self) -> str:
+        return "nothing"
+
+
+_MISSING = _Missing()
+
+
+def _short(value: Any) -> str:
+    text = value if isinstance(value, str) and value.endswith("entries") else repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _key(obj: Mapping[str, Any]) -> Key:
+    meta = it.meta(obj)
+    return (str(obj.get("kind")), str(meta.get("namespace") or ""), str(meta.get("name") or ""))
+
+
+# ==================================================================================================
+# The check: documents in, findings out
+
+CRD_GROUP = "apiextensions.k8s.io"
+_FIELD_PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
+
+
+@dataclass(frozen=True)
+class Options:
+    """How to check: Kubernetes version, which checks, extra CRDs, the tenant spec, drift setup."""
+
+    kubernetes_version: str | None = None
+    strict: bool = True
+    select: frozenset[str] = frozenset(CHECKS)
+    crds: Sequence[Doc] = ()
+    config: Doc | None = None
+    # folder that generated paths are relative to (standalone); None when items carry kpt paths
+    root: Path | None = None
+    # the command line's paths and --config: `output: overlays` drift renders them as `render` does
+    paths: Sequence[str] = ()
+    config_file: str | None = None
+    regenerate: str = "kpt fn render"
+    fix: bool = False
+
+
+@dataclass
+class Report:
+    """Every finding of a run, sorted by file and line, and what regenerating wrote."""
+
+    results: list[Result] = field(default_factory=list)
+    written: list[str] = field(default_factory=list)
+    validations: int = 0
+
+    @property
+    def failed(self) -> bool:
+        return any(r.is_error for r in self.results)
+
+
+def is_tenant_spec(obj: object) -> bool:
+    """A RayTenants object (the tenant spec)."""
+    if not isinstance(obj, Mapping):
+        return False
+    api = obj.get("apiVersion")
+    return isinstance(api, str) and api.split("/")[0] == API_GROUP and obj.get("kind") == KIND
+
+
+def check(docs: Sequence[Doc], options: Options) -> Report:
+    """Run the selected checks over `docs`; a problem anywhere is a finding, never an exception."""
+    report = Report()
+    objects = [d for d in docs if d.is_object]
+    report.results.extend(_not_objects(docs))
+    try:
+        version = resolve_version(options.kubernetes_version)
+    except FnError as exc:
+        report.results.extend(exc.results)
+        return report
+
+    spec_doc, config = _tenant_spec(objects, options, report)
+    inputs = [
+        d
+        for d in objects
+        if d is not spec_doc
+        and not (spec_doc is not None and it.same_object(d.data, spec_doc.data))
+        and it.owner_tenant(d.data) is None
+    ]
+    generated: list[Target] = []
+    if config is not None and spec_doc is not None:
+        generated = _expand(inputs, spec_doc, config, report)
+
+    if "schema" in options.select:
+        report.validations = _check_schemas(objects, generated, version, options, report)
+    if "policy" in options.select:
+        _check_policy(objects, generated, spec_doc, config, report)
+    if "drift" in options.select and config is not None and spec_doc is not None and not report.failed:
+        _check_drift(docs, inputs, spec_doc, config, options, report)
+    report.results.sort(key=lambda r: (r.file, r.line or 0))
+    return report
+
+
+def _not_objects(docs: Sequence[Doc]) -> list[Result]:
+    out = []
+    for doc in docs:
+        if doc.is_object:
+            continue
+        data = doc.data
+        if isinstance(data, Mapping) and ("apiVersion" in data) != ("kind" in data):
+            missing = "kind" if "apiVersion" in data else "apiVersion"
+            out.append(
+                doc.result(
+                    f"has {'apiVersion' if missing == 'kind' else 'kind'} but no {missing}: not checked",
+                    severity="warning",
+                )
+            )
+        else:
+            out.append(
+                doc.result("not a Kubernetes object (no apiVersion and kind): skipped", severity="info")
+            )
+    return out
+
+
+def _tenant_spec(
+    objects: Sequence[Doc], options: Options, report: Report
+) -> tuple[Doc | None, TenantsConfig | None]:
+    if options.config is not None:
+        spec_doc: Doc | None = options.config
+    else:
+        specs = [d for d in objects if is_tenant_spec(d.data)]
+        for extra in specs[1:]:
+            report.results.append(
+                extra.result(
+                    f"a second tenant spec ({KIND}; first in {specs[0].file}): check each with --config FILE",
+                )
+            )
+        spec_doc = specs[0] if specs else None
+    if spec_doc is None:
+        return None, None
+    try:
+        return spec_doc, parse_config(spec_doc.data, spec_doc.file)
+    except FnError as exc:
+        report.results.extend(_locate(r, [spec_doc]) for r in exc.results)
+        return spec_doc, None
+
+
+def _expand(inputs: Sequence[Doc], spec_doc: Doc, config: TenantsConfig, report: Report) -> list[Target]:
+    """The tenant copies (or, without tenants, the pinned objects), located at their bases."""
+    outcome = expand([it.clone(d.data) for d in inputs], config, spec_doc.data, [d.file for d in inputs])
+    for result in outcome.results:
+        if result.resource is not None and is_tenant_spec(result.resource.to_krm()):
+            # a finding about the spec (a tenant's patch) belongs in the spec's file, not the base's
+            result = replace(result, file=spec_doc.file, line=None)
+        report.results.append(_locate(result, [*inputs, spec_doc]))
+    if outcome.failed:
+        return []
+    by_name = {(d.data.get("kind"), it.meta(d.data).get("name")): d for d in inputs}
+    out = []
+    for obj in outcome.items:
+        if config.tenants and it.owner_tenant(obj) is None:
+            continue
+        if not config.tenants and not (ray.is_ray_workload(obj) or routing.is_virtual_service(obj)):
+            continue
+        doc = by_name.get((obj.get("kind"), it.meta(obj).get("name")), spec_doc)
+        out.append(Target(obj, doc, ResourceRef.of(obj)))
+    return out
+
+
+def _check_schemas(
+    objects: Sequence[Doc],
+    generated: Sequence[Target],
+    version: str,
+    options: Options,
+    report: Report,
+) -> int:
+    crds = CrdSchemas()
+    for doc in [*options.crds, *objects]:
+        api = str(doc.data.get("apiVersion")) if doc.is_object else ""
+        if doc.is_object and doc.data.get("kind") == "CustomResourceDefinition" and api.startswith(CRD_GROUP):
+            report.results.extend(doc.result(m, p) for p, m in crds.add(doc.data, doc.file))
+    checker = SchemaChecker(version, crds, options.strict)
+    unchecked: dict[tuple[str, str], tuple[Doc, str, int]] = {}
+    own: dict[int, set[tuple[Any, ...]]] = {}
+    for doc in objects:
+        if it.is_tool_config(doc.data):
+            continue  # kpt, kustomize and ray-tenants configuration: checked by their own tools
+        verdict = checker.check(doc.data)
+        own[id(doc)] = {(p, m) for p, m in verdict.findings}
+        report.results.extend(doc.result(m, p) for p, m in verdict.findings)
+        if verdict.unchecked:
+            _note_unchecked(unchecked, doc, doc.data, verdict.unchecked)
+    for target in generated:
+        # a finding the base already has is reported once, on the base, not once per tenant
+        verdict = checker.check(target.obj)
+        seen = own.get(id(target.doc), set())
+        report.results.extend(target.result(m, p) for p, m in verdict.findings if (p, m) not in seen)
+        if verdict.unchecked:
+            _note_unchecked(unchecked, target.doc, target.obj, verdict.unchecked)
+    for (api, kind), (doc, what, count) in unchecked.items():
+        report.results.append(
+            doc.result(
+                f"no CRD for {kind} ({api}) among the inputs: {count} object(s) validated for "
+                f"{what}; pass the CRD with --crd FILE to validate the rest",
+                severity="info",
+            )
+        )
+    return checker.validations
+
+
+def _note_unchecked(
+    unchecked: dict[tuple[str, str], tuple[Doc, str, int]], doc: Doc, obj: Mapping[str, Any], what: str
+) -> None:
+    key = (str(obj.get("apiVersion")), str(obj.get("kind")))
+    first, _, count = unchecked.get(key, (doc, what, 0))
+    unchecked[key] = (first, what, count + 1)
+
+
+def _check_policy(
+    objects: Sequence[Doc],
+    generated: Sequence[Target],
+    spec_doc: Doc | None,
+    config: TenantsConfig | None,
+    report: Report,
+) -> None:
+    if spec_doc is not None:
+        # bases are templates: what they expand to is checked, not the bases themselves
+        targets = list(generated)
+    else:
+        targets = [Target(d.data, d, d.ref) for d in objects if not it.is_tool_config(d.data)]
+    heads: dict[str, set[str]] = {}
+    for t in targets:
+        name = ray.head_service_name(t.obj)
+        if name:
+            heads.setdefault(str(it.meta(t.obj).get("namespace") or ""), set()).add(name)
+    opted_out = {t.name for t in config.tenants if not t.spot} if config else set()
+    routes = []
+    for t in targets:
+        if ray.is_ray_workload(t.obj):
+            if config is None:
+                report.results.extend(check_spot(t, None))
+            elif config.spot.enabled and it.owner_tenant(t.obj) not in opted_out:
+                report.results.extend(check_spot(t, config.spot))
+            report.results.extend(check_head(t))
+            report.results.extend(check_name(t))
+        elif (config is not None and routing.is_virtual_service(t.obj)) or is_tenant_route(t.obj, heads):
+            routes.append(t)
+            report.results.extend(check_route(t, heads))
+    report.results.extend(check_overlaps(routes))
+
+
+def _check_drift(
+    docs: Sequence[Doc],
+    inputs: Sequence[Doc],
+    spec_doc: Doc,
+    config: TenantsConfig,
+    options: Options,
+    report: Report,
+) -> None:
+    root = options.root
+    have = (
+        generated_on_disk(docs, config, root)
+        if root is not None
+        else [d for d in docs if d.is_object and it.owner_tenant(d.data) is not None]
+    )
+    # overlay folders on disk (generated kustomizations) are drift-checked as overlays, whatever
+    # the spec's default output: `ray-tenants render --output overlays` writes them
+    if config.output == "overlays" or any(d.data.get("kind") == "Kustomization" for d in have):
+        if root is None:
+            report.results.append(
+                spec_doc.result(
+                    "overlay folders are checked by `ray-tenants check`, not in kpt", severity="info"
+                )
+            )
+        else:
+            _check_overlay_drift(have, spec_doc, config, options, root, report)
+        return
+    kpt = any(d.is_object and d.data.get("kind") == "Kptfile" for d in docs) or (
+        root is not None and (root / "Kptfile").is_file()
+    )
+    if not have and not kpt:
+        return  # nothing generated on disk (a kustomize transformer setup): nothing to drift
+    want = expected_generated(inputs, spec_doc.data, config, root)
+    found = compare_generated(want, have, options.regenerate, spec_doc)
+    if options.fix and root is not None and found.results:
+        report.written = write_generated(found, root, have)
+        if report.written:
+            report.results.append(
+                Result(f"regenerated {len(report.written)} file(s): {', '.join(report.written)}")
+            )
+            return
+    report.results.extend(found.results)
+
+
+def _check_overlay_drift(
+    have: Sequence[Doc], spec_doc: Doc, config: TenantsConfig, options: Options, root: Path, report: Report
+) -> None:
+    """Overlay folders on disk against the files `ray-tenants render --output overlays` writes now."""
+    from krm_fn import overlays, render
+
+    out_dir = os.path.relpath(root / config.output_dir)
+    words = ["ray-tenants", "render", "--output", "overlays", "--out", out_dir]
+    command = shlex.join(
+        [*words, *(["--config", options.config_file] if options.config_file else []), *options.paths]
+    )
+    try:
+        outcome, _ = render.run(list(options.paths), options.config_file, "overlays", out_dir)
+    except FnError as exc:
+        report.results.extend(exc.results)
+        return
+    if outcome.failed:
+        report.results.extend(r for r in outcome.results if r.is_error)
+        return
+    if options.fix:
+        changes = overlays.write_folder(outcome.items, out_dir)
+        if changes:
+            report.written = changes
+            report.results.append(Result(f"regenerated overlays: {'; '.join(changes)}"))
+        return
+    wanted = {
+        os.path.abspath(it.path_of(o)): (it.path_of(o), overlays.dump_file(o))
+        for o in outcome.items
+        if it.path_of(o)
+    }
+    for file, (shown, text) in sorted(wanted.items()):
+        path = Path(file)
+        if not path.is_file():
+            report.results.append(
+                spec_doc.result(
+                    f"{shown} is not generated yet; regenerate with `{command}`", ("spec", "tenants")
+                )
+            )
+            continue
+        old = path.read_text(encoding="utf-8").splitlines()
+        new = text.splitlines()
+        if old != new:
+            line = next(
+                (i for i, (a, b) in enumerate(zip(old, new, strict=False), 1) if a != b),
+                min(len(old), len(new)) + 1,
+            )
+            report.results.append(
+                Result(
+                    f"out of date: differs from what the spec generates now from this line on; regenerate with `{command}`",
+                    file=os.path.relpath(file),
+                    line=line,
+                )
+            )
+    for file in sorted({os.path.abspath(d.file) for d in have} - set(wanted)):
+        report.results.append(
+            Result(
+                f"generated for a tenant the spec no longer has; regenerate with `{command}` (removes it)",
+                file=os.path.relpath(file),
+            )
+        )
+
+
+def _locate(result: Result, docs: Sequence[Doc]) -> Result:
+    """Add the line of the finding's field, where its file and object are among `docs`."""
+    if result.line is not None:
+        return result
+    ref = result.resource
+    for doc in docs:
+        if doc.file == result.file and (ref is None or (doc.ref.kind, doc.ref.name) == (ref.kind, ref.name)):
+            return replace(result, line=doc.line_of(parse_field(result.field)))
+    return result
+
+
+def parse_field(text: str) -> tuple[str | int, ...]:
+    """`spec.tenants[0].name` as a path."""
+    return tuple(int(i) if i else k for k, i in _FIELD_PART.findall(text))
+
+
+# ==================================================================================================
+# Report: one line per finding for people and pre-commit
+
+
+def write_lines(results: Sequence[Result], out: IO[str], verbose: bool = False) -> None:
+    """`path:line: Kind/namespace/name field.path: message`, one per finding (info only if verbose)."""
+    for result in results:
+        if verbose or result.severity != "info":
+            out.write(result.one_line() + "\n")
+
+
+def summary(results: Sequence[Result], files: int) -> str:
+    """`2 errors, 1 warning in 5 files`."""
+    errors = sum(r.severity == "error" for r in results)
+    warnings = sum(r.severity == "warning" for r in results)
+    return f"{_count(errors, 'error')}, {_count(warnings, 'warning')} in {_count(files, 'file')}"
+
+
+def exit_code(results: Sequence[Result]) -> int:
+    """1 when any finding is an error, 0 when there are only warnings or nothing."""
+    return 1 if any(r.is_error for r in results) else 0
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+# ==================================================================================================
+# `ray-tenants check PATH...`: the check for people, pre-commit and CI
+
+HELP = "check manifests: schemas, Spot and routing policy, drift of generated files"
+DESCRIPTION = """\
+Check the manifests in PATH... (files or folders; - reads a stream from stdin) and print one line
+per problem: `path:line: Kind/namespace/name field.path: message`. Exit 1 on any error, 0 when
+there are only warnings.
+
+Schemas: built-in kinds and every pod template of Ray workloads with kubernetes-validate (strict:
+unknown fields are errors); custom resources against their CRD (among the inputs or --crd).
+Policy: Spot placement of Ray workers, the head off Spot, tenant routes and their prefixes, names.
+Drift: given a tenant spec (--config, or a RayTenants among the inputs), generated resources on
+disk must equal what the function generates now. Bases a tenant spec expands are templates: their
+expansion is checked for policy, not the bases themselves.
+"""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The `check` subcommand's options."""
+    parser.add_argument(
+        "--config", metavar="FILE", help="the tenant spec (default: a RayTenants among PATH...)"
+    )
+    parser.add_argument(
+        "--crd",
+        metavar="FILE",
+        action="append",
+        default=[],
+        help="a file or folder of CustomResourceDefinitions to validate custom resources against (repeatable)",
+    )
+    parser.add_argument(
+        "--kubernetes-version",
+        metavar="VERSION",
+        help="schemas of this Kubernetes version, e.g. 1.32 (default: the newest kubernetes-validate ships)",
+    )
+    parser.add_argument(
+        "--no-strict", action="store_true", help="accept unknown fields in built-in kinds and pod templates"
+    )
+    parser.add_argument(
+        "--select",
+        metavar="CHECKS",
+        default=",".join(CHECKS),
+        help=f"comma-separated checks to run (default: {','.join(CHECKS)})",
+    )
+    parser.add_argument(
+        "--fix",
+        action="store_true",
+        help="regenerate drifted generated files (exit 1 when any file changed, as formatters do)",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="also print informational findings")
+    parser.add_argument("paths", nargs="+", metavar="PATH", help="manifest files or folders, or - for stdin")
+
+
+def main(ns: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
+    """Run the check for parsed arguments; return the exit code."""
+    select = frozenset(s.strip() for s in str(ns.select).split(",") if s.strip())
+    unknown = select - set(CHECKS)
+    if unknown or not select:
+        stderr.write(f"ray-tenants check: --select takes {', '.join(CHECKS)}; got {ns.select!r}\n")
+        return 2
+    docs, problems = load_paths(ns.paths)
+    crd_docs, crd_problems = load_paths(ns.crd)
+    problems.extend(crd_problems)
+    config_doc = _config(ns.config, problems)
+    root = _root(ns.config, docs, ns.paths)
+    options = Options(
+        kubernetes_version=ns.kubernetes_version,
+        strict=not ns.no_strict,
+        select=select,
+        crds=crd_docs,
+        config=config_doc,
+        root=root,
+        regenerate=_regenerate(ns, root),
+        fix=ns.fix,
+        paths=ns.paths,
+        config_file=ns.config,
+    )
+    outcome = check(docs, options)
+    results = [*problems, *outcome.results]
+    write_lines(results, stdout, ns.verbose)
+    if any(r.severity != "info" for r in results):
+        stderr.write(
+            f"ray-tenants check: {summary(results, len({d.file for d in docs} | {r.file for r in problems if r.file}))}\n"
+        )
+    return exit_code(results)
+
+
+def _config(file: str | None, problems: list[Result]) -> Doc | None:
+    if file is None:
+        return None
+    docs, bad = load_file(file)
+    problems.extend(bad)
+    specs = [d for d in docs if is_tenant_spec(d.data)] or (docs if len(docs) == 1 else [])
+    if len(specs) != 1 and not bad:
+        problems.append(
+            Result(f"expected one tenant spec (RayTenants) in the file, found {len(specs)}", file=file)
+        )
+        return None
+    return specs[0] if specs else None
+
+
+def _root(config_file: str | None, docs: Sequence[Doc], paths: Sequence[str]) -> Path:
+    """The folder the spec's outputDir is relative to.
+
+    The Kptfile's folder above the spec; else the current folder (where pre-commit and `render
+    --out` work) when every path is inside it; else the folder the paths have in common.
+    """
+    spec_file = config_file or next((d.file for d in docs if is_tenant_spec(d.data)), None)
+    if spec_file and spec_file != "-":
+        for folder in Path(spec_file).resolve().parents:
+            if (folder / "Kptfile").is_file():
+                return folder
+    cwd = Path.cwd().resolve()
+    given = [Path(p).resolve() for p in [*paths, *([config_file] if config_file else [])] if p != "-"]
+    if all(p == cwd or cwd in p.parents for p in given):
+        return cwd
+    common = Path(os.path.commonpath([str(p if p.is_dir() else p.parent) for p in given]))
+    return common
+
+
+def _regenerate(ns: argparse.Namespace, root: Path) -> str:
+    if (root / "Kptfile").is_file():
+        return f"kpt fn render {shlex.quote(str(root))}"
+    words = ["ray-tenants", "check", "--select", "drift", "--fix"]
+    if ns.config:
+        words += ["--config", ns.config]
+    return shlex.join([*words, *ns.paths])
+
+
+# ==================================================================================================
+# The kpt validator: a ResourceList in, the same items and the findings out
+
+CHECK_KIND = "RayTenantsCheck"
+CHECK_FIELDS = ("kubernetesVersion", "strict", "select")
+
+
+def is_check_config(fn_config: object) -> bool:
+    """True for a `RayTenantsCheck` functionConfig: check the items, do not expand them."""
+    if not isinstance(fn_config, Mapping):
+        return False
+    api = fn_config.get("apiVersion")
+    return fn_config.get("kind") == CHECK_KIND and isinstance(api, str) and api.split("/")[0] == API_GROUP
+
+
+def parse_options(fn_config: Mapping[str, Any], file: str = "") -> Options:
+    """Options from the functionConfig's spec; every problem in it reported together."""
+    ref = ResourceRef.of(fn_config)
+    problems: list[Result] = []
+    if fn_config.get("apiVersion") != API_VERSION:
+        problems.append(
+            Result(
+                f"unsupported apiVersion {fn_config.get('apiVersion')!r}; expect {API_VERSION}",
+                field="apiVersion",
+            )
+        )
+    spec = fn_config.get("spec") or {}
+    if not isinstance(spec, Mapping):
+        spec = {}
+        problems.append(Result(f"expected a mapping, got {describe(fn_config.get('spec'))}", field="spec"))
+    problems.extend(
+        Result(f"unknown field {k!r}; expected one of: {', '.join(CHECK_FIELDS)}", field=f"spec.{k}")
+        for k in spec
+        if k not in CHECK_FIELDS
+    )
+    version = spec.get("kubernetesVersion")
+    if version is not None and not isinstance(version, str):
+        problems.append(
+            Result(
+                f"expected a string such as '1.32', got {describe(version)}", field="spec.kubernetesVersion"
+            )
+        )
+        version = None
+    strict = spec.get("strict", True)
+    if not isinstance(strict, bool):
+        problems.append(Result(f"expected true or false, got {describe(strict)}", field="spec.strict"))
+        strict = True
+    select = spec.get("select", list(CHECKS))
+    if not isinstance(select, list) or not select or any(s not in CHECKS for s in select):
+        problems.append(
+            Result(f"expected a list of {', '.join(CHECKS)}, got {select!r}", field="spec.select")
+        )
+        select = list(CHECKS)
+    if problems:
+        raise FnError(r.at(ref, file) for r in problems)
+    return Options(kubernetes_version=version, strict=strict, select=frozenset(select))
+
+
+def validate_items(items: Sequence[Any], fn_config: Mapping[str, Any], file: str = "") -> Outcome:
+    """Check the items; the outcome holds them unchanged, with the findings as results."""
+    options = parse_options(fn_config, file)
+    found = check(from_items(items), options)
+    return Outcome(list(items), found.results)
