@@ -6,11 +6,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import jsonpatch
-import jsonpointer
-
 from krm_fn import items as it
-from krm_fn import overlays, ray, routing
+from krm_fn import ray, routing
 from krm_fn.config import MANAGED_BY, TENANT_LABEL, Tenant, TenantsConfig
 from krm_fn.results import ResourceRef, Result, describe
 from krm_fn.spot import apply_spot, check_group_names
@@ -128,6 +125,8 @@ def _overlays(
     Items are placed in `<outputDir>/<tenant>/` in kpt and standalone alike: the overlay refers
     to the bases by their files, relative to its own.
     """
+    from krm_fn import overlays  # only this mode needs it, and it pulls in jsonpatch
+
     refs = [overlays.Base(b, f) for b, f in bases]
     kustomizations = [
         overlays.Base(o, f) for o, f in zip(objs, files, strict=True) if overlays.is_kustomization_file(f)
@@ -164,6 +163,10 @@ def _tenant_copy(
     results: list[Result] = []
     for patch in tenant.patches:
         if patch.kind == copy.get("kind") and patch.name == it.meta(base).get("name"):
+            # imported here: most specs have no patches, and every call pays for its imports
+            import jsonpatch
+            import jsonpointer
+
             try:
                 copy = jsonpatch.apply_patch(copy, list(patch.ops), in_place=True)
             except (jsonpatch.JsonPatchException, jsonpointer.JsonPointerException) as exc:
@@ -261,13 +264,22 @@ def _shape_problem(obj: Any, index: int, file: str) -> Result | None:
     """Items must be mappings; metadata must be usable where the function would read it.
 
     An object with no apiVersion, kind or name (a kustomization.yaml kpt read as an item) is not
-    the function's business: it passes through untouched.
+    the function's business: it passes through untouched. A named object without apiVersion or
+    kind is a broken manifest: it is reported, not passed on to fail at apply time.
     """
     where = f"items[{index}]"
     if not isinstance(obj, dict):
         return Result(f"{where}: expected a Kubernetes object (a mapping), got {describe(obj)}", file=file)
     meta = obj.get("metadata")
-    if meta is None or not (obj.get("apiVersion") and obj.get("kind")):
+    missing = [k for k in ("apiVersion", "kind") if not isinstance(obj.get(k), str) or not obj.get(k)]
+    if missing and isinstance(meta, dict) and meta.get("name"):
+        return Result(
+            f"{where}: missing {' and '.join(missing)}",
+            resource=ResourceRef.of(obj),
+            field=missing[0],
+            file=file,
+        )
+    if meta is None or missing:
         return None
     if not isinstance(meta, dict):
         return Result(

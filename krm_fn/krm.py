@@ -12,8 +12,8 @@ from typing import IO, Any
 import yaml
 
 from krm_fn import items as it
-from krm_fn import overlays, yamlio
-from krm_fn.config import TenantsConfig, parse_config
+from krm_fn import yamlio
+from krm_fn.config import KIND, TenantsConfig, parse_config
 from krm_fn.expand import Outcome, expand
 from krm_fn.results import FnError, Result, describe
 
@@ -40,10 +40,16 @@ def run(stdin: IO[bytes], stdout: IO[str], stderr: IO[str], transform: Transform
         nodes = _item_nodes(doc.node, len(items))
         fn_config = rl.get("functionConfig")
         fn_file = it.path_of(fn_config) if isinstance(fn_config, Mapping) else ""
-        from krm_fn import check  # imported here: the expansion never pays for the check's imports
+        checked = None
+        # imported only for a functionConfig that can be the check's: importing it (jsonschema,
+        # kubernetes-validate) costs 150 ms, more than a whole one-tenant expansion
+        if isinstance(fn_config, Mapping) and fn_config.get("kind") not in (KIND, "ConfigMap"):
+            from krm_fn import check
 
-        if isinstance(fn_config, Mapping) and check.is_check_config(fn_config):
-            outcome = check.validate_items(items, fn_config, fn_file)
+            if check.is_check_config(fn_config):
+                checked = check.validate_items(items, fn_config, fn_file)
+        if checked is not None:
+            outcome = checked
         else:
             config = parse_config(fn_config, fn_file)
             outcome = (transform or expand)(items, config, fn_config)
@@ -87,19 +93,32 @@ def style_sources(
     """
     likes = {id(obj): node for obj, node in zip(inputs, nodes, strict=True) if node is not None}
     by_name = {
-        (obj.get("kind"), it.meta(obj).get("name")): node
+        key: node
         for obj, node in zip(inputs, nodes, strict=True)
-        if isinstance(obj, dict) and node is not None and it.owner_tenant(obj) is None
+        if node is not None and (key := _kind_name(obj)) is not None and it.owner_tenant(obj) is None
     }
     for obj in outputs:
         if id(obj) not in likes and isinstance(obj, dict):
-            if it.owner_tenant(obj) and overlays.is_kustomization_file(it.path_of(obj)):
-                likes[id(obj)] = overlays.style_like(obj)
-                continue
-            node = by_name.get((obj.get("kind"), it.meta(obj).get("name")))
+            if it.owner_tenant(obj) and obj.get("kind") == "Kustomization":
+                # imported here: only output: overlays generates these, and overlays pulls in jsonpatch
+                from krm_fn import overlays
+
+                if overlays.is_kustomization_file(it.path_of(obj)):
+                    likes[id(obj)] = overlays.style_like(obj)
+                    continue
+            key = _kind_name(obj)
+            node = by_name.get(key) if key is not None else None
             if node is not None:
                 likes[id(obj)] = node
     return likes
+
+
+def _kind_name(obj: Any) -> tuple[str, str] | None:
+    """Kind and name of an object, None where either is not a string (`kind: []` is input too)."""
+    if not isinstance(obj, dict):
+        return None
+    kind, name = obj.get("kind"), it.meta(obj).get("name")
+    return (kind, name) if isinstance(kind, str) and isinstance(name, str) else None
 
 
 def _one_document(raw: bytes) -> yamlio.Document:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -18,33 +19,63 @@ except ImportError:  # pragma: no cover - depends on how pyyaml was built
     from yaml import SafeDumper as _BaseDumper  # type: ignore[assignment]
     from yaml import SafeLoader as _BaseLoader  # type: ignore[assignment]
 
-# Aliases may add at most this many mappings and lists over the document's own: enough for any real manifest
-# that uses anchors, far below what a billion-laughs document expands to.
-MAX_ALIAS_EXPANSION = 1_000_000
+# Aliases may add at most as many nodes (mappings, lists and scalars) as the document spells out
+# itself, and this many to any document however small. Anchors in real manifests repeat a block a few
+# times; a billion-laughs document multiplies itself thousands of times, and the expansion would
+# then copy that again for every tenant.
+ALIAS_ALLOWANCE = 10_000
+# Real manifests nest a few dozen levels (CRD schemas the most). Deeper documents are refused: every
+# later step (copy, patch, write) recurses once or twice per level, within Python's limit of 1,000.
+MAX_DEPTH = 200
+# libyaml's composer recurses on the C stack and crashes the process somewhere past 20,000 levels
+# (pyyaml's pure-Python scanner is quadratic there instead). Text that might nest deeper than this is
+# refused before parsing; only thousands of unclosed brackets inside strings could make that wrong.
+C_LOADER_MAX_DEPTH = 5_000
+_BRACKETS = re.compile(r"[][{}]")
+_DEEP_INDENT = re.compile(rf"^[ \t?-]{{{C_LOADER_MAX_DEPTH // 2},}}", re.MULTILINE)
+
+
+def _construct_mapping(loader: yaml.constructor.SafeConstructor, node: yaml.MappingNode) -> None:
+    """Refuse duplicate mapping keys (the last one would silently win)."""
+    seen: dict[Any, int] = {}
+    for key_node, _ in node.value:
+        if key_node.tag == "tag:yaml.org,2002:merge":
+            continue
+        key = loader.construct_object(key_node, deep=True)
+        try:
+            hash(key)
+        except TypeError:
+            continue  # SafeConstructor reports unhashable keys itself
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                "while constructing a mapping",
+                node.start_mark,
+                f"found duplicate key {key!r} (first at line {seen[key] + 1})",
+                key_node.start_mark,
+            )
+        seen[key] = key_node.start_mark.line
 
 
 class _Loader(_BaseLoader):
-    """Safe loader that refuses duplicate mapping keys (the last one would silently win)."""
+    """Safe loader that refuses duplicate mapping keys."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen: dict[Any, int] = {}
-        for key_node, _ in node.value:
-            if key_node.tag == "tag:yaml.org,2002:merge":
-                continue
-            key = self.construct_object(key_node, deep=True)
-            try:
-                hash(key)
-            except TypeError:
-                continue  # SafeConstructor reports unhashable keys itself
-            if key in seen:
-                raise yaml.constructor.ConstructorError(
-                    "while constructing a mapping",
-                    node.start_mark,
-                    f"found duplicate key {key!r} (first at line {seen[key] + 1})",
-                    key_node.start_mark,
-                )
-            seen[key] = key_node.start_mark.line
+        _construct_mapping(self, node)
         return super().construct_mapping(node, deep=deep)
+
+
+def _may_nest_deeper(text: str, depth: int) -> bool:
+    """Cheap upper bound on the nesting of `text`: open brackets, and indentation for blocks.
+
+    Brackets inside strings and comments count too, so it can only overestimate.
+    """
+    if text.count("[") + text.count("{") > depth:
+        level = 0
+        for match in _BRACKETS.finditer(text):
+            level += 1 if match.group() in "[{" else -1
+            if level > depth:
+                return True
+    return _DEEP_INDENT.search(text) is not None
 
 
 class _Dumper(_BaseDumper):
@@ -72,6 +103,8 @@ def load_documents(text: str | bytes, source: str = "<stdin>") -> list[Document]
             raise FnError(
                 [Result(f"not UTF-8: byte {exc.start} cannot be decoded ({exc.reason})", file=source)]
             ) from None
+    if _may_nest_deeper(text, C_LOADER_MAX_DEPTH // 2):
+        raise FnError([Result(f"invalid YAML: nested more than {MAX_DEPTH} levels deep", file=source)])
     loader = _Loader(text)
     docs: list[Document] = []
     try:
@@ -90,7 +123,9 @@ def load_documents(text: str | bytes, source: str = "<stdin>") -> list[Document]
     except yaml.YAMLError as exc:
         raise FnError([Result(f"invalid YAML: {exc}", file=source)]) from None
     except RecursionError:
-        raise FnError([Result("invalid YAML: nested too deeply", file=source)]) from None
+        raise FnError(
+            [Result(f"invalid YAML: nested more than {MAX_DEPTH} levels deep", file=source)]
+        ) from None
     finally:
         loader.dispose()
     return docs
@@ -137,6 +172,10 @@ class _Representer(yaml.representer.SafeRepresenter):
 _SCALARS = _Representer(default_flow_style=False, sort_keys=False)
 _MAP_TAG = "tag:yaml.org,2002:map"
 _SEQ_TAG = "tag:yaml.org,2002:seq"
+_STR_TAG = "tag:yaml.org,2002:str"
+_BOOL_TAG = "tag:yaml.org,2002:bool"
+_INT_TAG = "tag:yaml.org,2002:int"
+_NULL_TAG = "tag:yaml.org,2002:null"
 
 
 def to_node(
@@ -165,7 +204,7 @@ def to_node(
         values = [to_node(v, olds[i] if i < len(olds) else None, likes) for i, v in enumerate(data)]
         flow = like.flow_style if isinstance(like, yaml.SequenceNode) else False
         return yaml.SequenceNode(_SEQ_TAG, values, flow_style=flow and bool(values))
-    node = _SCALARS.represent_data(data)
+    node = _scalar_node(data)
     if (
         isinstance(like, yaml.ScalarNode)
         and isinstance(node, yaml.ScalarNode)
@@ -176,44 +215,88 @@ def to_node(
     return node
 
 
+def _scalar_node(data: Any) -> yaml.Node:
+    """What SafeRepresenter makes of a scalar; the common types directly, as it is the hot path."""
+    kind = type(data)
+    if kind is str:
+        return yaml.ScalarNode(_STR_TAG, data)
+    if kind is bool:
+        return yaml.ScalarNode(_BOOL_TAG, "true" if data else "false")
+    if kind is int:
+        return yaml.ScalarNode(_INT_TAG, str(data))
+    if data is None:
+        return yaml.ScalarNode(_NULL_TAG, "null")
+    return _SCALARS.represent_data(data)
+
+
 def dump_node(node: yaml.Node) -> str:
     """Serialise a node built by to_node."""
     return yaml.serialize(node, Dumper=_Dumper, allow_unicode=True, width=4096)
 
 
 def _unshare(data: Any, source: str, line: int) -> Any:
-    """Refuse alias bombs; give each alias its own copy so later edits never leak across."""
-    unique: dict[int, int] = {}
+    """Refuse alias bombs, recursive aliases and deep nesting; give each alias its own copy."""
+    # per distinct container: (expanded size, expanded height); None while it is being measured
+    seen: dict[int, tuple[int, int] | None] = {}
+    own = 0  # nodes the document spells out: each distinct container and its scalar children once
 
-    def expanded(value: Any) -> int:
-        key = id(value)
-        if key in unique:
-            return unique[key]
+    def measure(value: Any) -> tuple[int, int]:
+        nonlocal own
+        children: Iterable[Any]
         if isinstance(value, dict):
-            unique[key] = 0  # a recursive alias counts as a leaf while it is being measured
-            total = 1 + sum(expanded(k) + expanded(v) for k, v in value.items())
+            children = [x for pair in value.items() for x in pair]
         elif isinstance(value, list):
-            unique[key] = 0
-            total = 1 + sum(expanded(v) for v in value)
+            children = value
         else:
-            return 0  # scalars are immutable: sharing them is harmless and free
-        unique[key] = total
-        return total
+            return 1, 0
+        key = id(value)
+        if key in seen:
+            known = seen[key]
+            if known is None:
+                raise _Recursive
+            return known
+        seen[key] = None
+        total, height = 1, 1
+        for child in children:
+            size, below = measure(child)
+            total += size
+            height = max(height, below + 1)
+            if height > MAX_DEPTH:
+                raise _TooDeep
+            if not isinstance(child, (dict, list)):
+                own += 1
+        own += 1
+        seen[key] = (total, height)
+        return total, height
 
     try:
-        size = expanded(data)
-    except RecursionError:
-        raise FnError([Result("invalid YAML: nested too deeply", file=source, line=line)]) from None
-    if size - len(unique) > MAX_ALIAS_EXPANSION:
+        size, _ = measure(data)
+    except _TooDeep:
+        raise FnError(
+            [Result(f"invalid YAML: nested more than {MAX_DEPTH} levels deep", file=source, line=line)]
+        ) from None
+    except _Recursive:
+        raise FnError(
+            [Result("invalid YAML: a recursive alias (an anchor used inside itself)", file=source, line=line)]
+        ) from None
+    if size - own > max(ALIAS_ALLOWANCE, own):
         raise FnError(
             [
                 Result(
-                    f"YAML aliases expand this document to {size:,} nodes from {len(unique):,}; "
+                    f"YAML aliases expand this document to {size:,} nodes from {own:,}; "
                     "refusing (an alias bomb?); write the repeated parts out",
                     file=source,
                     line=line,
                 )
             ]
         )
-    # more containers reached than exist: some are shared through aliases
-    return copy.deepcopy(data, memo={}) if size > len(unique) else data
+    # more nodes reached than written: some containers are shared through aliases
+    return copy.deepcopy(data, memo={}) if size > own else data
+
+
+class _Recursive(Exception):
+    """An alias refers to a container that encloses it."""
+
+
+class _TooDeep(Exception):
+    """The document nests deeper than MAX_DEPTH."""
