@@ -180,7 +180,14 @@ def _flatten(doc: Doc) -> list[Doc]:
 
 Finding = tuple[FieldPath, str]
 
-SCHEMAS = importlib.resources.files("kubernetes_validate") / "kubernetes-json-schema"
+
+@functools.cache
+def _schemas() -> Any:
+    """kubernetes-validate's schema folder; looked up on first use, since finding it imports the
+    package (and jsonschema), which every other command can do without."""
+    return importlib.resources.files("kubernetes_validate") / "kubernetes-json-schema"
+
+
 SCHEMA_BASE = "https://kubernetes.io/api/"
 POD_TEMPLATE_SPEC = "podtemplatespec-v1.json"
 OBJECT_META = "objectmeta-meta-v1.json"
@@ -192,7 +199,7 @@ _DIR_RE = re.compile(r"^v(\d+\.\d+\.\d+)-local-strict$")
 
 def versions() -> list[str]:
     """The Kubernetes versions kubernetes-validate ships schemas for, oldest first."""
-    found = [m.group(1) for p in SCHEMAS.iterdir() if (m := _DIR_RE.match(p.name))]
+    found = [m.group(1) for p in _schemas().iterdir() if (m := _DIR_RE.match(p.name))]
     return sorted(found, key=_minor)
 
 
@@ -236,7 +243,7 @@ def _registry(version: str, strict: bool) -> Registry:
 
 
 def _schema_dir(version: str, strict: bool) -> Any:
-    return SCHEMAS / f"v{version}-local{'-strict' if strict else ''}"
+    return _schemas() / f"v{version}-local{'-strict' if strict else ''}"
 
 
 @functools.cache
