@@ -357,7 +357,7 @@ _AMBIGUOUS = re.compile(
 )
 
 
-class _PatchDumper(yaml.SafeDumper):
+class _PatchDumper(yamlio.BaseDumper):
     literal = True  # multi-line strings as `|` blocks
 
     def ignore_aliases(self, data: Any) -> bool:
@@ -390,7 +390,7 @@ def dump_ops(ops: Sequence[Mapping[str, Any]]) -> str:
         text: str = yaml.dump(
             data, Dumper=dumper, sort_keys=False, default_flow_style=False, allow_unicode=True, width=4096
         )
-        if yaml.safe_load(text.strip()) == data:
+        if yaml.load(text.strip(), Loader=yamlio.BaseLoader) == data:
             break
     return text
 

@@ -13,11 +13,11 @@ import yaml
 from krm_fn.results import FnError, Result
 
 try:  # the C loader and dumper are 5-10x faster; fall back where libyaml is missing
-    from yaml import CSafeDumper as _BaseDumper
-    from yaml import CSafeLoader as _BaseLoader
+    from yaml import CSafeDumper as BaseDumper
+    from yaml import CSafeLoader as BaseLoader
 except ImportError:  # pragma: no cover - depends on how pyyaml was built
-    from yaml import SafeDumper as _BaseDumper  # type: ignore[assignment]
-    from yaml import SafeLoader as _BaseLoader  # type: ignore[assignment]
+    from yaml import SafeDumper as BaseDumper  # type: ignore[assignment]
+    from yaml import SafeLoader as BaseLoader  # type: ignore[assignment]
 
 # Aliases may add at most as many nodes (mappings, lists and scalars) as the document spells out
 # itself, and this many to any document however small. Anchors in real manifests repeat a block a few
@@ -56,7 +56,7 @@ def _construct_mapping(loader: yaml.constructor.SafeConstructor, node: yaml.Mapp
         seen[key] = key_node.start_mark.line
 
 
-class _Loader(_BaseLoader):
+class _Loader(BaseLoader):
     """Safe loader that refuses duplicate mapping keys."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
@@ -78,7 +78,7 @@ def _may_nest_deeper(text: str, depth: int) -> bool:
     return _DEEP_INDENT.search(text) is not None
 
 
-class _Dumper(_BaseDumper):
+class _Dumper(BaseDumper):
     """Never writes anchors: a shared object in the output is written out in full each time."""
 
     def ignore_aliases(self, data: Any) -> bool:
