@@ -19,6 +19,18 @@ except ImportError:  # pragma: no cover - depends on how pyyaml was built
     from yaml import SafeDumper as BaseDumper  # type: ignore[assignment]
     from yaml import SafeLoader as BaseLoader  # type: ignore[assignment]
 
+__all__ = [
+    "BaseDumper",
+    "BaseLoader",
+    "Document",
+    "dump",
+    "dump_all",
+    "dump_node",
+    "load",
+    "load_documents",
+    "to_node",
+]
+
 # Aliases may add at most as many nodes (mappings, lists and scalars) as the document spells out
 # itself, and this many to any document however small. Anchors in real manifests repeat a block a few
 # times; a billion-laughs document multiplies itself thousands of times, and the expansion would
