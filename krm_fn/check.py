@@ -690,7 +690,7 @@ def _check_any_spot(target: Target, pod: Mapping[str, Any], ppath: FieldPath, la
             (*terms_path, i),
         )
         for i, term in enumerate(terms)
-        if not any(_is_spot(e) for e in _list(_mapping(term).get("matchExpressions")))
+        if not any(spot.is_spot_requirement(e) for e in _list(_mapping(term).get("matchExpressions")))
     ]
 
 
@@ -711,7 +711,7 @@ def check_head(target: Target) -> list[Result]:
     return [
         target.result(message, (*ppath, "affinity", "nodeAffinity", REQUIRED, "nodeSelectorTerms", i))
         for i, term in enumerate(terms)
-        if any(_is_spot(e) for e in _list(_mapping(term).get("matchExpressions")))
+        if any(spot.is_spot_requirement(e) for e in _list(_mapping(term).get("matchExpressions")))
     ]
 
 
@@ -720,20 +720,6 @@ def check_name(target: Target) -> list[Result]:
     name = it.meta(target.obj).get("name")
     problem = ray.name_problem(str(target.obj.get("kind")), str(name)) if isinstance(name, str) else None
     return [target.result(problem, ("metadata", "name"))] if problem else []
-
-
-def _is_spot(expr: object) -> bool:
-    if not isinstance(expr, Mapping):
-        return False
-    value = SPOT_LABELS.get(str(expr.get("key")))
-    values = expr.get("values")
-    return (
-        value is not None
-        and expr.get("operator") == "In"
-        and isinstance(values, list)
-        and bool(values)
-        and all(str(v) == value for v in values)
-    )
 
 
 def _selector_spot(selector: Mapping[str, Any]) -> bool:

@@ -178,8 +178,10 @@ def spot_tolerations(spec: SpotSpec, group_name: str | None) -> list[dict[str, A
     return out
 
 
-def is_spot_requirement(expr: Mapping[str, Any]) -> bool:
+def is_spot_requirement(expr: object) -> bool:
     """True for `<known spot label> In [<spot value>]`, i.e. an expression that pins to Spot."""
+    if not isinstance(expr, Mapping):
+        return False
     value = SPOT_NODE_LABELS.get(str(expr.get("key")))
     values = expr.get("values")
     return (
