@@ -44,6 +44,8 @@ MAX_DEPTH = 200
 # refused before parsing; only thousands of unclosed brackets inside strings could make that wrong.
 C_LOADER_MAX_DEPTH = 5_000
 _BRACKETS = re.compile(r"[][{}]")
+_LEADING = re.compile(r"^[ \t?-]+", re.MULTILINE)
+_MERGE_TAG = "tag:yaml.org,2002:merge"
 _DEEP_INDENT = re.compile(rf"^[ \t?-]{{{C_LOADER_MAX_DEPTH // 2},}}", re.MULTILINE)
 
 
@@ -51,7 +53,7 @@ def _construct_mapping(loader: yaml.constructor.SafeConstructor, node: yaml.Mapp
     """Refuse duplicate mapping keys (the last one would silently win)."""
     seen: dict[Any, int] = {}
     for key_node, _ in node.value:
-        if key_node.tag == "tag:yaml.org,2002:merge":
+        if key_node.tag == _MERGE_TAG:
             continue
         key = loader.construct_object(key_node, deep=True)
         try:
@@ -72,8 +74,38 @@ class _Loader(BaseLoader):
     """Safe loader that refuses duplicate mapping keys."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        _construct_mapping(self, node)
-        return super().construct_mapping(node, deep=deep)
+        if any(key.tag == _MERGE_TAG for key, _ in node.value):
+            _construct_mapping(self, node)  # explicit keys may override merged ones: look closely
+            return super().construct_mapping(node, deep=deep)
+        mapping = super().construct_mapping(node, deep=deep)
+        if len(mapping) != len(node.value):  # fewer entries than keys written: one came twice
+            _construct_mapping(self, node)
+        return mapping
+
+
+def _plain_and_shallow(text: str) -> bool:
+    """True when no document of `text` can share a container or nest past MAX_DEPTH.
+
+    Aliases need anchors, and an anchor is written with `&`; a level of block nesting takes at
+    least half a character of indentation and a level of flow nesting a bracket. Such text needs
+    no walk after loading, which is most of the cost of guarding a large, ordinary stream.
+    """
+    if "&" in text:
+        return False
+    indent = max((len(m) for m in _LEADING.findall(text)), default=0)
+    budget = MAX_DEPTH - 2 * indent
+    return budget > 0 and not _brackets_deeper(text, budget)
+
+
+def _brackets_deeper(text: str, depth: int) -> bool:
+    if text.count("[") + text.count("{") <= depth:
+        return False
+    level = 0
+    for match in _BRACKETS.finditer(text):
+        level += 1 if match.group() in "[{" else -1
+        if level > depth:
+            return True
+    return False
 
 
 def _may_nest_deeper(text: str, depth: int) -> bool:
@@ -81,13 +113,7 @@ def _may_nest_deeper(text: str, depth: int) -> bool:
 
     Brackets inside strings and comments count too, so it can only overestimate.
     """
-    if text.count("[") + text.count("{") > depth:
-        level = 0
-        for match in _BRACKETS.finditer(text):
-            level += 1 if match.group() in "[{" else -1
-            if level > depth:
-                return True
-    return _DEEP_INDENT.search(text) is not None
+    return _brackets_deeper(text, depth) or _DEEP_INDENT.search(text) is not None
 
 
 class _Dumper(BaseDumper):
@@ -117,6 +143,7 @@ def load_documents(text: str | bytes, source: str = "<stdin>") -> list[Document]
             ) from None
     if _may_nest_deeper(text, C_LOADER_MAX_DEPTH // 2):
         raise FnError([Result(f"invalid YAML: nested more than {MAX_DEPTH} levels deep", file=source)])
+    guard = not _plain_and_shallow(text)
     loader = _Loader(text)
     docs: list[Document] = []
     try:
@@ -126,7 +153,7 @@ def load_documents(text: str | bytes, source: str = "<stdin>") -> list[Document]
                 continue
             data = loader.construct_document(node)
             line = node.start_mark.line + 1
-            docs.append(Document(_unshare(data, source, line), line, node))
+            docs.append(Document(_unshare(data, source, line) if guard else data, line, node))
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None

@@ -339,3 +339,20 @@ def test_console_script_runs_without_the_cyclic_collector() -> None:
     )
     proc = run([sys.executable, "-c", code], PYTHONPATH=str(REPO))
     assert proc.stdout.decode().split()[-1] == "False", proc.stderr.decode()
+
+
+def test_duplicate_keys_are_refused_on_the_fast_path_and_beside_merge_keys() -> None:
+    """Duplicates are found by counting entries; merge keys still get the key-by-key look."""
+    from krm_fn import yamlio
+    from krm_fn.results import FnError
+
+    for text, line in (
+        ("a: 1\nb:\n  c: 1\n  c: 2\n", 4),
+        ("base: &b {x: 1}\nm:\n  <<: *b\n  y: 1\n  y: 2\n", 5),
+    ):
+        with pytest.raises(FnError) as info:
+            yamlio.load_documents(text)
+        assert "found duplicate key" in info.value.results[0].message
+        assert info.value.results[0].line == line
+    # an explicit key overriding a merged one is not a duplicate
+    assert yamlio.load_documents("base: &b {x: 1}\nm:\n  <<: *b\n  x: 2\n")[0].data["m"] == {"x": 2}
