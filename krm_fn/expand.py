@@ -60,7 +60,8 @@ def expand(
 def _pin_in_place(objs: list[dict[str, Any]], config: TenantsConfig, files: list[str]) -> Outcome:
     out = Outcome([])
     for obj, file in zip(objs, files, strict=True):
-        if ray.is_ray_workload(obj) and config.spot.enabled:
+        # an object without a name is not the function's business, here as in every mode
+        if ray.is_ray_workload(obj) and it.meta(obj).get("name") and config.spot.enabled:
             obj, found = apply_spot(obj, config.spot)
             out.results.extend(r.at(file=file, index=it.index_of(obj)) for r in found)
         out.items.append(obj)

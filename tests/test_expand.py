@@ -270,3 +270,10 @@ def test_items_that_are_not_objects_fail_with_input_kept() -> None:
         "items[2]: metadata.labels must be a mapping",
     ]
     assert out.items == items
+
+
+def test_spot_only_mode_passes_unnamed_objects_through() -> None:
+    unnamed = ray_cluster()
+    del unnamed["metadata"]["name"]
+    out = expand([unnamed], config())
+    assert not out.failed and out.items == [unnamed]
