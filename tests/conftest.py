@@ -12,12 +12,19 @@ from pathlib import Path
 
 import pytest
 import yaml
+from hypothesis import settings
 
 REPO = Path(__file__).resolve().parents[1]
 TESTDATA = REPO / "tests" / "testdata"
 SHARED = REPO.parent / "shared"
 UPSTREAM = SHARED / "upstream"
 REQUIRE_E2E = os.environ.get("RAY_TENANTS_REQUIRE_E2E") == "1"
+
+# CI gates landing, so it draws the same examples every run (derandomized: a failure there is
+# reproducible, never a coin toss); local runs draw new ones and keep exploring. Example counts
+# are set per test module.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+settings.load_profile("ci" if os.environ.get("HYPOTHESIS_PROFILE") == "ci" else "default")
 
 
 def example_bases() -> list[Path]:
