@@ -24,7 +24,6 @@ import json
 import os
 import re
 import shlex
-import sys
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -36,7 +35,7 @@ from krm_fn import items as it
 from krm_fn import ray, routing, spot, yamlio
 from krm_fn.config import API_GROUP, API_VERSION, KIND, TenantsConfig, parse_config
 from krm_fn.expand import Outcome, expand
-from krm_fn.manifests import find_files
+from krm_fn.manifests import find_files, read_documents
 from krm_fn.results import FnError, ResourceRef, Result, describe
 from krm_fn.spot import SpotSpec
 
@@ -135,14 +134,9 @@ def load_paths(paths: Iterable[str]) -> tuple[list[Doc], list[Result]]:
 
 def load_file(file: str) -> tuple[list[Doc], list[Result]]:
     """The documents of one file (`-` is stdin); a file that is not YAML is a finding, not a crash."""
-    try:
-        raw = sys.stdin.buffer.read() if file == "-" else Path(file).read_bytes()
-    except OSError as exc:
-        return [], [Result(f"cannot read: {exc.strerror}", file=file)]
-    try:
-        documents = yamlio.load_documents(raw, file)
-    except FnError as exc:
-        return [], exc.results
+    documents, problems = read_documents(file)
+    if problems:
+        return [], problems
     docs: list[Doc] = []
     for i, d in enumerate(documents):
         if d.data is not None:
@@ -165,10 +159,9 @@ def _flatten(doc: Doc) -> list[Doc]:
     if not (doc.is_object and data.get("kind") in LIST_KINDS and isinstance(data.get("items"), list)):
         return [doc]
     nodes: list[yaml.Node | None] = [None] * len(data["items"])
-    if isinstance(doc.node, yaml.MappingNode):
-        for key, value in doc.node.value:
-            if key.value == "items" and isinstance(value, yaml.SequenceNode):
-                nodes = [*value.value, *nodes][: len(data["items"])]
+    items = yamlio.child_node(doc.node, "items")
+    if isinstance(items, yaml.SequenceNode):
+        nodes = [*items.value, *nodes][: len(data["items"])]
     return [
         Doc(item, doc.file, n.start_mark.line + 1 if n is not None else doc.line, doc.index, n)
         for item, n in zip(data["items"], nodes, strict=True)
@@ -1035,7 +1028,7 @@ def compare_generated(
                 )
             )
             continue
-        diff = first_difference(clean(doc.data), clean(wanted[key]))
+        diff = first_difference(it.without_placement(doc.data), it.without_placement(wanted[key]))
         if diff is not None:
             path, on_disk, now = diff
             drift.results.append(
@@ -1056,7 +1049,7 @@ def compare_generated(
             )
     if drift.results:
         for obj in sorted(want, key=lambda o: it.index_of(o) or 0):
-            drift.rewrite.setdefault(it.path_of(obj), []).append(clean(obj))
+            drift.rewrite.setdefault(it.path_of(obj), []).append(it.without_placement(obj))
         drift.delete = sorted(
             {d.file for d in have if _key(d.data) not in wanted}
             - {os.path.normpath(p) for p in drift.rewrite}
@@ -1089,19 +1082,6 @@ def _holds_foreign(path: Path, owned_files: set[str]) -> bool:
     """True when the file holds anything the function did not generate: never overwrite that."""
     docs, problems = load_paths([str(path)])
     return bool(problems) or any(not d.is_object or it.owner_tenant(d.data) is None for d in docs)
-
-
-def clean(obj: Mapping[str, Any]) -> dict[str, Any]:
-    """The object without kpt's placement annotations (they say where it is, not what)."""
-    out: dict[str, Any] = it.clone(dict(obj))
-    meta = out.get("metadata")
-    notes = meta.get("annotations") if isinstance(meta, dict) else None
-    if isinstance(meta, dict) and isinstance(notes, dict):
-        for key in (*it.KPT_PLACEMENT, "config.kubernetes.io/index", "config.kubernetes.io/path"):
-            notes.pop(key, None)
-        if not notes:
-            del meta["annotations"]
-    return out
 
 
 def first_difference(

@@ -154,13 +154,7 @@ def _tenant_copy(
     target: routing.HeadTarget | None,
 ) -> tuple[dict[str, Any], list[Result]]:
     """The tenant's copy of one base: patched, moved to its namespace, routed and pinned."""
-    copy: dict[str, Any] = it.clone(base)
-    notes = copy.get("metadata", {}).get("annotations")
-    if isinstance(notes, dict):
-        for key in it.KPT_PLACEMENT:
-            notes.pop(key, None)
-        if not notes:
-            del copy["metadata"]["annotations"]
+    copy = it.without_placement(base)
     results: list[Result] = []
     for patch in tenant.patches:
         if patch.kind == copy.get("kind") and patch.name == it.meta(base).get("name"):

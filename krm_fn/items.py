@@ -150,6 +150,19 @@ def placed(obj: dict[str, Any], path: str, index: int) -> dict[str, Any]:
     return obj
 
 
+def without_placement(obj: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of the object without kpt's placement annotations: what it is, not where it is."""
+    out: dict[str, Any] = clone(dict(obj))
+    meta_ = out.get("metadata")
+    notes = meta_.get("annotations") if isinstance(meta_, dict) else None
+    if isinstance(meta_, dict) and isinstance(notes, dict):
+        for key in KPT_PLACEMENT:
+            notes.pop(key, None)
+        if not notes:
+            del meta_["annotations"]
+    return out
+
+
 def clone(value: Any) -> Any:
     """Deep copy of YAML-loaded data (dicts, lists, scalars); several times faster than deepcopy."""
     if isinstance(value, dict):

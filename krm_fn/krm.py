@@ -136,10 +136,9 @@ def _one_document(raw: bytes) -> yamlio.Document:
 
 
 def _item_nodes(node: yaml.Node | None, count: int) -> list[yaml.Node | None]:
-    if isinstance(node, yaml.MappingNode):
-        for key, value in node.value:
-            if key.value == "items" and isinstance(value, yaml.SequenceNode) and len(value.value) == count:
-                return list(value.value)
+    items = yamlio.child_node(node, "items")
+    if isinstance(items, yaml.SequenceNode) and len(items.value) == count:
+        return list(items.value)
     return [None] * count
 
 

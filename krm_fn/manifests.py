@@ -43,20 +43,25 @@ def find_files(paths: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(found))
 
 
+def read_documents(file: str) -> tuple[list[yamlio.Document], list[Result]]:
+    """The YAML documents of one file (`-` is stdin); an unreadable or invalid file is a finding."""
+    try:
+        raw = sys.stdin.buffer.read() if file == "-" else Path(file).read_bytes()
+    except OSError as exc:
+        return [], [Result(f"cannot read: {exc.strerror}", file=file)]
+    try:
+        return yamlio.load_documents(raw, file), []
+    except FnError as exc:
+        return [], exc.results
+
+
 def load_files(files: Sequence[str]) -> tuple[list[Manifest], list[Result]]:
     """Load every document of every file; unreadable or invalid files become findings."""
     manifests: list[Manifest] = []
     problems: list[Result] = []
     for file in files:
-        try:
-            raw = sys.stdin.buffer.read() if file == "-" else Path(file).read_bytes()
-            docs = yamlio.load_documents(raw, file)
-        except OSError as exc:
-            problems.append(Result(f"cannot read: {exc.strerror}", file=file))
-            continue
-        except FnError as exc:
-            problems.extend(exc.results)
-            continue
+        docs, bad = read_documents(file)
+        problems.extend(bad)
         manifests.extend(Manifest(d.data, file, d.line) for d in docs if d.data is not None)
     return manifests, problems
 

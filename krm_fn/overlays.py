@@ -210,8 +210,8 @@ def patch_ops(base: Mapping[str, Any], copy: Mapping[str, Any]) -> list[dict[str
     and kpt's bookkeeping annotations are not part of either. Raises PatchMismatch if the operations,
     applied with jsonpatch, do not give exactly the copy.
     """
-    before = _as_written(base)
-    after = _as_written(copy)
+    before = it.without_placement(base)
+    after = it.without_placement(copy)
     before_meta = before.get("metadata") or {}
     after_meta = after.setdefault("metadata", {})
     if "namespace" in before_meta:
@@ -240,19 +240,6 @@ def patch_ops(base: Mapping[str, Any], copy: Mapping[str, Any]) -> list[dict[str
             + (f": {result}" if isinstance(result, Exception) else "")
         )
     return ops
-
-
-def _as_written(obj: Mapping[str, Any]) -> dict[str, Any]:
-    """The object without kpt's placement annotations: what kustomize reads from the file."""
-    out: dict[str, Any] = it.clone(dict(obj))
-    meta = out.get("metadata")
-    notes = meta.get("annotations") if isinstance(meta, dict) else None
-    if isinstance(meta, dict) and isinstance(notes, dict):
-        for key in it.KPT_PLACEMENT:
-            notes.pop(key, None)
-        if not notes:
-            del meta["annotations"]
-    return out
 
 
 def _diff(a: Any, b: Any, path: str, ops: list[dict[str, Any]]) -> None:
@@ -411,13 +398,7 @@ def style_like(obj: Any) -> yaml.Node:
 
 def dump_file(obj: Mapping[str, Any]) -> str:
     """One generated object as its file holds it: no placement annotations, patches in block style."""
-    clean = _as_written(obj)
-    notes = it.meta(clean).get("annotations")
-    if isinstance(notes, dict):
-        for key in it.PATH_ANNOTATIONS + it.INDEX_ANNOTATIONS:
-            notes.pop(key, None)
-        if not notes:
-            del clean["metadata"]["annotations"]
+    clean = it.without_placement(obj)
     return yamlio.dump_node(yamlio.to_node(clean, like=style_like(clean)))
 
 

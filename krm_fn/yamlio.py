@@ -23,6 +23,7 @@ __all__ = [
     "BaseDumper",
     "BaseLoader",
     "Document",
+    "child_node",
     "dump",
     "dump_all",
     "dump_node",
@@ -266,6 +267,19 @@ def _scalar_node(data: Any) -> yaml.Node:
     if data is None:
         return yaml.ScalarNode(_NULL_TAG, "null")
     return _SCALARS.represent_data(data)
+
+
+def child_node(node: yaml.Node | None, key: str) -> yaml.Node | None:
+    """The value node under `key` of a mapping node (None where there is none)."""
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value in node.value:
+            if (
+                isinstance(key_node, yaml.ScalarNode)
+                and key_node.value == key
+                and isinstance(value, yaml.Node)
+            ):
+                return value
+    return None
 
 
 def dump_node(node: yaml.Node) -> str:
