@@ -14,6 +14,7 @@ untouched, labels or not.
 from __future__ import annotations
 
 import os
+import re
 import stat
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
@@ -32,6 +33,8 @@ KUSTOMIZATION_NAMES = ("kustomization.yaml", "kustomization.yml", "Kustomization
 # kinds the expansion gives one file per tenant folder, named after the kind alone
 SINGLE_FILE_KINDS = ("namespace", "kustomization")
 TEMP_SUFFIX = ".tmp"
+# tempfile.mkstemp's names: the prefix, 8 characters of its alphabet, the suffix
+_TEMP_NAME = re.compile(r"\.[^/]+\.ya?ml\.[a-z0-9_]{8}" + re.escape(TEMP_SUFFIX))
 
 
 def generated_name(obj: Mapping[str, Any]) -> str:
@@ -212,6 +215,10 @@ def _plan(root: Path, files: Mapping[Path, str]) -> _Plan:
     plan.problems.extend(_kustomization_clashes(targets))
     if not plan.problems:
         plan.prune = stale_files(root, set(targets))
+        # a run killed between writing and renaming left these; nothing else has their names
+        plan.prune.extend(
+            t for folder in dict.fromkeys(p.parent for p in targets) for t in _children(folder) if _is_temp(t)
+        )
     return plan
 
 
@@ -275,8 +282,10 @@ def _commit(plan: _Plan) -> list[str]:
             current = path
             made.extend(_make_folders(path.parent))
             temps[path] = _write_temp(path, text, plan.modes[path])
-    except OSError as exc:
+    except BaseException as exc:  # an interrupt too: no temporary file stays behind
         _discard(temps.values(), made)
+        if not isinstance(exc, OSError):
+            raise
         raise FnError(
             [Result(f"cannot write: {_reason(exc)}; nothing was changed", file=current.as_posix())]
         ) from None
@@ -286,8 +295,10 @@ def _commit(plan: _Plan) -> list[str]:
             current = path
             os.replace(temp, path)
             replaced.append(path)
-    except OSError as exc:
+    except BaseException as exc:
         _discard((t for p, t in temps.items() if p not in replaced), made)
+        if not isinstance(exc, OSError):
+            raise
         raise FnError(
             [
                 Result(
@@ -299,6 +310,11 @@ def _commit(plan: _Plan) -> list[str]:
     for folder in dict.fromkeys(p.parent for p in replaced):
         _sync_folder(folder)
     return [f"wrote {p.as_posix()}" for p in replaced]
+
+
+def _is_temp(path: Path) -> bool:
+    """A temporary file of `_write_temp` (`.<name>.<8 random characters>.tmp`)."""
+    return bool(_TEMP_NAME.fullmatch(path.name)) and _is_regular(path)
 
 
 def _write_temp(path: Path, text: str, mode: int) -> Path:

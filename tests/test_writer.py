@@ -576,3 +576,38 @@ def test_the_written_overlays_build_with_kustomize_after_every_write(tmp_path: P
             prefixes = [m["uri"].get("prefix") for r in vs["spec"]["http"] for m in r.get("match", [])]
             assert "/" not in prefixes  # not the base's catch-all route
     assert temp_files(tmp_path) == []
+
+
+def test_an_interrupt_while_writing_leaves_no_temporary_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "out"
+    files = owned_files(out, ("namespace.yaml", "configmap_x.yaml"))
+    before = snapshot(tmp_path)
+    real_fsync = os.fsync
+    calls: list[int] = []
+
+    def interrupted(fd: int) -> None:
+        calls.append(fd)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        writer.write_files(out, files)
+    assert snapshot(tmp_path) == before
+
+
+def test_temporary_files_a_killed_run_left_are_removed_the_users_are_not(tmp_path: Path) -> None:
+    ws = workspace(tmp_path)
+    assert render(ws)[0] == 0
+    folder = ws / "overlays" / "mlops"
+    left = folder / ".kustomization.yaml.k1ll3d_x.tmp"
+    left.write_text("apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomiz")
+    mine = [folder / ".notes.tmp", folder / ".kustomization.yaml.mine.tmp"]
+    for path in mine:
+        path.write_text("mine\n")
+    code, stdout, stderr = render(ws)
+    assert (code, stdout) == (0, f"removed {left.relative_to(ws).as_posix()}\n"), stderr
+    assert all(p.read_text() == "mine\n" for p in mine)
