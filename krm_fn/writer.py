@@ -33,6 +33,10 @@ KUSTOMIZATION_NAMES = ("kustomization.yaml", "kustomization.yml", "Kustomization
 # kinds the expansion gives one file per tenant folder, named after the kind alone
 SINGLE_FILE_KINDS = ("namespace", "kustomization")
 TEMP_SUFFIX = ".tmp"
+# A flush per file costs a disk round trip each (7 s more for 2,000 files on a loaded 2-core VM,
+# against 0.7 s for one sync of everything); past a few dozen files one sync before the renames
+# keeps the same order (every new text on disk before any file is replaced) for less.
+FSYNC_EACH_UP_TO = 32
 # tempfile.mkstemp's names: the prefix, 8 characters of its alphabet, the suffix
 _TEMP_NAME = re.compile(r"\.[^/]+\.ya?ml\.[a-z0-9_]{8}" + re.escape(TEMP_SUFFIX))
 
@@ -277,11 +281,14 @@ def _commit(plan: _Plan) -> list[str]:
     made: list[Path] = []
     temps: dict[Path, Path] = {}
     current = Path()
+    each = len(plan.writes) <= FSYNC_EACH_UP_TO
     try:
         for path, text in plan.writes.items():
             current = path
             made.extend(_make_folders(path.parent))
-            temps[path] = _write_temp(path, text, plan.modes[path])
+            temps[path] = _write_temp(path, text, plan.modes[path], each)
+        if not each:
+            os.sync()  # every temporary file on disk before the first rename
     except BaseException as exc:  # an interrupt too: no temporary file stays behind
         _discard(temps.values(), made)
         if not isinstance(exc, OSError):
@@ -307,8 +314,11 @@ def _commit(plan: _Plan) -> list[str]:
                 )
             ]
         ) from None
-    for folder in dict.fromkeys(p.parent for p in replaced):
-        _sync_folder(folder)
+    if each:
+        for folder in dict.fromkeys(p.parent for p in replaced):
+            _sync_folder(folder)
+    else:
+        os.sync()
     return [f"wrote {p.as_posix()}" for p in replaced]
 
 
@@ -317,15 +327,16 @@ def _is_temp(path: Path) -> bool:
     return bool(_TEMP_NAME.fullmatch(path.name)) and _is_regular(path)
 
 
-def _write_temp(path: Path, text: str, mode: int) -> Path:
-    """`text` in a new hidden file beside `path`, flushed to disk, with the mode the file gets."""
+def _write_temp(path: Path, text: str, mode: int, flush: bool) -> Path:
+    """`text` in a new hidden file beside `path`, with the mode the file gets; flushed to disk if `flush`."""
     fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TEMP_SUFFIX)
     temp = Path(name)
     try:
         with os.fdopen(fd, "wb") as out:
             out.write(text.encode("utf-8"))
             out.flush()
-            os.fsync(out.fileno())
+            if flush:
+                os.fsync(out.fileno())
         os.chmod(temp, mode)
     except BaseException:
         with suppress(OSError):

@@ -611,3 +611,16 @@ def test_temporary_files_a_killed_run_left_are_removed_the_users_are_not(tmp_pat
     code, stdout, stderr = render(ws)
     assert (code, stdout) == (0, f"removed {left.relative_to(ws).as_posix()}\n"), stderr
     assert all(p.read_text() == "mine\n" for p in mine)
+
+
+def test_many_files_are_written_whole_too(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    count = writer.FSYNC_EACH_UP_TO + 8  # past the count flushed one by one
+    files = {
+        out / f"t{i}" / "namespace.yaml": yaml.safe_dump(labelled("Namespace", f"t{i}", f"t{i}"))
+        for i in range(count)
+    }
+    assert len(writer.write_files(out, files)) == count
+    assert {p: p.read_text() for p in files} == files
+    assert temp_files(tmp_path) == []
+    assert writer.write_files(out, files) == []  # unchanged: nothing written again
