@@ -4,7 +4,7 @@
 the spec generates now. It verifies everything before touching the disk: every target is
 `<out>/<tenant>/<file>` with no symbolic link on the way, and every existing file it would
 replace is one the function wrote. Then it writes each changed file to a temporary file in the
-same folder, flushes it to disk, and renames it into place; only after that does it prune the
+same folder, has it flushed to disk, and renames it into place; only after that does it prune the
 function's stale files. A file is the function's when it sits where the expansion puts its
 objects (`<tenant>/namespace.yaml`, `<tenant>/kustomization.yaml`, `<tenant>/<kind>_<name>.yaml`)
 and every object in it carries the ownership labels of that tenant. Anything else passes through
