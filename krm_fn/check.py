@@ -32,7 +32,7 @@ from typing import IO, TYPE_CHECKING, Any
 import yaml
 
 from krm_fn import items as it
-from krm_fn import ray, routing, spot, yamlio
+from krm_fn import ray, routing, spot, writer, yamlio
 from krm_fn.config import API_GROUP, API_VERSION, KIND, TenantsConfig, parse_config
 from krm_fn.expand import Outcome, expand
 from krm_fn.manifests import find_files, read_documents
@@ -963,25 +963,37 @@ Key = tuple[str, str, str]
 
 @dataclass
 class Drift:
-    """Findings, and the files that regenerating would write (relative path -> objects)."""
+    """Findings, and the files that regenerating would write (relative path -> objects).
+
+    Stale files are not listed: the writer prunes what it owns and no longer writes.
+    """
 
     results: list[Result] = field(default_factory=list)
     rewrite: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
-    delete: list[str] = field(default_factory=list)
 
 
 def generated_on_disk(docs: Sequence[Doc], config: TenantsConfig, root: Path) -> list[Doc]:
-    """Generated objects among `docs`, plus those in `<root>/<outputDir>` not loaded already."""
-    owned = [d for d in docs if d.is_object and it.owner_tenant(d.data) is not None]
+    """Generated objects in the function's own files under `<root>/<outputDir>`, loaded or not.
+
+    A file is the function's where the standalone writer says so (krm_fn.writer): at
+    `<outputDir>/<tenant>/<name>`, every object in it labelled for that tenant and named for that
+    file. Labelled objects anywhere else are the user's, passed through like any other.
+    """
     folder = root / config.output_dir
+    found = list(docs)
     if folder.is_dir():
         loaded = {os.path.abspath(d.file) for d in docs}
         extra, _ = load_paths([str(folder)])
-        owned.extend(
-            d
-            for d in extra
-            if d.is_object and it.owner_tenant(d.data) is not None and os.path.abspath(d.file) not in loaded
-        )
+        found.extend(d for d in extra if os.path.abspath(d.file) not in loaded)
+    by_file: dict[str, list[Doc]] = {}
+    for doc in found:
+        if doc.file != "-":
+            by_file.setdefault(os.path.abspath(doc.file), []).append(doc)
+    owned = []
+    for file, group in by_file.items():
+        tenant = writer.tenant_folder_of(folder, file)
+        if tenant is not None and writer.is_generated([d.data for d in group], tenant, Path(file).name):
+            owned.extend(group)
     return owned
 
 
@@ -1050,38 +1062,17 @@ def compare_generated(
     if drift.results:
         for obj in sorted(want, key=lambda o: it.index_of(o) or 0):
             drift.rewrite.setdefault(it.path_of(obj), []).append(it.without_placement(obj))
-        drift.delete = sorted(
-            {d.file for d in have if _key(d.data) not in wanted}
-            - {os.path.normpath(p) for p in drift.rewrite}
-        )
     return drift
 
 
-def write_generated(drift: Drift, root: Path, have: Sequence[Doc]) -> list[str]:
-    """Regenerate: write the generated files that differ, delete files only stale objects fill."""
-    owned_files = {d.file for d in have}
-    written = []
-    for rel, objs in drift.rewrite.items():
-        path = root / rel
-        text = yamlio.dump_all(objs)
-        if path.is_file() and path.read_text() == text:
-            continue
-        if path.is_file() and _holds_foreign(path, owned_files):
-            continue
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-        written.append(str(path))
-    for file in drift.delete:
-        if not _holds_foreign(Path(file), owned_files):
-            Path(file).unlink(missing_ok=True)
-            written.append(file)
-    return written
+def write_generated(drift: Drift, root: Path, output_dir: str) -> list[str]:
+    """Regenerate through the standalone writer: the generated files, and prune the stale ones.
 
-
-def _holds_foreign(path: Path, owned_files: set[str]) -> bool:
-    """True when the file holds anything the function did not generate: never overwrite that."""
-    docs, problems = load_paths([str(path)])
-    return bool(problems) or any(not d.is_object or it.owner_tenant(d.data) is None for d in docs)
+    Raises FnError, having changed nothing, where a file to replace is not the function's.
+    """
+    out = Path(os.path.relpath(root / output_dir))
+    files = {Path(os.path.relpath(root / rel)): yamlio.dump_all(objs) for rel, objs in drift.rewrite.items()}
+    return writer.write_files(out, files)
 
 
 def first_difference(
@@ -1387,7 +1378,10 @@ def _check_drift(
     want = expected_generated(inputs, spec_doc.data, config, root)
     found = compare_generated(want, have, options.regenerate, spec_doc)
     if options.fix and root is not None and found.results:
-        report.written = write_generated(found, root, have)
+        try:
+            report.written = write_generated(found, root, config.output_dir)
+        except FnError as exc:  # nothing was written: the drift stands as found
+            report.results.extend(exc.results)
         if report.written:
             report.results.append(
                 Result(f"regenerated {len(report.written)} file(s): {', '.join(report.written)}")
@@ -1416,7 +1410,11 @@ def _check_overlay_drift(
         report.results.extend(r for r in outcome.results if r.is_error)
         return
     if options.fix:
-        changes = overlays.write_folder(outcome.items, out_dir)
+        try:
+            changes = overlays.write_folder(outcome.items, out_dir)
+        except FnError as exc:  # nothing was written
+            report.results.extend(exc.results)
+            return
         if changes:
             report.written = changes
             report.results.append(Result(f"regenerated overlays: {'; '.join(changes)}"))
@@ -1449,7 +1447,7 @@ def _check_overlay_drift(
                     line=line,
                 )
             )
-    for file in sorted({os.path.abspath(d.file) for d in have} - set(wanted)):
+    for file in sorted({os.path.abspath(p) for p in writer.stale_files(out_dir, {Path(f) for f in wanted})}):
         report.results.append(
             Result(
                 f"generated for a tenant the spec no longer has; regenerate with `{command}` (removes it)",

@@ -42,7 +42,13 @@ def main(
     if outcome.failed:
         return 1
     if out_dir is not None and any(it.path_of(o) for o in outcome.items):
-        for change in overlays.write_folder(outcome.items, _relative(out_dir)):
+        try:
+            changes = overlays.write_folder(outcome.items, _relative(out_dir))
+        except FnError as exc:  # a file not ours to replace, a link, a full disk: nothing written
+            for result in exc.results:
+                stderr.write(result.one_line() + "\n")
+            return 1
+        for change in changes:
             stdout.write(change + "\n")
         return 0
     # kustomize's build instructions travel with manifests but are not objects to apply
