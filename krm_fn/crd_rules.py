@@ -63,6 +63,12 @@ REASONS = {
     "FieldValueDuplicate": "duplicate: ",
 }
 UNSUPPORTED = "Undefined variable or function"
+# comprehension macros: a rule nesting k of them over lists of n items costs about n**k steps
+_MACRO = re.compile(r"\.\s*(?:all|exists|exists_one|map|filter)\s*\(")
+# the API server refuses a CRD whose rules could cost more than its budget (about 10 million
+# steps per rule); this evaluator has no such limit, so a rule over a value that large is noted
+# instead of run (a CRD among the inputs could otherwise stall the check)
+MAX_STEPS = 1_000_000
 
 
 def escape_name(name: str) -> str:
@@ -174,6 +180,7 @@ class Rule:
     program: Any | None
     problem: str | None = None
     transition: bool = False
+    loops: int = 0
 
 
 @dataclass
@@ -261,7 +268,7 @@ def _compile_rule(entry: Mapping[str, Any], cel: Any, out: CrdRules) -> Rule:
     message = entry.get("message") if isinstance(entry.get("message"), str) else None
     field_path = parse_field_path(str(entry.get("fieldPath") or "")) or ()
     reason = str(entry.get("reason") or "FieldValueInvalid")
-    rule = Rule(text, message, None, field_path, reason, None)
+    rule = Rule(text, message, None, field_path, reason, None, loops=len(_MACRO.findall(text)))
     if re.search(r"\boldSelf\b", text):
         out.transition += 1
         rule.transition = True
@@ -380,7 +387,7 @@ def _walk(
     if node.rules:
         context.add_variable("self", value)
         for rule in node.rules:
-            _run(rules, rule, path, context, findings, notes)
+            _run(rules, rule, path, value, context, findings, notes)
     if isinstance(value, dict):
         for name, child in node.properties.items():
             key = node.escapes.get(name, name)
@@ -399,6 +406,7 @@ def _run(
     rules: CrdRules,
     rule: Rule,
     path: FieldPath,
+    value: Any,
     context: Any,
     findings: list[Finding],
     notes: list[Finding],
@@ -408,6 +416,17 @@ def _run(
     if rule.program is None:
         notes.append((path, f"CEL rule {rule.rule!r} of {rules.kind} not evaluated: {rule.problem}"))
         return
+    if rule.loops > 1:
+        steps = _largest_collection(value) ** rule.loops
+        if steps > MAX_STEPS:
+            notes.append(
+                (
+                    path,
+                    f"CEL rule {rule.rule!r} of {rules.kind} not evaluated: about {steps:.1e} steps "
+                    f"on this value, over the {MAX_STEPS:,} this check spends on one rule",
+                )
+            )
+            return
     rules.evaluations += 1
     try:
         verdict = rule.program.execute(context)
@@ -428,6 +447,21 @@ def _run(
         )
         return
     findings.append(((*path, *rule.field_path), REASONS.get(rule.reason, "") + _message(rule, context)))
+
+
+def _largest_collection(value: Any) -> int:
+    """The size of the largest list or map in `value`, at any depth."""
+    largest = 1
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            largest = max(largest, len(item))
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            largest = max(largest, len(item))
+            stack.extend(item)
+    return largest
 
 
 def _message(rule: Rule, context: Any) -> str:

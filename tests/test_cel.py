@@ -75,6 +75,17 @@ def test_rules_it_cannot_evaluate_are_info_findings_naming_the_rule() -> None:
     assert len(lines) == 3
 
 
+def test_a_rule_too_costly_for_its_value_is_noted_not_run() -> None:
+    file = DATA / "widget-costly.yaml"
+    code, lines = check_cli("-v", "--select", "schema", WIDGETS, file)
+    assert code == 0
+    assert lines[1] == (
+        f"{file}:8: Widget/team-a/costly spec.hosts: info: CEL rule "
+        "'self.all(a, self.all(b, self.all(c, size(a + b + c) > 0)))' of Widget (rules.example.dev/v1) "
+        "not evaluated: about 8.0e+06 steps on this value, over the 1,000,000 this check spends on one rule"
+    )
+
+
 def test_a_note_is_said_once_however_many_objects_it_applies_to(tmp_path: Path) -> None:
     one = yaml.safe_load((DATA / "widget-unevaluated.yaml").read_text())
     many = [{**one, "metadata": {"name": f"w{i}", "namespace": "team-a"}} for i in range(5)]
@@ -89,7 +100,7 @@ def test_without_the_cel_evaluator_the_rules_are_noted_not_passed(monkeypatch: p
     code, lines = check_cli("-v", "--select", "schema", WIDGETS, DATA / "widget-bad.yaml")
     assert code == 0
     assert any(
-        "11 CEL rule(s) of Widget (rules.example.dev/v1) not evaluated: the CEL evaluator "
+        "12 CEL rule(s) of Widget (rules.example.dev/v1) not evaluated: the CEL evaluator "
         "(common-expression-language) needs Python >= 3.11" in line
         for line in lines
     )
@@ -116,7 +127,7 @@ def test_each_rule_is_compiled_once_per_crd_version(monkeypatch: pytest.MonkeyPa
         )
         assert ((("spec", "path"), "value must be an absolute path and start with '/'")) in verdict.findings
     # each rule but the transition rule once (one of them does not compile), and the messageExpression
-    assert len(compiled) == len(set(compiled)) == 11
+    assert len(compiled) == len(set(compiled)) == 12
 
 
 def test_kpt_validator_reports_rules_of_a_crd_among_the_items() -> None:
