@@ -1541,7 +1541,8 @@ per problem: `path:line: Kind/namespace/name field.path: message`. Exit 1 on any
 there are only warnings.
 
 Schemas: built-in kinds and every pod template of Ray workloads with kubernetes-validate (strict:
-unknown fields are errors); custom resources against their CRD (among the inputs or --crd).
+unknown fields are errors); custom resources against their CRD (among the inputs or --crd),
+its CEL rules (x-kubernetes-validations) included.
 Policy: Spot placement of Ray workers, the head off Spot, tenant routes and their prefixes, names.
 Drift: given a tenant spec (--config, or a RayTenants among the inputs), generated resources on
 disk must equal what the function generates now. Bases a tenant spec expands are templates: their

@@ -21,7 +21,7 @@ import hashlib
 import json
 import re
 import urllib.parse
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -125,19 +125,17 @@ def _is_url(text: str) -> bool:
     return True
 
 
-def _url_part(part: str) -> Callable[[str], str]:
-    def get(text: str) -> str:
-        parsed = urllib.parse.urlsplit(text)
-        value = {"scheme": parsed.scheme, "host": parsed.netloc, "path": parsed.path}.get(part)
-        if part == "hostname":
-            value = parsed.hostname or ""
-        elif part == "port":
-            value = str(parsed.port or "")
-        elif part == "query":
-            value = parsed.query
-        return value or ""
+_URL_PARTS: dict[str, Callable[[urllib.parse.SplitResult], str]] = {
+    "getScheme": lambda u: u.scheme,
+    "getHost": lambda u: u.netloc.rpartition("@")[2],
+    "getHostname": lambda u: u.hostname or "",
+    "getPort": lambda u: str(u.port or ""),
+    "getEscapedPath": lambda u: u.path,
+}
 
-    return get
+
+def _url_getter(part: Callable[[urllib.parse.SplitResult], str]) -> Callable[[str], str]:
+    return lambda text: part(urllib.parse.urlsplit(text))
 
 
 def _functions() -> dict[str, Callable[..., Any]]:
@@ -153,12 +151,7 @@ def _functions() -> dict[str, Callable[..., Any]]:
         {
             "url": _url,
             "isURL": _is_url,
-            "getScheme": _url_part("scheme"),
-            "getHost": _url_part("host"),
-            "getHostname": _url_part("hostname"),
-            "getPort": _url_part("port"),
-            "getEscapedPath": _url_part("path"),
-            "getQuery": _url_part("query"),
+            **{name: _url_getter(part) for name, part in _URL_PARTS.items()},
         }
     )
     return found
@@ -479,16 +472,3 @@ def _first_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     line = text[0] if text else type(exc).__name__
     return line if len(line) <= 160 else line[:157] + "..."
-
-
-def iter_rules(schema: Any, path: FieldPath = ()) -> Iterator[tuple[FieldPath, Mapping[str, Any]]]:
-    """Every `x-kubernetes-validations` entry of a schema with the node it sits on (for reports)."""
-    if not isinstance(schema, Mapping):
-        return
-    for entry in schema.get("x-kubernetes-validations") or []:
-        if isinstance(entry, Mapping):
-            yield path, entry
-    for name, child in (schema.get("properties") or {}).items():
-        yield from iter_rules(child, (*path, name))
-    yield from iter_rules(schema.get("items"), (*path, "[]"))
-    yield from iter_rules(schema.get("additionalProperties"), (*path, "{}"))
