@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import shutil
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,7 @@ import pytest
 import yaml
 
 from krm_fn import check, cli, crd_rules, krm
-from tests.conftest import REPO, TESTDATA, require_upstream
+from tests.conftest import REPO, TESTDATA, require_upstream, run
 
 DATA = TESTDATA / "check" / "cel"
 WIDGETS = DATA / "widgets-crd.yaml"
@@ -96,7 +97,7 @@ def test_a_note_is_said_once_however_many_objects_it_applies_to(tmp_path: Path) 
 
 
 def test_without_the_cel_evaluator_the_rules_are_noted_not_passed(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(crd_rules, "_backend", lambda: None)
+    monkeypatch.setattr(crd_rules, "_backend", lambda: None)  # as on Python 3.10
     code, lines = check_cli("-v", "--select", "schema", WIDGETS, DATA / "widget-bad.yaml")
     assert code == 0
     assert any(
@@ -104,6 +105,17 @@ def test_without_the_cel_evaluator_the_rules_are_noted_not_passed(monkeypatch: p
         "(common-expression-language) needs Python >= 3.11" in line
         for line in lines
     )
+
+
+def test_the_evaluator_loads_without_its_command_line_tools() -> None:
+    # a fresh interpreter: the check's start must not pay for the CEL package's REPL
+    code = (
+        "import sys; from krm_fn import crd_rules; assert crd_rules._backend() is not None; "
+        "print(sorted(m for m in ('typer', 'rich', 'prompt_toolkit') if m in sys.modules))"
+    )
+    proc = run([sys.executable, "-c", code], cwd=REPO, PYTHONPATH=str(REPO))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.decode().strip() == "[]"
 
 
 def test_each_rule_is_compiled_once_per_crd_version(monkeypatch: pytest.MonkeyPatch) -> None:
