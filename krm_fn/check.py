@@ -31,8 +31,8 @@ from typing import IO, TYPE_CHECKING, Any
 
 import yaml
 
+from krm_fn import crd_rules, ray, routing, spot, writer, yamlio
 from krm_fn import items as it
-from krm_fn import ray, routing, spot, writer, yamlio
 from krm_fn.config import API_GROUP, API_VERSION, KIND, TenantsConfig, parse_config
 from krm_fn.expand import Outcome, expand
 from krm_fn.manifests import find_files, read_documents
@@ -294,7 +294,7 @@ def structural_to_jsonschema(schema: Any, top: bool = True) -> Any:
     `x-kubernetes-preserve-unknown-fields` rejects unknown fields (`kubectl --validate=strict`);
     `x-kubernetes-int-or-string` accepts an integer or a string; `nullable` accepts null. Pod
     templates are marked and validated as core PodTemplateSpecs. `x-kubernetes-validations`
-    (CEL) rules are not evaluated.
+    (CEL) rules are evaluated by `crd_rules`, not here.
     """
     if isinstance(schema, list):
         return [structural_to_jsonschema(s, False) for s in schema]
@@ -350,6 +350,7 @@ class CrdSchemas:
     sources: dict[tuple[str, str], str] = field(default_factory=dict)
     _raw: dict[tuple[str, str], Any] = field(default_factory=dict)
     _compiled: dict[tuple[str, str], Validator] = field(default_factory=dict)
+    _rules: dict[tuple[str, str], crd_rules.CrdRules] = field(default_factory=dict)
 
     def add(self, crd: Mapping[str, Any], source: str) -> list[Finding]:
         """Register every served version of a CustomResourceDefinition; problems as findings."""
@@ -381,6 +382,7 @@ class CrdSchemas:
             self._raw[key] = schema
             self.sources[key] = source
             self._compiled.pop(key, None)
+            self._rules.pop(key, None)
         return found
 
     def validator(self, api_version: str, kind: str) -> Validator | None:
@@ -393,6 +395,16 @@ class CrdSchemas:
             self._compiled[key] = _crd_validator_class()(structural_to_jsonschema(raw))
         return self._compiled[key]
 
+    def rules(self, api_version: str, kind: str) -> crd_rules.CrdRules | None:
+        """The compiled CEL rules of a custom kind (once per CRD version), None without its CRD."""
+        key = (api_version, kind)
+        if key not in self._rules:
+            raw = self._raw.get(key)
+            if raw is None:
+                return None
+            self._rules[key] = crd_rules.compile_rules(raw, f"{kind} ({api_version})")
+        return self._rules[key]
+
 
 # --------------------------------------------------------------------------------------------
 # Checking objects
@@ -404,6 +416,7 @@ class SchemaVerdict:
 
     findings: list[Finding]
     unchecked: str | None = None
+    notes: list[Finding] = field(default_factory=list)  # informational: CEL rules not evaluated
 
 
 class SchemaChecker:
@@ -431,7 +444,11 @@ class SchemaChecker:
                     findings.extend(self.pod_template(instance, path))
                 else:
                     findings.append((path, message))
-            return SchemaVerdict(findings)
+            rules = self.crds.rules(api_version, kind)
+            if rules is None:
+                return SchemaVerdict(findings)
+            violated, notes = crd_rules.evaluate(rules, obj)
+            return SchemaVerdict([*findings, *(f for f in violated if f not in findings)], notes=notes)
         if ray.is_ray_workload(obj):
             for path, template in pod_templates(obj):
                 findings.extend(self.pod_template(template, path))
@@ -1277,12 +1294,14 @@ def _check_schemas(
     checker = SchemaChecker(version, crds, options.strict)
     unchecked: dict[tuple[str, str], tuple[Doc, str, int]] = {}
     own: dict[int, set[tuple[Any, ...]]] = {}
+    noted: set[str] = set()  # a CEL rule not evaluated is said once, where it first applies
     for doc in objects:
         if it.is_tool_config(doc.data):
             continue  # kpt, kustomize and ray-tenants configuration: checked by their own tools
         verdict = checker.check(doc.data)
         own[id(doc)] = {(p, m) for p, m in verdict.findings}
         report.results.extend(doc.result(m, p) for p, m in verdict.findings)
+        report.results.extend(_notes(doc.result, verdict.notes, noted))
         if verdict.unchecked:
             _note_unchecked(unchecked, doc, doc.data, verdict.unchecked)
     for target in generated:
@@ -1290,6 +1309,7 @@ def _check_schemas(
         verdict = checker.check(target.obj)
         seen = own.get(id(target.doc), set())
         report.results.extend(target.result(m, p) for p, m in verdict.findings if (p, m) not in seen)
+        report.results.extend(_notes(target.result, verdict.notes, noted))
         if verdict.unchecked:
             _note_unchecked(unchecked, target.doc, target.obj, verdict.unchecked)
     for (api, kind), (doc, what, count) in unchecked.items():
@@ -1301,6 +1321,16 @@ def _check_schemas(
             )
         )
     return checker.validations
+
+
+def _notes(result: Any, notes: Sequence[Finding], noted: set[str]) -> list[Result]:
+    """Informational findings for the notes not yet said (each once per run)."""
+    out = []
+    for path, message in notes:
+        if message not in noted:
+            noted.add(message)
+            out.append(result(message, path, severity="info"))
+    return out
 
 
 def _note_unchecked(
@@ -1509,7 +1539,8 @@ per problem: `path:line: Kind/namespace/name field.path: message`. Exit 1 on any
 there are only warnings.
 
 Schemas: built-in kinds and every pod template of Ray workloads with kubernetes-validate (strict:
-unknown fields are errors); custom resources against their CRD (among the inputs or --crd).
+unknown fields are errors); custom resources against their CRD (among the inputs or --crd),
+its CEL rules (x-kubernetes-validations) included.
 Policy: Spot placement of Ray workers, the head off Spot, tenant routes and their prefixes, names.
 Drift: given a tenant spec (--config, or a RayTenants among the inputs), generated resources on
 disk must equal what the function generates now. Bases a tenant spec expands are templates: their
