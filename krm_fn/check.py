@@ -1001,7 +1001,7 @@ def expected_generated(
             notes = obj.setdefault("metadata", {}).setdefault("annotations", {})
             notes["config.kubernetes.io/path"] = rel
         items.append(obj)
-    outcome = expand(items, config, spec)
+    outcome = expand(items, config, spec, kpt=it.all_placed(items))
     if outcome.failed:
         return []  # the expansion's own findings are reported by the checker
     return [o for o in outcome.items if it.owner_tenant(o) is not None]
@@ -1251,7 +1251,8 @@ def _tenant_spec(
 
 def _expand(inputs: Sequence[Doc], spec_doc: Doc, config: TenantsConfig, report: Report) -> list[Target]:
     """The tenant copies (or, without tenants, the pinned objects), located at their bases."""
-    outcome = expand([it.clone(d.data) for d in inputs], config, spec_doc.data, [d.file for d in inputs])
+    items = [it.clone(d.data) for d in inputs]
+    outcome = expand(items, config, spec_doc.data, [d.file for d in inputs], kpt=it.all_placed(items))
     for result in outcome.results:
         if result.resource is not None and is_tenant_spec(result.resource.to_krm()):
             # a finding about the spec (a tenant's patch) belongs in the spec's file, not the base's
