@@ -71,6 +71,16 @@ CASES: dict[str, tuple[int | None, str]] = {
     "latin1.yaml": (1, "not UTF-8"),
     "utf16.yaml": (1, "not UTF-8"),
     "binary-garbage.yaml": (1, "not UTF-8"),
+    # which front end runs, and what is the tenant's to copy
+    "cluster-queue-base.yaml": (1, "ClusterQueue/cluster-queue: the function does not know whether"),
+    "resource-flavor-base.yaml": (1, "spec.kindScopes: {kueue.x-k8s.io/ResourceFlavor: Namespaced}"),
+    "crd-cluster-scope-pass.yaml": (0, ""),
+    "kind-scopes-bad.yaml": (1, "spec.kindScopes.LocalQueue: expected a key of the form group/Kind"),
+    "list-in-list.yaml": (1, "items[0].items[0]: a List inside a List"),
+    "list-item-not-object.yaml": (1, "items[0].items[0]: expected a Kubernetes object"),
+    "one-path-annotation-pass.yaml": (0, ""),
+    "output-dir-is-base-folder.yaml": (1, "outputDir 'base' holds the base ConfigMap/settings"),
+    "output-dir-dot.yaml": (1, "outputDir '.' holds the base ConfigMap/settings"),
 }
 # through the real entry point too: one of each way in which input goes wrong
 SUBPROCESS_CASES = [
