@@ -971,17 +971,22 @@ class Drift:
 
 
 def generated_on_disk(docs: Sequence[Doc], config: TenantsConfig, root: Path) -> list[Doc]:
-    """Generated objects among `docs`, plus those in `<root>/<outputDir>` not loaded already."""
-    owned = [d for d in docs if d.is_object and it.owner_tenant(d.data) is not None]
+    """Generated objects among `docs`, plus those in `<root>/<outputDir>` not loaded already.
+
+    Generated means labelled so AND in `<outputDir>/<tenant>/`, as the function itself decides in
+    a package: a labelled file elsewhere is the user's, kept by kpt fn render and not drift.
+    """
+
+    def generated(d: Doc) -> bool:
+        rel = Path(os.path.relpath(os.path.abspath(d.file), root)).as_posix()
+        return d.is_object and it.owner_at(d.data, rel, config.output_dir) is not None
+
+    owned = [d for d in docs if generated(d)]
     folder = root / config.output_dir
     if folder.is_dir():
         loaded = {os.path.abspath(d.file) for d in docs}
         extra, _ = load_paths([str(folder)])
-        owned.extend(
-            d
-            for d in extra
-            if d.is_object and it.owner_tenant(d.data) is not None and os.path.abspath(d.file) not in loaded
-        )
+        owned.extend(d for d in extra if generated(d) and os.path.abspath(d.file) not in loaded)
     return owned
 
 
@@ -1366,7 +1371,7 @@ def _check_drift(
     have = (
         generated_on_disk(docs, config, root)
         if root is not None
-        else [d for d in docs if d.is_object and it.owner_tenant(d.data) is not None]
+        else [d for d in docs if d.is_object and _generated_item(d.data, config)]
     )
     # overlay folders on disk (generated kustomizations) are drift-checked as overlays, whatever
     # the spec's default output: `ray-tenants render --output overlays` writes them
@@ -1395,6 +1400,13 @@ def _check_drift(
             )
             return
     report.results.extend(found.results)
+
+
+def _generated_item(obj: Mapping[str, Any], config: TenantsConfig) -> bool:
+    """A generated item of a ResourceList: in a package (it has a path) only in its tenant's folder."""
+    if it.path_of(obj):
+        return it.owner_in_package(obj, config.output_dir) is not None
+    return it.owner_tenant(obj) is not None
 
 
 def _check_overlay_drift(

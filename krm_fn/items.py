@@ -265,8 +265,13 @@ def owner_in_package(obj: Mapping[str, Any], output_dir: str) -> str | None:
     Labels alone are not ownership in a package: kpt deletes the file of every item the function
     drops, so a labelled file anywhere else stays the user's.
     """
+    return owner_at(obj, path_of(obj), output_dir)
+
+
+def owner_at(obj: Mapping[str, Any], path: str, output_dir: str) -> str | None:
+    """The tenant an object at the package path `path` was generated for (see owner_in_package)."""
     tenant = owner_tenant(obj)
-    if tenant is None or not inside(path_of(obj), posixpath.join(output_dir, tenant)):
+    if tenant is None or not inside(path, posixpath.join(output_dir, tenant)):
         return None
     return tenant
 

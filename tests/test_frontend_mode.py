@@ -249,6 +249,16 @@ def test_a_labelled_file_outside_its_tenant_folder_survives_kpt_render(
     assert not list(package.glob("overlays/*/configmap_kept.yaml"))
 
 
+def test_check_takes_a_labelled_file_outside_its_tenant_folder_for_the_users(package: Path) -> None:
+    assert kpt_render(package).returncode == 0
+    (package / "keep").mkdir()
+    (package / "keep" / "configmap.yaml").write_text(labelled("mlops"))
+    out, err = io.StringIO(), io.StringIO()
+    # no drift to report (kpt fn render keeps the file), so nothing for --fix to delete
+    assert main(["check", "--fix", str(package)], out, err) == 0, out.getvalue() + err.getvalue()
+    assert (package / "keep" / "configmap.yaml").read_text() == labelled("mlops")
+
+
 def test_a_labelled_item_elsewhere_is_kept_with_a_warning() -> None:
     items = [annotated(b, f"base/{b['kind'].lower()}.yaml") for b in example_items()]
     stray = annotated(yaml.safe_load(labelled("mlops")), "keep/configmap.yaml")
