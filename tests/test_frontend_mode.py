@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import shutil
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -214,6 +215,36 @@ def test_kpt_gives_every_item_its_path_and_keeps_the_bases(package: Path) -> Non
         for t in TENANTS
         for f in ("namespace.yaml", "raycluster_raycluster.yaml", "virtualservice_ray-dashboard.yaml")
     }
+
+
+def test_kpt_places_what_an_earlier_function_generated_so_the_mode_stays_kpt(
+    package: Path, tmp_path: Path
+) -> None:
+    # a generator before ours emits an item without any annotation: kpt gives it a path before
+    # our function runs, so "every item placed" still holds and the bases are not dropped
+    generator = tmp_path / "generator"
+    generator.write_text(
+        f"#!{sys.executable}\n"
+        "import sys, yaml\n"
+        "rl = yaml.safe_load(sys.stdin)\n"
+        "rl['items'].append({'apiVersion': 'v1', 'kind': 'ConfigMap', 'metadata': {'name': 'extra'}})\n"
+        "yaml.safe_dump(rl, sys.stdout)\n"
+    )
+    generator.chmod(0o755)
+    kptfile = (package / "Kptfile").read_text()
+    (package / "Kptfile").write_text(
+        kptfile.replace("  mutators:\n", f"  mutators:\n    - exec: {generator}\n")
+    )
+    before = tree(package)
+    proc = kpt_render(package)
+    assert proc.returncode == 0, proc.stderr.decode()
+    after = tree(package)
+    # in content (the generator's pyyaml round trip drops the comments, not ours)
+    assert all(
+        yaml.safe_load(after[p]) == yaml.safe_load(c) for p, c in before.items() if p.startswith("base/")
+    )
+    assert (package / "overlays" / "mlops" / "raycluster_raycluster.yaml").is_file()
+    assert (package / "overlays" / "mlops" / "configmap_extra.yaml").is_file()  # copied as a base
 
 
 # --- ownership in a kpt package ------------------------------------------------------------------
