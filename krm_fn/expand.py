@@ -220,17 +220,17 @@ def _labelled_elsewhere(objs: list[dict[str, Any]], owned: list[bool], config: T
 
 
 def _unknown_scope(obj: Mapping[str, Any], file: str) -> Result:
-    group, kind = it.group_of(obj), obj.get("kind")
-    key = f"{group}/{kind}" if group else f"core kind {kind}"
-    return Result(
-        f"{kind}/{it.meta(obj).get('name')}: the function does not know whether {obj.get('apiVersion')} "
-        f"{kind} is namespaced (copied into each tenant) or cluster-scoped (passed through); add its "
-        f"CustomResourceDefinition to the inputs, or declare it in the tenant spec: "
-        f"spec.kindScopes: {{{key}: Namespaced}} (or Cluster)",
-        resource=ResourceRef.of(obj),
-        field="kind",
-        file=file,
-    )
+    group, kind, name = it.group_of(obj), obj.get("kind"), it.meta(obj).get("name")
+    if not group:  # every core kind is known: this one is a typo or a kind Kubernetes does not have
+        how = f"the core group has no kind {kind!r}"
+    else:
+        how = (
+            f"the function does not know whether {obj.get('apiVersion')} {kind} is namespaced (copied "
+            "into each tenant) or cluster-scoped (passed through); add its CustomResourceDefinition to "
+            f"the inputs, or declare it in the tenant spec: spec.kindScopes: {{{group}/{kind}: Namespaced}} "
+            "(or Cluster)"
+        )
+    return Result(f"{kind}/{name}: {how}", resource=ResourceRef.of(obj), field="kind", file=file)
 
 
 def _output_dir_holds(obj: Mapping[str, Any], file: str, config: TenantsConfig) -> Result:
