@@ -1030,7 +1030,7 @@ def expected_generated(
             notes = obj.setdefault("metadata", {}).setdefault("annotations", {})
             notes["config.kubernetes.io/path"] = rel
         items.append(obj)
-    outcome = expand(items, config, spec)
+    outcome = expand(items, config, spec, kpt=it.all_placed(items))
     if outcome.failed:
         return []  # the expansion's own findings are reported by the checker
     return [o for o in outcome.items if it.owner_tenant(o) is not None]
@@ -1259,7 +1259,8 @@ def _tenant_spec(
 
 def _expand(inputs: Sequence[Doc], spec_doc: Doc, config: TenantsConfig, report: Report) -> list[Target]:
     """The tenant copies (or, without tenants, the pinned objects), located at their bases."""
-    outcome = expand([it.clone(d.data) for d in inputs], config, spec_doc.data, [d.file for d in inputs])
+    items = [it.clone(d.data) for d in inputs]
+    outcome = expand(items, config, spec_doc.data, [d.file for d in inputs], kpt=it.all_placed(items))
     for result in outcome.results:
         if result.resource is not None and is_tenant_spec(result.resource.to_krm()):
             # a finding about the spec (a tenant's patch) belongs in the spec's file, not the base's
@@ -1386,7 +1387,7 @@ def _check_drift(
     have = (
         generated_on_disk(docs, config, root)
         if root is not None
-        else [d for d in docs if d.is_object and it.owner_tenant(d.data) is not None]
+        else [d for d in docs if d.is_object and _generated_item(d.data, config)]
     )
     # overlay folders on disk (generated kustomizations) are drift-checked as overlays, whatever
     # the spec's default output: `ray-tenants render --output overlays` writes them
@@ -1418,6 +1419,13 @@ def _check_drift(
             )
             return
     report.results.extend(found.results)
+
+
+def _generated_item(obj: Mapping[str, Any], config: TenantsConfig) -> bool:
+    """A generated item of a ResourceList: in a package (it has a path) only in its tenant's folder."""
+    if it.path_of(obj):
+        return it.owner_in_package(obj, config.output_dir) is not None
+    return it.owner_tenant(obj) is not None
 
 
 def _check_overlay_drift(

@@ -110,7 +110,8 @@ def run(
         files = [f if f == "-" else _relative(f) for f in files + [m.file for m in found]]
     elif out_dir is not None:
         raise FnError([Result("--out is for output: overlays; resources are printed", file=spec.file)])
-    outcome = expand([m.data for m in inputs], config, spec.data, files)
+    # a stream of files, never a kpt package, whatever annotations the objects carry
+    outcome = expand([m.data for m in inputs], config, spec.data, files, kpt=False)
     # findings about the spec point at the file it came from
     outcome.results = [r.at(file=spec.file) if r.resource == config.ref else r for r in outcome.results]
     return outcome, manifests

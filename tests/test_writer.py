@@ -276,7 +276,7 @@ def test_generated_names_are_the_expansions(tmp_path: Path) -> None:
                 {**b, "metadata": {**b["metadata"], "annotations": {"config.kubernetes.io/path": f}}}
                 for b, f in zip(bases, files, strict=True)
             ]
-        outcome = expand_module.expand(items, config, spec, sources)
+        outcome = expand_module.expand(items, config, spec, sources, kpt=output == "resources")
         assert not outcome.failed, outcome.results
         placed = [o for o in outcome.items if it.owner_tenant(o)]
         assert len(placed) == (6 if output == "resources" else 4)
