@@ -152,6 +152,7 @@ def test_overlays_example_builds_with_kubectl_kustomize_and_pins_every_worker(
         result = run(["kubectl", "kustomize", folder])
         assert result.returncode == 0, result.stderr.decode()
         built = load_all(result.stdout.decode())
+        assert sorted(d["kind"] for d in built) == ["Namespace", "RayCluster", "VirtualService"]
         assert {d["metadata"].get("namespace", d["metadata"]["name"]) for d in built} == {tenant}
         clusters = [d for d in built if d["kind"] == "RayCluster"]
         assert clusters
@@ -166,3 +167,6 @@ def test_overlays_example_builds_with_kubectl_kustomize_and_pins_every_worker(
                 assert terms, f"{where} has no required node affinity"
                 for term in terms:
                     assert SPOT_REQUIREMENT in term.get("matchExpressions", []), where
+            # research's own patch (spec.tenants[1].patches) reaches its build, and only its build
+            gpu = next(g for g in groups if g["groupName"] == "gpu")
+            assert gpu["maxReplicas"] == (8 if tenant == "research" else 4)
