@@ -31,8 +31,8 @@ from typing import IO, TYPE_CHECKING, Any
 
 import yaml
 
+from krm_fn import crd_rules, ray, routing, spot, writer, yamlio
 from krm_fn import items as it
-from krm_fn import ray, routing, spot, yamlio
 from krm_fn.config import API_GROUP, API_VERSION, KIND, TenantsConfig, parse_config
 from krm_fn.expand import Outcome, expand
 from krm_fn.manifests import find_files, read_documents
@@ -294,7 +294,7 @@ def structural_to_jsonschema(schema: Any, top: bool = True) -> Any:
     `x-kubernetes-preserve-unknown-fields` rejects unknown fields (`kubectl --validate=strict`);
     `x-kubernetes-int-or-string` accepts an integer or a string; `nullable` accepts null. Pod
     templates are marked and validated as core PodTemplateSpecs. `x-kubernetes-validations`
-    (CEL) rules are not evaluated.
+    (CEL) rules are evaluated by `crd_rules`, not here.
     """
     if isinstance(schema, list):
         return [structural_to_jsonschema(s, False) for s in schema]
@@ -350,6 +350,7 @@ class CrdSchemas:
     sources: dict[tuple[str, str], str] = field(default_factory=dict)
     _raw: dict[tuple[str, str], Any] = field(default_factory=dict)
     _compiled: dict[tuple[str, str], Validator] = field(default_factory=dict)
+    _rules: dict[tuple[str, str], crd_rules.CrdRules] = field(default_factory=dict)
 
     def add(self, crd: Mapping[str, Any], source: str) -> list[Finding]:
         """Register every served version of a CustomResourceDefinition; problems as findings."""
@@ -381,6 +382,7 @@ class CrdSchemas:
             self._raw[key] = schema
             self.sources[key] = source
             self._compiled.pop(key, None)
+            self._rules.pop(key, None)
         return found
 
     def validator(self, api_version: str, kind: str) -> Validator | None:
@@ -393,6 +395,16 @@ class CrdSchemas:
             self._compiled[key] = _crd_validator_class()(structural_to_jsonschema(raw))
         return self._compiled[key]
 
+    def rules(self, api_version: str, kind: str) -> crd_rules.CrdRules | None:
+        """The compiled CEL rules of a custom kind (once per CRD version), None without its CRD."""
+        key = (api_version, kind)
+        if key not in self._rules:
+            raw = self._raw.get(key)
+            if raw is None:
+                return None
+            self._rules[key] = crd_rules.compile_rules(raw, f"{kind} ({api_version})")
+        return self._rules[key]
+
 
 # --------------------------------------------------------------------------------------------
 # Checking objects
@@ -404,6 +416,7 @@ class SchemaVerdict:
 
     findings: list[Finding]
     unchecked: str | None = None
+    notes: list[Finding] = field(default_factory=list)  # informational: CEL rules not evaluated
 
 
 class SchemaChecker:
@@ -431,7 +444,11 @@ class SchemaChecker:
                     findings.extend(self.pod_template(instance, path))
                 else:
                     findings.append((path, message))
-            return SchemaVerdict(findings)
+            rules = self.crds.rules(api_version, kind)
+            if rules is None:
+                return SchemaVerdict(findings)
+            violated, notes = crd_rules.evaluate(rules, obj)
+            return SchemaVerdict([*findings, *(f for f in violated if f not in findings)], notes=notes)
         if ray.is_ray_workload(obj):
             for path, template in pod_templates(obj):
                 findings.extend(self.pod_template(template, path))
@@ -964,25 +981,37 @@ Key = tuple[str, str, str]
 
 @dataclass
 class Drift:
-    """Findings, and the files that regenerating would write (relative path -> objects)."""
+    """Findings, and the files that regenerating would write (relative path -> objects).
+
+    Stale files are not listed: the writer prunes what it owns and no longer writes.
+    """
 
     results: list[Result] = field(default_factory=list)
     rewrite: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
-    delete: list[str] = field(default_factory=list)
 
 
 def generated_on_disk(docs: Sequence[Doc], config: TenantsConfig, root: Path) -> list[Doc]:
-    """Generated objects among `docs`, plus those in `<root>/<outputDir>` not loaded already."""
-    owned = [d for d in docs if d.is_object and it.owner_tenant(d.data) is not None]
+    """Generated objects in the function's own files under `<root>/<outputDir>`, loaded or not.
+
+    A file is the function's where the standalone writer says so (krm_fn.writer): at
+    `<outputDir>/<tenant>/<name>`, every object in it labelled for that tenant and named for that
+    file. Labelled objects anywhere else are the user's, passed through like any other.
+    """
     folder = root / config.output_dir
+    found = list(docs)
     if folder.is_dir():
         loaded = {os.path.abspath(d.file) for d in docs}
         extra, _ = load_paths([str(folder)])
-        owned.extend(
-            d
-            for d in extra
-            if d.is_object and it.owner_tenant(d.data) is not None and os.path.abspath(d.file) not in loaded
-        )
+        found.extend(d for d in extra if os.path.abspath(d.file) not in loaded)
+    by_file: dict[str, list[Doc]] = {}
+    for doc in found:
+        if doc.file != "-":
+            by_file.setdefault(os.path.abspath(doc.file), []).append(doc)
+    owned = []
+    for file, group in by_file.items():
+        tenant = writer.tenant_folder_of(folder, file)
+        if tenant is not None and writer.is_generated([d.data for d in group], tenant, Path(file).name):
+            owned.extend(group)
     return owned
 
 
@@ -1002,7 +1031,7 @@ def expected_generated(
             notes = obj.setdefault("metadata", {}).setdefault("annotations", {})
             notes["config.kubernetes.io/path"] = rel
         items.append(obj)
-    outcome = expand(items, config, spec)
+    outcome = expand(items, config, spec, kpt=it.all_placed(items))
     if outcome.failed:
         return []  # the expansion's own findings are reported by the checker
     return [o for o in outcome.items if it.owner_tenant(o) is not None]
@@ -1051,38 +1080,17 @@ def compare_generated(
     if drift.results:
         for obj in sorted(want, key=lambda o: it.index_of(o) or 0):
             drift.rewrite.setdefault(it.path_of(obj), []).append(it.without_placement(obj))
-        drift.delete = sorted(
-            {d.file for d in have if _key(d.data) not in wanted}
-            - {os.path.normpath(p) for p in drift.rewrite}
-        )
     return drift
 
 
-def write_generated(drift: Drift, root: Path, have: Sequence[Doc]) -> list[str]:
-    """Regenerate: write the generated files that differ, delete files only stale objects fill."""
-    owned_files = {d.file for d in have}
-    written = []
-    for rel, objs in drift.rewrite.items():
-        path = root / rel
-        text = yamlio.dump_all(objs)
-        if path.is_file() and path.read_text() == text:
-            continue
-        if path.is_file() and _holds_foreign(path, owned_files):
-            continue
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-        written.append(str(path))
-    for file in drift.delete:
-        if not _holds_foreign(Path(file), owned_files):
-            Path(file).unlink(missing_ok=True)
-            written.append(file)
-    return written
+def write_generated(drift: Drift, root: Path, output_dir: str) -> list[str]:
+    """Regenerate through the standalone writer: the generated files, and prune the stale ones.
 
-
-def _holds_foreign(path: Path, owned_files: set[str]) -> bool:
-    """True when the file holds anything the function did not generate: never overwrite that."""
-    docs, problems = load_paths([str(path)])
-    return bool(problems) or any(not d.is_object or it.owner_tenant(d.data) is None for d in docs)
+    Raises FnError, having changed nothing, where a file to replace is not the function's.
+    """
+    out = Path(os.path.relpath(root / output_dir))
+    files = {Path(os.path.relpath(root / rel)): yamlio.dump_all(objs) for rel, objs in drift.rewrite.items()}
+    return writer.write_files(out, files)
 
 
 def first_difference(
@@ -1252,7 +1260,8 @@ def _tenant_spec(
 
 def _expand(inputs: Sequence[Doc], spec_doc: Doc, config: TenantsConfig, report: Report) -> list[Target]:
     """The tenant copies (or, without tenants, the pinned objects), located at their bases."""
-    outcome = expand([it.clone(d.data) for d in inputs], config, spec_doc.data, [d.file for d in inputs])
+    items = [it.clone(d.data) for d in inputs]
+    outcome = expand(items, config, spec_doc.data, [d.file for d in inputs], kpt=it.all_placed(items))
     for result in outcome.results:
         if result.resource is not None and is_tenant_spec(result.resource.to_krm()):
             # a finding about the spec (a tenant's patch) belongs in the spec's file, not the base's
@@ -1298,12 +1307,14 @@ def _check_schemas(
     checker = SchemaChecker(version, crds, options.strict)
     unchecked: dict[tuple[str, str], tuple[Doc, str, int]] = {}
     own: dict[int, set[tuple[Any, ...]]] = {}
+    noted: set[str] = set()  # a CEL rule not evaluated is said once, where it first applies
     for doc in objects:
         if it.is_tool_config(doc.data):
             continue  # kpt, kustomize and ray-tenants configuration: checked by their own tools
         verdict = checker.check(doc.data)
         own[id(doc)] = {(p, m) for p, m in verdict.findings}
         report.results.extend(doc.result(m, p) for p, m in verdict.findings)
+        report.results.extend(_notes(doc.result, verdict.notes, noted))
         if verdict.unchecked:
             _note_unchecked(unchecked, doc, doc.data, verdict.unchecked)
     for target in generated:
@@ -1311,6 +1322,7 @@ def _check_schemas(
         verdict = checker.check(target.obj)
         seen = own.get(id(target.doc), set())
         report.results.extend(target.result(m, p) for p, m in verdict.findings if (p, m) not in seen)
+        report.results.extend(_notes(target.result, verdict.notes, noted))
         if verdict.unchecked:
             _note_unchecked(unchecked, target.doc, target.obj, verdict.unchecked)
     for (api, kind), (doc, what, count) in unchecked.items():
@@ -1322,6 +1334,16 @@ def _check_schemas(
             )
         )
     return checker.validations
+
+
+def _notes(result: Any, notes: Sequence[Finding], noted: set[str]) -> list[Result]:
+    """Informational findings for the notes not yet said (each once per run)."""
+    out = []
+    for path, message in notes:
+        if message not in noted:
+            noted.add(message)
+            out.append(result(message, path, severity="info"))
+    return out
 
 
 def _note_unchecked(
@@ -1377,7 +1399,7 @@ def _check_drift(
     have = (
         generated_on_disk(docs, config, root)
         if root is not None
-        else [d for d in docs if d.is_object and it.owner_tenant(d.data) is not None]
+        else [d for d in docs if d.is_object and _generated_item(d.data, config)]
     )
     # overlay folders on disk (generated kustomizations) are drift-checked as overlays, whatever
     # the spec's default output: `ray-tenants render --output overlays` writes them
@@ -1399,13 +1421,23 @@ def _check_drift(
     want = expected_generated(inputs, spec_doc.data, config, root)
     found = compare_generated(want, have, options.regenerate, spec_doc)
     if options.fix and root is not None and found.results:
-        report.written = write_generated(found, root, have)
+        try:
+            report.written = write_generated(found, root, config.output_dir)
+        except FnError as exc:  # nothing was written: the drift stands as found
+            report.results.extend(exc.results)
         if report.written:
             report.results.append(
                 Result(f"regenerated {len(report.written)} file(s): {', '.join(report.written)}")
             )
             return
     report.results.extend(found.results)
+
+
+def _generated_item(obj: Mapping[str, Any], config: TenantsConfig) -> bool:
+    """A generated item of a ResourceList: in a package (it has a path) only in its tenant's folder."""
+    if it.path_of(obj):
+        return it.owner_in_package(obj, config.output_dir) is not None
+    return it.owner_tenant(obj) is not None
 
 
 def _check_overlay_drift(
@@ -1428,7 +1460,11 @@ def _check_overlay_drift(
         report.results.extend(r for r in outcome.results if r.is_error)
         return
     if options.fix:
-        changes = overlays.write_folder(outcome.items, out_dir)
+        try:
+            changes = overlays.write_folder(outcome.items, out_dir)
+        except FnError as exc:  # nothing was written
+            report.results.extend(exc.results)
+            return
         if changes:
             report.written = changes
             report.results.append(Result(f"regenerated overlays: {'; '.join(changes)}"))
@@ -1461,7 +1497,7 @@ def _check_overlay_drift(
                     line=line,
                 )
             )
-    for file in sorted({os.path.abspath(d.file) for d in have} - set(wanted)):
+    for file in sorted({os.path.abspath(p) for p in writer.stale_files(out_dir, {Path(f) for f in wanted})}):
         report.results.append(
             Result(
                 f"generated for a tenant the spec no longer has; regenerate with `{command}` (removes it)",
@@ -1523,7 +1559,8 @@ per problem: `path:line: Kind/namespace/name field.path: message`. Exit 1 on any
 there are only warnings.
 
 Schemas: built-in kinds and every pod template of Ray workloads with kubernetes-validate (strict:
-unknown fields are errors); custom resources against their CRD (among the inputs or --crd).
+unknown fields are errors); custom resources against their CRD (among the inputs or --crd),
+its CEL rules (x-kubernetes-validations) included.
 Policy: Spot placement of Ray workers, the head off Spot, tenant routes and their prefixes, names.
 Drift: given a tenant spec (--config, or a RayTenants among the inputs), generated resources on
 disk must equal what the function generates now. Bases a tenant spec expands are templates: their

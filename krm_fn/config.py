@@ -80,6 +80,8 @@ class TenantsConfig:
     spot: SpotSpec = field(default_factory=SpotSpec)
     output: str = "resources"
     output_dir: str = "overlays"
+    # ("group", "Kind") -> namespaced, for kinds neither built in nor declared by a CRD input
+    kind_scopes: Mapping[tuple[str, str], bool] = field(default_factory=dict)
     ref: ResourceRef = field(default_factory=lambda: ResourceRef(API_VERSION, KIND, ""))
 
 
@@ -175,7 +177,7 @@ def parse_config(obj: object, file: str = "") -> TenantsConfig:
 
 
 def _parse_spec(raw: object, c: _Checker, ref: ResourceRef) -> TenantsConfig:
-    spec = c.mapping(raw, "spec", ("tenants", "routing", "spot", "output", "outputDir"))
+    spec = c.mapping(raw, "spec", ("tenants", "routing", "spot", "output", "outputDir", "kindScopes"))
     routing = c.mapping(spec.get("routing"), "spec.routing", ("hosts", "gateways", "clusterDomain"))
     hosts = c.strings(routing.get("hosts"), "spec.routing.hosts")
     gateways = c.strings(routing.get("gateways"), "spec.routing.gateways")
@@ -188,6 +190,7 @@ def _parse_spec(raw: object, c: _Checker, ref: ResourceRef) -> TenantsConfig:
     output_dir = c.string(spec.get("outputDir"), "spec.outputDir", "overlays") or ""
     if not _relative_dir(output_dir):
         c.error("spec.outputDir", f"expected a relative folder inside the package, got {output_dir!r}")
+    kind_scopes = _kind_scopes(spec.get("kindScopes"), c)
     spot, spot_results = parse_spot(spec.get("spot"), "spec.spot")
     c.results.extend(spot_results)
     tenants = _parse_tenants(spec.get("tenants"), c)
@@ -199,8 +202,37 @@ def _parse_spec(raw: object, c: _Checker, ref: ResourceRef) -> TenantsConfig:
         spot=spot,
         output=output,
         output_dir=output_dir.strip("/").removeprefix("./") or ".",
+        kind_scopes=kind_scopes,
         ref=ref,
     )
+
+
+def _kind_scopes(raw: object, c: _Checker) -> dict[tuple[str, str], bool]:
+    """`spec.kindScopes`: `group/Kind: Namespaced` or `Cluster`, in the words of a CRD's `scope`."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, Mapping):
+        c.error(
+            "spec.kindScopes",
+            f"expected a mapping of group/Kind to Namespaced or Cluster, got {describe(raw)}",
+        )
+        return {}
+    out: dict[tuple[str, str], bool] = {}
+    for key, scope in raw.items():
+        path = f"spec.kindScopes.{key}"
+        group, _, kind = str(key).rpartition("/")
+        if not isinstance(key, str) or not group or not kind or "/" in group:
+            c.error(
+                path, f"expected a key of the form group/Kind (e.g. kueue.x-k8s.io/LocalQueue), got {key!r}"
+            )
+        elif scope not in ("Namespaced", "Cluster"):
+            c.error(
+                path,
+                f"expected Namespaced or Cluster, got {repr(scope) if isinstance(scope, str) else describe(scope)}",
+            )
+        else:
+            out[(group, kind)] = scope == "Namespaced"
+    return out
 
 
 def _parse_tenants(raw: object, c: _Checker) -> tuple[Tenant, ...]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import posixpath
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,9 +31,14 @@ def expand(
     config: TenantsConfig,
     function_config: Mapping[str, Any] | None = None,
     sources: Sequence[str] | None = None,
+    *,
+    kpt: bool,
 ) -> Outcome:
     """Expand `items` for every tenant of `config` (or pin Ray workers in place without tenants).
 
+    `kpt` is the front end's say, never the items': True when the items are a kpt package's files
+    and the output is written back to them (bases stay, copies get files, dropped items' files are
+    deleted); False for a stream (kustomize, render), where the copies replace the bases.
     `sources` names the file of each item where the caller knows it better than the item's own
     kpt annotations (standalone render); findings carry it.
     """
@@ -41,15 +47,21 @@ def expand(
         for i, obj in enumerate(items)
     ]
     problems = [r for i, obj in enumerate(items) if (r := _shape_problem(obj, i, files[i]))]
+    problems.extend(
+        r for i, obj in enumerate(items) if it.is_list(obj) for r in _list_problems(obj, i, files[i])
+    )
     if problems:
         return Outcome(list(items), problems)
     objs: list[dict[str, Any]] = list(items)
+    if not kpt:
+        # a stream's v1/List is its items; a kpt file holding one is kept (see _members)
+        objs, files = _flatten(objs, files)
     if not config.tenants:
         out = _pin_in_place(objs, config, files)
-        workloads = [o for o in objs if ray.is_ray_workload(o)]
+        workloads = [m for m, _ in _members(objs, files) if ray.is_ray_workload(m)]
     else:
-        out = _expand_tenants(objs, config, function_config, files)
-        workloads = [o for o in objs if ray.is_ray_workload(o) and it.owner_tenant(o) is None]
+        out, bases = _expand_tenants(objs, config, function_config, files, kpt)
+        workloads = [b for b in bases if ray.is_ray_workload(b)]
     # a node pool mapped for a group no workload has is most likely a typo in the spec
     config_file = it.path_of(function_config) if function_config else ""
     if config.spot.enabled and workloads:
@@ -57,11 +69,59 @@ def expand(
     return out
 
 
+def _flatten(objs: list[Any], files: list[str]) -> tuple[list[Any], list[str]]:
+    """Every `v1/List` replaced by its items, each from the List's file."""
+    if not any(it.is_list(o) for o in objs):
+        return objs, files
+    out_objs: list[Any] = []
+    out_files: list[str] = []
+    for obj, file in zip(objs, files, strict=True):
+        members = obj["items"] if it.is_list(obj) else [obj]
+        out_objs.extend(members)
+        out_files.extend([file] * len(members))
+    return out_objs, out_files
+
+
+def _members(objs: list[Any], files: list[str]) -> list[tuple[dict[str, Any], str]]:
+    """The objects of the items: an item itself, or the items of a `v1/List`.
+
+    kpt keeps a List's file as it is: its items are bases read in place (the List passes through
+    untouched); splitting it would rewrite the user's file.
+    """
+    return [
+        (member, file)
+        for obj, file in zip(objs, files, strict=True)
+        for member in (obj["items"] if it.is_list(obj) else [obj])
+    ]
+
+
+def _list_problems(obj: Mapping[str, Any], index: int, file: str) -> list[Result]:
+    """A List's items must be objects too; a List in a List is refused rather than guessed at."""
+    out = []
+    for j, member in enumerate(obj["items"]):
+        where = f"items[{index}].items[{j}]"
+        problem = _shape_problem(member, j, file, where)
+        if problem is None and it.is_list(member):
+            problem = Result(
+                f"{where}: a List inside a List; make its objects items of the outer one",
+                resource=ResourceRef.of(member),
+                file=file,
+            )
+        if problem is not None:
+            out.append(problem)
+    return out
+
+
 def _pin_in_place(objs: list[dict[str, Any]], config: TenantsConfig, files: list[str]) -> Outcome:
     out = Outcome([])
     for obj, file in zip(objs, files, strict=True):
+        if it.is_list(obj):
+            # a kpt file holding a List: its workloads are pinned where they are
+            pinned = _pin_in_place(obj["items"], config, [file] * len(obj["items"]))
+            out.results.extend(pinned.results)
+            obj = {**obj, "items": pinned.items}
         # an object without a name is not the function's business, here as in every mode
-        if ray.is_ray_workload(obj) and it.meta(obj).get("name") and config.spot.enabled:
+        elif ray.is_ray_workload(obj) and it.meta(obj).get("name") and config.spot.enabled:
             obj, found = apply_spot(obj, config.spot)
             out.results.extend(r.at(file=file, index=it.index_of(obj)) for r in found)
         out.items.append(obj)
@@ -73,23 +133,47 @@ def _expand_tenants(
     config: TenantsConfig,
     function_config: Mapping[str, Any] | None,
     files: list[str],
-) -> Outcome:
-    kpt = any(it.path_of(o) for o in objs)
-    is_fn_config = [function_config is not None and it.same_object(o, function_config) for o in objs]
-    # the output folder is the function's: what a user keeps there is passed through, never copied
-    output_prefix = config.output_dir.rstrip("/") + "/"
-    bases = [
-        (o, f)
-        for o, f, fc in zip(objs, files, is_fn_config, strict=True)
-        if not fc and it.is_base(o) and not (kpt and it.path_of(o).startswith(output_prefix))
-    ]
-    base_ids = {id(b) for b, _ in bases}
+    kpt: bool,
+) -> tuple[Outcome, list[dict[str, Any]]]:
+    """The output items and the bases they were copied from."""
     out = Outcome([])
+    is_fn_config = [function_config is not None and it.same_object(o, function_config) for o in objs]
+    fn_config_ids = {id(o) for o, fc in zip(objs, is_fn_config, strict=True) if fc}
+    # in a package, what the function owns is what it writes: labelled AND in <outputDir>/<tenant>/
+    owned = [
+        (it.owner_in_package(o, config.output_dir) if kpt else it.owner_tenant(o)) is not None for o in objs
+    ]
+    if kpt:
+        out.results.extend(_labelled_elsewhere(objs, owned, config))
+    config_file = it.path_of(function_config) if function_config else ""
+    tenant_folders = {t.name for t in config.tenants} | {
+        owner for o in objs if (owner := it.owner_in_package(o, config.output_dir)) is not None
+    }
+    declared = {**it.declared_scopes(m for m, _ in _members(objs, files)), **config.kind_scopes}
+    bases: list[tuple[dict[str, Any], str]] = []
+    for obj, file in _members(objs, files):
+        if id(obj) in fn_config_ids or not it.is_copyable(obj):
+            continue
+        if kpt and it.inside(file, config.output_dir):
+            # the output folder is the function's: what a user keeps in a tenant's folder there is
+            # passed through, never copied. An object directly in it means outputDir is where the
+            # bases are; with `outputDir: .` every folder is in it, so only tenants' folders count
+            # (a tenant of the spec, or one the function generated for before)
+            folder = _tenant_folder(file, config.output_dir)
+            if folder is None or (config.output_dir == "." and folder not in tenant_folders):
+                out.results.append(_output_dir_holds(obj, file, config).at(file=config_file))
+            continue
+        scope = it.scope_of(obj, declared)
+        if scope is None:
+            out.results.append(_unknown_scope(obj, file))
+        elif scope:
+            bases.append((obj, file))
+    base_ids = {id(b) for b, _ in bases}
     # kpt keeps the bases in their files; kustomize and render replace them by the copies
     out.items = [
         o
-        for o, fc in zip(objs, is_fn_config, strict=True)
-        if it.owner_tenant(o) is None and (kpt or fc or id(o) not in base_ids)
+        for o, fc, mine in zip(objs, is_fn_config, owned, strict=True)
+        if not mine and (kpt or fc or id(o) not in base_ids)
     ]
     workloads = [b for b, _ in bases if ray.is_ray_workload(b)]
     targets: dict[int, routing.HeadTarget] = {}
@@ -102,7 +186,7 @@ def _expand_tenants(
     # keep going after errors: every problem is reported in one run (the items are then discarded)
     out.results.extend(_unmatched_patches(config, [b for b, _ in bases]))
     if config.output == "overlays":
-        return _overlays(out, objs, files, bases, targets, config)
+        return _overlays(out, objs, files, bases, targets, config), [b for b, _ in bases]
     placement = _Placement(config.output_dir) if kpt else None
     for tenant in config.tenants:
         out.items.append(_namespace(tenant, placement))
@@ -110,7 +194,53 @@ def _expand_tenants(
             copy, found = _tenant_copy(base, tenant, config, targets.get(id(base)))
             out.results.extend(r.at(file=file) for r in found)
             out.items.append(placement.place(copy, tenant) if placement else copy)
-    return out
+    return out, [b for b, _ in bases]
+
+
+def _tenant_folder(file: str, output_dir: str) -> str | None:
+    """The first folder of `file` under `output_dir` (None for a file directly in it)."""
+    parts = posixpath.relpath(posixpath.normpath(file), posixpath.normpath(output_dir)).split("/")
+    return parts[0] if len(parts) > 1 else None
+
+
+def _labelled_elsewhere(objs: list[dict[str, Any]], owned: list[bool], config: TenantsConfig) -> list[Result]:
+    """Items labelled as generated that lie outside their tenant's folder: kept, and said so."""
+    return [
+        Result(
+            f"labelled as generated for tenant {tenant!r} but not in "
+            f"{posixpath.join(config.output_dir, tenant).removeprefix('./')}/: kept as it is, "
+            "neither regenerated, pruned nor copied",
+            severity="warning",
+            resource=ResourceRef.of(o),
+            file=it.path_of(o),
+        )
+        for o, mine in zip(objs, owned, strict=True)
+        if not mine and (tenant := it.owner_tenant(o)) is not None
+    ]
+
+
+def _unknown_scope(obj: Mapping[str, Any], file: str) -> Result:
+    group, kind, name = it.group_of(obj), obj.get("kind"), it.meta(obj).get("name")
+    if not group:  # every core kind is known: this one is a typo or a kind Kubernetes does not have
+        how = f"the core group has no kind {kind!r}"
+    else:
+        how = (
+            f"the function does not know whether {obj.get('apiVersion')} {kind} is namespaced (copied "
+            "into each tenant) or cluster-scoped (passed through); add its CustomResourceDefinition to "
+            f"the inputs, or declare it in the tenant spec: spec.kindScopes: {{{group}/{kind}: Namespaced}} "
+            "(or Cluster)"
+        )
+    return Result(f"{kind}/{name}: {how}", resource=ResourceRef.of(obj), field="kind", file=file)
+
+
+def _output_dir_holds(obj: Mapping[str, Any], file: str, config: TenantsConfig) -> Result:
+    return Result(
+        f"outputDir {config.output_dir!r} holds the base {obj.get('kind')}/{it.meta(obj).get('name')} "
+        f"({file}): the function owns that folder and would never copy it; put the generated copies "
+        "in a folder of their own beside the bases (e.g. outputDir: overlays)",
+        resource=config.ref,
+        field="spec.outputDir",
+    )
 
 
 def _overlays(
@@ -290,14 +420,14 @@ def _unmatched_patches(config: TenantsConfig, bases: list[dict[str, Any]]) -> li
     ]
 
 
-def _shape_problem(obj: Any, index: int, file: str) -> Result | None:
+def _shape_problem(obj: Any, index: int, file: str, where: str = "") -> Result | None:
     """Items must be mappings; metadata must be usable where the function would read it.
 
     An object with no apiVersion, kind or name (a kustomization.yaml kpt read as an item) is not
     the function's business: it passes through untouched. A named object without apiVersion or
     kind is a broken manifest: it is reported, not passed on to fail at apply time.
     """
-    where = f"items[{index}]"
+    where = where or f"items[{index}]"
     if not isinstance(obj, dict):
         return Result(f"{where}: expected a Kubernetes object (a mapping), got {describe(obj)}", file=file)
     meta = obj.get("metadata")

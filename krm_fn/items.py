@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import posixpath
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from krm_fn.config import API_GROUP, MANAGED_BY, TENANT_LABEL
@@ -22,35 +23,96 @@ KPT_PLACEMENT = (
     "internal.config.kubernetes.io/annotations-migration-resource-id",
     "internal.config.kubernetes.io/package-path",
 )
-# Kinds that are not namespaced: never copied per tenant.
-CLUSTER_SCOPED = frozenset(
-    {
-        "Namespace",
-        "Node",
-        "PersistentVolume",
-        "StorageClass",
-        "PriorityClass",
-        "RuntimeClass",
-        "IngressClass",
-        "GatewayClass",
-        "ClusterRole",
-        "ClusterRoleBinding",
-        "CustomResourceDefinition",
-        "APIService",
+# Where each kind lives, by API group ("" is the core group) and kind: True for namespaced kinds
+# (a base is copied into each tenant's namespace), False for cluster-scoped ones (passed through).
+# A kind in no table and declared by no CRD among the inputs is refused, never guessed: a copy of
+# a cluster-scoped object per tenant is one shared object that every tenant's patch rewrites.
+# The ray.io, networking.istio.io, security.istio.io and gateway.networking.k8s.io scopes are
+# those of the upstream CRDs (KubeRay, Istio, Gateway API).
+_NAMESPACED: dict[str, tuple[str, ...]] = {
+    "": (
+        "Binding",
+        "ConfigMap",
+        "Endpoints",
+        "Event",
+        "LimitRange",
+        "PersistentVolumeClaim",
+        "Pod",
+        "PodTemplate",
+        "ReplicationController",
+        "ResourceQuota",
+        "Secret",
+        "Service",
+        "ServiceAccount",
+    ),
+    "apps": ("ControllerRevision", "DaemonSet", "Deployment", "ReplicaSet", "StatefulSet"),
+    "autoscaling": ("HorizontalPodAutoscaler",),
+    "batch": ("CronJob", "Job"),
+    "coordination.k8s.io": ("Lease",),
+    "discovery.k8s.io": ("EndpointSlice",),
+    "events.k8s.io": ("Event",),
+    "networking.k8s.io": ("Ingress", "NetworkPolicy"),
+    "policy": ("PodDisruptionBudget",),
+    "rbac.authorization.k8s.io": ("Role", "RoleBinding"),
+    "resource.k8s.io": ("ResourceClaim", "ResourceClaimTemplate"),
+    "storage.k8s.io": ("CSIStorageCapacity",),
+    "ray.io": ("RayCluster", "RayCronJob", "RayJob", "RayService"),
+    "networking.istio.io": (
+        "DestinationRule",
+        "EnvoyFilter",
+        "Gateway",
+        "ProxyConfig",
+        "ServiceEntry",
+        "Sidecar",
+        "VirtualService",
+        "WorkloadEntry",
+        "WorkloadGroup",
+    ),
+    "security.istio.io": ("AuthorizationPolicy", "PeerAuthentication", "RequestAuthentication"),
+    "telemetry.istio.io": ("Telemetry",),
+    "extensions.istio.io": ("WasmPlugin",),
+    "gateway.networking.k8s.io": (
+        "BackendLBPolicy",
+        "BackendTLSPolicy",
+        "GRPCRoute",
+        "Gateway",
+        "HTTPRoute",
+        "ReferenceGrant",
+        "TCPRoute",
+        "TLSRoute",
+        "UDPRoute",
+    ),
+    "cert-manager.io": ("Certificate", "CertificateRequest", "Issuer"),
+}
+_CLUSTER: dict[str, tuple[str, ...]] = {
+    "": ("ComponentStatus", "Namespace", "Node", "PersistentVolume"),
+    "admissionregistration.k8s.io": (
+        "MutatingAdmissionPolicy",
+        "MutatingAdmissionPolicyBinding",
         "MutatingWebhookConfiguration",
-        "ValidatingWebhookConfiguration",
         "ValidatingAdmissionPolicy",
         "ValidatingAdmissionPolicyBinding",
-        "CSIDriver",
-        "CSINode",
-        "VolumeAttachment",
-        "ClusterIssuer",
-        "PodSecurityPolicy",
-        "ComponentStatus",
-        "FlowSchema",
-        "PriorityLevelConfiguration",
-    }
-)
+        "ValidatingWebhookConfiguration",
+    ),
+    "apiextensions.k8s.io": ("CustomResourceDefinition",),
+    "apiregistration.k8s.io": ("APIService",),
+    "certificates.k8s.io": ("CertificateSigningRequest", "ClusterTrustBundle"),
+    "flowcontrol.apiserver.k8s.io": ("FlowSchema", "PriorityLevelConfiguration"),
+    "networking.k8s.io": ("IPAddress", "IngressClass", "ServiceCIDR"),
+    "node.k8s.io": ("RuntimeClass",),
+    "policy": ("PodSecurityPolicy",),
+    "rbac.authorization.k8s.io": ("ClusterRole", "ClusterRoleBinding"),
+    "resource.k8s.io": ("DeviceClass", "ResourceSlice"),
+    "scheduling.k8s.io": ("PriorityClass",),
+    "storage.k8s.io": ("CSIDriver", "CSINode", "StorageClass", "VolumeAttachment", "VolumeAttributesClass"),
+    "gateway.networking.k8s.io": ("GatewayClass",),
+    "cert-manager.io": ("ClusterIssuer",),
+}
+KNOWN_SCOPES: dict[tuple[str, str], bool] = {
+    **{(group, kind): True for group, kinds in _NAMESPACED.items() for kind in kinds},
+    **{(group, kind): False for group, kinds in _CLUSTER.items() for kind in kinds},
+}
+CRD_GROUP = "apiextensions.k8s.io"
 # Tool configuration that travels with manifests but is never a cluster object.
 CONFIG_GROUPS = (
     "kpt.dev",
@@ -125,8 +187,8 @@ def same_object(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
     return not (pa and pb) or pa == pb
 
 
-def is_base(obj: Mapping[str, Any]) -> bool:
-    """A namespaced cluster object the tenants get a copy of."""
+def is_copyable(obj: Mapping[str, Any]) -> bool:
+    """A named cluster object the function did not generate: a base, if its kind is namespaced."""
     name = meta(obj).get("name")
     return (
         isinstance(name, str)
@@ -136,7 +198,91 @@ def is_base(obj: Mapping[str, Any]) -> bool:
         and owner_tenant(obj) is None
         and not is_local_config(obj)
         and not is_tool_config(obj)
-        and obj.get("kind") not in CLUSTER_SCOPED
+    )
+
+
+def group_of(obj: Mapping[str, Any]) -> str:
+    """The API group of an object ('' for the core group's `v1`)."""
+    api = obj.get("apiVersion")
+    return api.split("/", 1)[0] if isinstance(api, str) and "/" in api else ""
+
+
+def declared_scopes(objs: Iterable[Any]) -> dict[tuple[str, str], bool]:
+    """The scope each CustomResourceDefinition among `objs` declares for its kind (True: namespaced).
+
+    A CRD without a usable group, kind or scope declares nothing: the schema check reports it.
+    """
+    out: dict[tuple[str, str], bool] = {}
+    for obj in objs:
+        if not (isinstance(obj, Mapping) and obj.get("kind") == "CustomResourceDefinition"):
+            continue
+        spec = obj.get("spec")
+        if group_of(obj) != CRD_GROUP or not isinstance(spec, Mapping):
+            continue
+        names = spec.get("names")
+        group, scope = spec.get("group"), spec.get("scope")
+        kind = names.get("kind") if isinstance(names, Mapping) else None
+        if isinstance(group, str) and isinstance(kind, str) and scope in ("Namespaced", "Cluster"):
+            out[(group, kind)] = scope == "Namespaced"
+    return out
+
+
+def scope_of(obj: Mapping[str, Any], declared: Mapping[tuple[str, str], bool]) -> bool | None:
+    """True for a namespaced kind, False for a cluster-scoped one, None where nobody says."""
+    key = (group_of(obj), str(obj.get("kind")))
+    found = declared.get(key)
+    return KNOWN_SCOPES.get(key) if found is None else found
+
+
+def is_base(obj: Mapping[str, Any], declared: Mapping[tuple[str, str], bool] | None = None) -> bool:
+    """A namespaced cluster object the tenants get a copy of."""
+    return is_copyable(obj) and scope_of(obj, declared or {}) is True
+
+
+def all_placed(objs: Iterable[Any]) -> bool:
+    """True when there are items and every one carries a kpt path: they are a kpt package's files.
+
+    kpt annotates every item it reads; kustomize passes a path annotation on only where the user
+    wrote one, so one annotated item says nothing about who is running the function.
+    """
+    seen = False
+    for obj in objs:
+        if not (isinstance(obj, Mapping) and path_of(obj)):
+            return False
+        seen = True
+    return seen
+
+
+def inside(path: str, folder: str) -> bool:
+    """Whether the package path `path` lies in `folder` ('.' holds everything)."""
+    folder = posixpath.normpath(folder)
+    return folder == "." or posixpath.normpath(path).startswith(folder + "/")
+
+
+def owner_in_package(obj: Mapping[str, Any], output_dir: str) -> str | None:
+    """The tenant a kpt item was generated for: labelled so AND in `<outputDir>/<tenant>/`.
+
+    Labels alone are not ownership in a package: kpt deletes the file of every item the function
+    drops, so a labelled file anywhere else stays the user's.
+    """
+    return owner_at(obj, path_of(obj), output_dir)
+
+
+def owner_at(obj: Mapping[str, Any], path: str, output_dir: str) -> str | None:
+    """The tenant an object at the package path `path` was generated for (see owner_in_package)."""
+    tenant = owner_tenant(obj)
+    if tenant is None or not inside(path, posixpath.join(output_dir, tenant)):
+        return None
+    return tenant
+
+
+def is_list(obj: Any) -> bool:
+    """A `v1/List` of objects, as kubectl writes them: its items are the objects."""
+    return (
+        isinstance(obj, Mapping)
+        and obj.get("apiVersion") == "v1"
+        and obj.get("kind") == "List"
+        and isinstance(obj.get("items"), list)
     )
 
 

@@ -52,7 +52,11 @@ def run(stdin: IO[bytes], stdout: IO[str], stderr: IO[str], transform: Transform
             outcome = checked
         else:
             config = parse_config(fn_config, fn_file)
-            outcome = (transform or expand)(items, config, fn_config)
+            if transform is not None:
+                outcome = transform(items, config, fn_config)
+            else:
+                # kpt annotates every item with its file; kustomize passes on only what a user wrote
+                outcome = expand(items, config, fn_config, kpt=it.all_placed(items))
     except FnError as exc:
         outcome = Outcome(items, exc.results)
     return write(outcome, items, api_version, stdout, stderr, nodes)

@@ -8,6 +8,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from krm_fn import yamlio
 from krm_fn.results import FnError, ResourceRef, Result
 
@@ -62,8 +64,25 @@ def load_files(files: Sequence[str]) -> tuple[list[Manifest], list[Result]]:
     for file in files:
         docs, bad = read_documents(file)
         problems.extend(bad)
-        manifests.extend(Manifest(d.data, file, d.line) for d in docs if d.data is not None)
+        for doc in docs:
+            if doc.data is not None:
+                manifests.extend(_objects(doc, file))
     return manifests, problems
+
+
+def _objects(doc: yamlio.Document, file: str) -> list[Manifest]:
+    """The document, or the items of a `v1/List` (as kubectl and kustomize read one), each at its line."""
+    data = doc.data
+    if not (isinstance(data, dict) and data.get("apiVersion") == "v1" and data.get("kind") == "List"):
+        return [Manifest(data, file, doc.line)]
+    items, node = data.get("items"), yamlio.child_node(doc.node, "items")
+    if not isinstance(items, list):
+        return [Manifest(data, file, doc.line)]
+    lines = [n.start_mark.line + 1 for n in node.value] if isinstance(node, yaml.SequenceNode) else []
+    return [
+        Manifest(item, file, lines[i] if len(lines) == len(items) else doc.line)
+        for i, item in enumerate(items)
+    ]
 
 
 def with_lines(results: Iterable[Result], manifests: Sequence[Manifest]) -> list[Result]:

@@ -6,7 +6,7 @@ per base object: the difference between the base and the tenant's expanded copy.
 builds it, with no plugin. Every step that depends on a list position is guarded by a `test`
 operation, so a base edited after generation fails the build instead of patching the wrong entry.
 
-Everything here is pure except `write_folder`, the standalone writer.
+Everything here is pure except `write_folder`, which hands the files to the standalone writer.
 """
 
 from __future__ import annotations
@@ -23,9 +23,9 @@ import jsonpointer
 import yaml
 
 from krm_fn import items as it
-from krm_fn import yamlio
+from krm_fn import writer, yamlio
 from krm_fn.config import MANAGED_BY, TENANT_LABEL, Tenant
-from krm_fn.results import FnError, ResourceRef, Result
+from krm_fn.results import ResourceRef, Result
 
 KUSTOMIZE_GROUP = "kustomize.config.k8s.io"
 KUSTOMIZE_API = f"{KUSTOMIZE_GROUP}/v1beta1"
@@ -405,41 +405,15 @@ def dump_file(obj: Mapping[str, Any]) -> str:
 def write_folder(items: Sequence[Mapping[str, Any]], out_dir: str) -> list[str]:
     """Write the generated items under `out_dir` and prune what ray-tenants generated there before.
 
-    Each item goes to its path annotation (relative to the current folder), one per file. A file
-    is rewritten only when its text changes. Only `<out_dir>/<tenant>/*.yaml` files are candidates
-    for removal, and only when every object in them carries the ownership labels of that same
-    tenant and no item goes there any more; a tenant folder goes only when that left it empty.
+    Each item goes to its path annotation (relative to the current folder), one per file, through
+    the standalone writer (krm_fn.writer): only the function's own files are replaced or removed,
+    each whole, and nothing is written when any target is not its to write (FnError).
     Returns one line per change, e.g. `wrote overlays/a/kustomization.yaml`.
     """
-    wanted = {Path(it.path_of(obj)): dump_file(obj) for obj in items if it.path_of(obj)}
-    changes: list[str] = []
-    root = Path(out_dir)
-    for folder in sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []:
-        stale = [
-            f
-            for f in sorted(folder.iterdir())
-            if f.suffix in (".yaml", ".yml")
-            and f.is_file()
-            and f not in wanted
-            and _generated(f, folder.name)
-        ]
-        for file in stale:
-            file.unlink()
-            changes.append(f"removed {file.as_posix()}")
-        if stale and not any(folder.iterdir()):
-            folder.rmdir()
-    for file, text in sorted(wanted.items()):
-        if not file.is_file() or file.read_text(encoding="utf-8") != text:
-            file.parent.mkdir(parents=True, exist_ok=True)
-            file.write_text(text, encoding="utf-8")
-            changes.append(f"wrote {file.as_posix()}")
-    return changes
-
-
-def _generated(file: Path, tenant: str) -> bool:
-    try:
-        docs = yamlio.load_documents(file.read_bytes(), str(file))
-    except (OSError, FnError):
-        return False  # unreadable or not ours to judge: leave it
-    data = [d.data for d in docs if d.data is not None]
-    return bool(data) and all(isinstance(d, dict) and it.owner_tenant(d) == tenant for d in data)
+    wanted: dict[Path, list[Mapping[str, Any]]] = {}
+    for obj in items:
+        if it.path_of(obj):
+            wanted.setdefault(Path(it.path_of(obj)), []).append(obj)
+    return writer.write_files(
+        out_dir, {path: "---\n".join(map(dump_file, objs)) for path, objs in wanted.items()}
+    )

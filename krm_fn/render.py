@@ -42,7 +42,13 @@ def main(
     if outcome.failed:
         return 1
     if out_dir is not None and any(it.path_of(o) for o in outcome.items):
-        for change in overlays.write_folder(outcome.items, _relative(out_dir)):
+        try:
+            changes = overlays.write_folder(outcome.items, _relative(out_dir))
+        except FnError as exc:  # a file not ours to replace, a link, a full disk: nothing written
+            for result in exc.results:
+                stderr.write(result.one_line() + "\n")
+            return 1
+        for change in changes:
             stdout.write(change + "\n")
         return 0
     # kustomize's build instructions travel with manifests but are not objects to apply
@@ -104,7 +110,8 @@ def run(
         files = [f if f == "-" else _relative(f) for f in files + [m.file for m in found]]
     elif out_dir is not None:
         raise FnError([Result("--out is for output: overlays; resources are printed", file=spec.file)])
-    outcome = expand([m.data for m in inputs], config, spec.data, files)
+    # a stream of files, never a kpt package, whatever annotations the objects carry
+    outcome = expand([m.data for m in inputs], config, spec.data, files, kpt=False)
     # findings about the spec point at the file it came from
     outcome.results = [r.at(file=spec.file) if r.resource == config.ref else r for r in outcome.results]
     return outcome, manifests

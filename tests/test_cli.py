@@ -110,7 +110,9 @@ def test_krm_stdin_that_is_not_a_resource_list() -> None:
 
 
 def test_internal_error_exits_2_and_asks_for_a_report() -> None:
-    code = "import krm_fn.krm as k\nk.expand = lambda *a: 1 / 0\nfrom krm_fn.cli import entry\nentry()\n"
+    code = (
+        "import krm_fn.krm as k\nk.expand = lambda *a, **kw: 1 / 0\nfrom krm_fn.cli import entry\nentry()\n"
+    )
     rl = b"apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems: []\nfunctionConfig: {apiVersion: v1, kind: ConfigMap, metadata: {name: x}, data: {tenants: a}}\n"
     result = run([sys.executable, "-c", code], stdin=rl, PYTHONPATH=str(REPO))
     assert result.returncode == 2

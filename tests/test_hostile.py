@@ -74,6 +74,19 @@ CASES: dict[str, tuple[int | None, str]] = {
     "latin1.yaml": (1, "not UTF-8"),
     "utf16.yaml": (1, "not UTF-8"),
     "binary-garbage.yaml": (1, "not UTF-8"),
+    # CRDs' CEL rules (RayTenantsCheck with a CRD among the items)
+    "cel-rule-cost-bomb.yaml": (0, "not evaluated: about 2.6e+10 steps on this value"),
+    "cel-rules-odd.yaml": (1, "dashboard does not start with /"),
+    # which front end runs, and what is the tenant's to copy
+    "cluster-queue-base.yaml": (1, "ClusterQueue/cluster-queue: the function does not know whether"),
+    "resource-flavor-base.yaml": (1, "spec.kindScopes: {kueue.x-k8s.io/ResourceFlavor: Namespaced}"),
+    "crd-cluster-scope-pass.yaml": (0, ""),
+    "kind-scopes-bad.yaml": (1, "spec.kindScopes.LocalQueue: expected a key of the form group/Kind"),
+    "list-in-list.yaml": (1, "items[0].items[0]: a List inside a List"),
+    "list-item-not-object.yaml": (1, "items[0].items[0]: expected a Kubernetes object"),
+    "one-path-annotation-pass.yaml": (0, ""),
+    "output-dir-is-base-folder.yaml": (1, "outputDir 'base' holds the base ConfigMap/settings"),
+    "output-dir-dot.yaml": (1, "outputDir '.' holds the base ConfigMap/settings"),
     # shapes: Ray workloads, routes and tenant patches whose parts have the wrong type
     "group-name-a-list.yaml": (1, "spec.workerGroupSpecs[0].groupName: expected a string, got a list"),
     "worker-group-a-string.yaml": (
