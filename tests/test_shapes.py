@@ -251,3 +251,31 @@ def test_render_of_a_50000_value_in_list_for_one_tenant(tmp_path: Path) -> None:
         {"key": "cloud.google.com/gke-nodepool", "operator": "In", "values": ["spot-cpu"]},
     ]
     assert elapsed < HANG, f"render took {elapsed:.1f} s"
+
+
+def test_gt_and_lt_operands_are_64_bit_integers_read_without_converting_thousands_of_digits() -> None:
+    from krm_fn.spot import _int
+
+    assert _int("9" * 5000) is None
+    assert _int("0" * 5000 + "7") == 7
+    assert _int("-0") == 0
+    assert _int(str(2**63 - 1)) == 2**63 - 1
+    assert _int(str(2**63)) is None
+    assert _int(str(-(2**63))) == -(2**63)
+    assert _int("7\n") is None
+
+
+def test_the_witness_steps_over_50000_excluded_integers_in_linear_time() -> None:
+    """`Gt 0` with `NotIn [1..50000]`: the first integer left is 50001, found without a scan per step."""
+    from krm_fn.spot import _NONE, _witness
+
+    excluded = [str(i) for i in range(1, VALUES + 1)]
+    exprs = [
+        {"key": "k", "operator": "Gt", "values": ["0"]},
+        {"key": "k", "operator": "NotIn", "values": excluded},
+    ]
+    started = time.perf_counter()
+    assert _witness(exprs) == str(VALUES + 1)
+    bounded = [*exprs, {"key": "k", "operator": "Lt", "values": [str(VALUES + 1)]}]
+    assert _witness(bounded) is _NONE
+    assert time.perf_counter() - started < HANG
