@@ -239,6 +239,9 @@ def _schema_dir(version: str, strict: bool) -> Any:
     return _schemas() / f"v{version}-local{'-strict' if strict else ''}"
 
 
+_SCHEMA_FILE = re.compile(r"[a-z0-9][a-z0-9.-]{0,200}\.json")
+
+
 @functools.cache
 def _core_validator(version: str, strict: bool, filename: str) -> Validator | None:
     path = _schema_dir(version, strict).joinpath(filename)
@@ -257,7 +260,12 @@ def core_validator(version: str, strict: bool, api_version: str, kind: str) -> V
     # kubernetes-validate's file naming: group's first label, then version (rbac.authorization.k8s.io/v1
     # -> rbac-v1); the group-version-kind inside the file says whether it really is that kind
     short = f"{group.split('.')[0]}-{ver}" if group else ver
-    validator = _core_validator(version, strict, f"{kind.lower()}-{short}.json")
+    filename = f"{kind.lower()}-{short}.json"
+    # built-in kinds and versions are short identifiers; any other name (thousands of characters,
+    # a path separator) has no schema file and must not reach the file system as a path
+    if not _SCHEMA_FILE.fullmatch(filename):
+        return None
+    validator = _core_validator(version, strict, filename)
     if validator is None:
         return None
     gvks = validator.schema.get("x-kubernetes-group-version-kind") or []

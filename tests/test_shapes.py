@@ -279,3 +279,12 @@ def test_the_witness_steps_over_50000_excluded_integers_in_linear_time() -> None
     bounded = [*exprs, {"key": "k", "operator": "Lt", "values": [str(VALUES + 1)]}]
     assert _witness(bounded) is _NONE
     assert time.perf_counter() - started < HANG
+
+
+def test_the_schema_check_of_a_kind_no_schema_file_can_have_is_a_finding_not_a_crash() -> None:
+    """Regression: a 5,000-character kind (a tenant patch's, here a base's) reached the file
+    system as a schema file name and raised OSError (file name too long)."""
+    obj = {"apiVersion": "v1", "kind": "K" * 5000, "metadata": {"name": "x", "namespace": "team"}}
+    report = check.check(check.from_items([obj]), check.Options(select=frozenset({"schema"})))
+    assert [r.severity for r in report.results] == ["info"], report.results
+    assert "no CRD for" in report.results[0].message
