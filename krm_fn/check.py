@@ -239,6 +239,9 @@ def _schema_dir(version: str, strict: bool) -> Any:
     return _schemas() / f"v{version}-local{'-strict' if strict else ''}"
 
 
+_SCHEMA_FILE = re.compile(r"[a-z0-9][a-z0-9.-]{0,200}\.json")
+
+
 @functools.cache
 def _core_validator(version: str, strict: bool, filename: str) -> Validator | None:
     path = _schema_dir(version, strict).joinpath(filename)
@@ -257,7 +260,12 @@ def core_validator(version: str, strict: bool, api_version: str, kind: str) -> V
     # kubernetes-validate's file naming: group's first label, then version (rbac.authorization.k8s.io/v1
     # -> rbac-v1); the group-version-kind inside the file says whether it really is that kind
     short = f"{group.split('.')[0]}-{ver}" if group else ver
-    validator = _core_validator(version, strict, f"{kind.lower()}-{short}.json")
+    filename = f"{kind.lower()}-{short}.json"
+    # built-in kinds and versions are short identifiers; any other name (thousands of characters,
+    # a path separator) has no schema file and must not reach the file system as a path
+    if not _SCHEMA_FILE.fullmatch(filename):
+        return None
+    validator = _core_validator(version, strict, filename)
     if validator is None:
         return None
     gvks = validator.schema.get("x-kubernetes-group-version-kind") or []
@@ -602,7 +610,8 @@ def _targets(spec: SpotSpec, group_name: object) -> bool:
 
 def check_spot(target: Target, spec: SpotSpec | None) -> list[Result]:
     """Every worker group pinned to Spot as `spec` asks (any known provider without a spec)."""
-    results: list[Result] = []
+    # a worker group list or template of another type hides workers from the loop below
+    results = [target.result(message, path) for path, message in ray.shape_problems(target.obj)]
     for gpath, group in ray.worker_groups(target.obj):
         name = group.get("groupName")
         gname = name if isinstance(name, str) else None
@@ -750,8 +759,8 @@ def _term_has(term: Mapping[str, Any], req: Mapping[str, Any]) -> bool:
         if not isinstance(expr, Mapping) or expr.get("key") != req.get("key"):
             continue
         op, want = expr.get("operator"), req.get("operator")
-        have_values = {str(v) for v in _list(expr.get("values"))}
-        want_values = {str(v) for v in _list(req.get("values"))}
+        have_values = set(map(str, _list(expr.get("values"))))
+        want_values = set(map(str, _list(req.get("values"))))
         if want == "In" and op == "In" and have_values and have_values <= want_values:
             return True
         if want == op and have_values == want_values:
@@ -1268,14 +1277,25 @@ def _expand(inputs: Sequence[Doc], spec_doc: Doc, config: TenantsConfig, report:
         report.results.append(_locate(result, [*inputs, spec_doc]))
     if outcome.failed:
         return []
-    by_name = {(d.data.get("kind"), it.meta(d.data).get("name")): d for d in inputs}
+    # an object whose kind or name is not a string (passed through, never copied) names no base
+    by_name = {
+        (kind, name): d
+        for d in inputs
+        if isinstance(kind := d.data.get("kind"), str)
+        and isinstance(name := it.meta(d.data).get("name"), str)
+    }
     out = []
     for obj in outcome.items:
         if config.tenants and it.owner_tenant(obj) is None:
             continue
         if not config.tenants and not (ray.is_ray_workload(obj) or routing.is_virtual_service(obj)):
             continue
-        doc = by_name.get((obj.get("kind"), it.meta(obj).get("name")), spec_doc)
+        kind, name = obj.get("kind"), it.meta(obj).get("name")
+        doc = (
+            by_name.get((kind, name), spec_doc)
+            if isinstance(kind, str) and isinstance(name, str)
+            else spec_doc
+        )
         out.append(Target(obj, doc, ResourceRef.of(obj)))
     return out
 

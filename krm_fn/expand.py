@@ -302,10 +302,12 @@ def _tenant_copy(
                         resource=config.ref,
                     )
                 ]
-            if not isinstance(copy.get("metadata"), dict):
-                return copy, [
+            shape = _patched_shape_problem(copy, base, routing.is_virtual_service(base))
+            if shape:
+                # the copy cannot be read past this; keep the base so later steps see a whole object
+                return it.without_placement(base), [
                     Result(
-                        "the patch removed metadata",
+                        f"patch for {patch.kind}/{patch.name} of tenant {tenant.name!r}: {shape}",
                         field=f"{patch.field}.patch",
                         resource=config.ref,
                     )
@@ -334,6 +336,39 @@ def _tenant_copy(
             copy, found = apply_spot(copy, config.spot)
             results.extend(found)
     return copy, results
+
+
+def _patched_shape_problem(copy: Any, base: Mapping[str, Any], routed: bool) -> str | None:
+    """What a tenant's patch broke that the copy's next steps read, or None.
+
+    The identity (apiVersion, kind, a name), metadata and its labels and annotations, the spec
+    the route is written into, and the Ray workload's cluster spec and worker groups.
+    """
+    if not isinstance(copy, dict):
+        return f"the result is {describe(copy)}, not a Kubernetes object (a mapping)"
+    for key in ("apiVersion", "kind"):
+        if not isinstance(copy.get(key), str) or not copy[key]:
+            return f"{key} is {describe(copy.get(key))}; expected a string"
+    meta = copy.get("metadata")
+    if not isinstance(meta, dict):
+        return (
+            "the patch removed metadata"
+            if meta is None
+            else f"metadata is {describe(meta)}; expected a mapping"
+        )
+    if not isinstance(meta.get("name"), str) or not meta["name"]:
+        return f"metadata.name is {describe(meta.get('name'))}; expected a string"
+    for key in ("labels", "annotations"):
+        if meta.get(key) is not None and not isinstance(meta[key], dict):
+            return f"metadata.{key} is {describe(meta[key])}; expected a mapping"
+    if routed and copy.get("spec") is not None and not isinstance(copy["spec"], dict):
+        return f"spec is {describe(copy['spec'])}; expected a mapping"
+    if ray.is_ray_workload(copy):
+        before = {path for path, _ in ray.shape_problems(base)}
+        for path, message in ray.shape_problems(copy):
+            if path not in before:
+                return f"{ray.dotted(path)}: {message}"
+    return None
 
 
 def _namespace(tenant: Tenant, placement: _Placement | None) -> dict[str, Any]:

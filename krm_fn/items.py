@@ -314,5 +314,11 @@ def clone(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: clone(v) for k, v in value.items()}
     if isinstance(value, list):
+        # a list of scalars (a long `values` list) is copied whole, without a call per element
+        if set(map(type, value)) <= _SCALARS:
+            return list(value)
         return [clone(v) for v in value]
     return value
+
+
+_SCALARS = frozenset((str, int, float, bool, type(None)))

@@ -6,6 +6,8 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from krm_fn.results import describe
+
 RAY_GROUP = "ray.io"
 DASHBOARD_PORT = 8265
 
@@ -67,6 +69,49 @@ def worker_groups(
         for i, group in enumerate(groups):
             if isinstance(group, Mapping):
                 yield (*path, "workerGroupSpecs", i), group
+
+
+def shape_problems(obj: Mapping[str, Any]) -> list[tuple[tuple[str | int, ...], str]]:
+    """Where the parts of a Ray workload that the function reads have the wrong shape.
+
+    Each problem is (path from the object root, message). An absent cluster spec (a RayJob with
+    clusterSelector) or an absent `workerGroupSpecs` (a head-only cluster) is no problem; a
+    cluster spec, worker group list, worker group or template of another type is: reading past
+    it would silently leave the workers without placement.
+    """
+    path = cluster_spec_path(obj)
+    if path is None:
+        return []
+    node: Any = obj
+    for depth, key in enumerate(path):
+        node = node.get(key)
+        if node is None:
+            return []
+        if not isinstance(node, Mapping):
+            return [(path[: depth + 1], f"expected a mapping, got {describe(node)}")]
+    problems: list[tuple[tuple[str | int, ...], str]] = []
+    head = node.get("headGroupSpec")
+    if head is not None and not isinstance(head, Mapping):
+        problems.append(((*path, "headGroupSpec"), f"expected a mapping, got {describe(head)}"))
+    groups = node.get("workerGroupSpecs")
+    gpath = (*path, "workerGroupSpecs")
+    if groups is None:
+        return problems
+    if not isinstance(groups, list):
+        return [*problems, (gpath, f"expected a list of worker groups, got {describe(groups)}")]
+    for i, group in enumerate(groups):
+        if not isinstance(group, Mapping):
+            problems.append(((*gpath, i), f"expected a worker group (a mapping), got {describe(group)}"))
+            continue
+        name = group.get("groupName")
+        if name is not None and not isinstance(name, str):
+            problems.append(((*gpath, i, "groupName"), f"expected a string, got {describe(name)}"))
+        template = group.get("template")
+        if template is not None and not isinstance(template, Mapping):
+            problems.append(
+                ((*gpath, i, "template"), f"expected a pod template (a mapping), got {describe(template)}")
+            )
+    return problems
 
 
 def head_service_name(obj: Mapping[str, Any]) -> str | None:

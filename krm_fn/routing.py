@@ -13,7 +13,7 @@ from typing import Any
 
 from krm_fn import ray
 from krm_fn.config import Tenant, TenantsConfig
-from krm_fn.results import ResourceRef, Result
+from krm_fn.results import ResourceRef, Result, describe
 
 ISTIO_GROUP = "networking.istio.io"
 
@@ -56,6 +56,9 @@ def find_target(
             )
         ]
     index, route = routes[0] if routes else (0, {})
+    shape = _route_shape_problem(route, f"spec.http[{index}]")
+    if shape:
+        return None, [Result(shape[1], resource=ref, field=shape[0])]
     dest = _first_destination(route)
     host = dest.get("host") if dest else None
     service = host.split(".", 1)[0] if isinstance(host, str) else None
@@ -90,11 +93,23 @@ def route_tenant(
 ) -> list[Result]:
     """Rewrite the tenant's copy `vs` in place to the two rules of the tenant's prefix."""
     ref = ResourceRef.of(vs)
-    spec = vs.setdefault("spec", {})
+    spec = vs.get("spec")
+    if spec is None:
+        spec = vs["spec"] = {}
+    elif not isinstance(spec, dict):
+        return [Result(f"expected a mapping, got {describe(spec)}", resource=ref, field="spec")]
     results: list[Result] = []
     for key, override in (("hosts", config.hosts), ("gateways", config.gateways)):
         if override is not None:
             spec[key] = list(override)
+        elif spec.get(key) and not _strings(spec[key]):
+            results.append(
+                Result(
+                    f"expected a list of strings, got {_describe_list(spec[key])}",
+                    resource=ref,
+                    field=f"spec.{key}",
+                )
+            )
         elif not spec.get(key):
             results.append(
                 Result(
@@ -137,7 +152,17 @@ def route_tenant(
 def _export_problems(spec: Mapping[str, Any], namespace: str, ref: ResourceRef) -> list[Result]:
     """A gateway in another namespace only sees the VirtualService if exportTo lets it."""
     export = spec.get("exportTo")
-    if not isinstance(export, list) or "*" in export:
+    if export is None:
+        return []
+    if not _strings(export):
+        return [
+            Result(
+                f"expected a list of namespaces ('.', '*' or names), got {_describe_list(export)}",
+                resource=ref,
+                field="spec.exportTo",
+            )
+        ]
+    if "*" in export:
         return []
     visible = {namespace if e == "." else e for e in export}
     hidden = [
@@ -153,6 +178,49 @@ def _export_problems(spec: Mapping[str, Any], namespace: str, ref: ResourceRef) 
         )
         for g in hidden
     ]
+
+
+def _route_shape_problem(route: Mapping[str, Any], where: str) -> tuple[str, str] | None:
+    """(field, message) where the dashboard route the tenant rules copy is not an Istio HTTPRoute."""
+    match = route.get("match")
+    if match is not None and not (isinstance(match, list) and all(isinstance(m, Mapping) for m in match)):
+        return f"{where}.match", f"expected a list of match conditions (mappings), got {describe(match)}"
+    for key in ("rewrite", "redirect"):
+        value = route.get(key)
+        if value is not None and not isinstance(value, Mapping):
+            return f"{where}.{key}", f"expected a mapping, got {describe(value)}"
+    entries = route.get("route")
+    if entries is None:
+        return None
+    if not isinstance(entries, list):
+        return f"{where}.route", f"expected a list of route destinations, got {describe(entries)}"
+    if entries and not isinstance(entries[0], Mapping):
+        return f"{where}.route[0]", f"expected a mapping with a destination, got {describe(entries[0])}"
+    dest = entries[0].get("destination") if entries else None
+    if dest is not None and not isinstance(dest, Mapping):
+        return f"{where}.route[0].destination", f"expected a mapping with host and port, got {describe(dest)}"
+    host = dest.get("host") if dest else None
+    if host is not None and not isinstance(host, str):
+        return f"{where}.route[0].destination.host", f"expected a service name, got {describe(host)}"
+    port = dest.get("port") if dest else None
+    if port is not None and not isinstance(port, Mapping):
+        return (
+            f"{where}.route[0].destination.port",
+            f"expected a mapping such as {{number: 8265}}, got {describe(port)}",
+        )
+    return None
+
+
+def _strings(value: object) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
+
+
+def _describe_list(value: object) -> str:
+    """`a string`, or for a list what its first non-string entry is: `a list holding a mapping`."""
+    if not isinstance(value, list):
+        return describe(value)
+    odd = next((v for v in value if not isinstance(v, str)), None)
+    return f"a list holding {describe(odd)}"
 
 
 def _first_route(route: Mapping[str, Any]) -> Mapping[str, Any]:

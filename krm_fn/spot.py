@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from krm_fn.ray import cluster_spec, cluster_spec_path, dotted, worker_groups
+from krm_fn.ray import cluster_spec, cluster_spec_path, dotted, shape_problems, worker_groups
 from krm_fn.results import ResourceRef, Result, Severity
 
 Path = tuple[str | int, ...]
@@ -214,7 +214,7 @@ _TOLERATION_FIELDS = ("key", "operator", "value", "effect", "tolerationSeconds")
 
 _DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
-_INTEGER = re.compile(r"^[+-]?[0-9]+$")
+_INTEGER = re.compile(r"[+-]?[0-9]+")
 
 
 def parse_spot(raw: object, path: str = "spec.spot") -> tuple[SpotSpec, list[Result]]:
@@ -387,8 +387,8 @@ def _expressions(raw: object, path: str, err: Report) -> Iterator[dict[str, Any]
         elif op in ("Exists", "DoesNotExist") and values:
             err(f"{where}.values", f"operator {op} takes no values")
             ok = False
-        elif op in ("Gt", "Lt") and (len(values) != 1 or not _INTEGER.match(values[0])):
-            err(f"{where}.values", f"operator {op} needs exactly one integer value, quoted")
+        elif op in ("Gt", "Lt") and (len(values) != 1 or _int(values[0]) is None):
+            err(f"{where}.values", f"operator {op} needs exactly one integer value (64-bit), quoted")
             ok = False
         if ok:
             yield {"key": key, "operator": op, **({"values": list(values)} if values else {})}
@@ -557,6 +557,9 @@ def apply_spot(obj: Mapping[str, Any], spec: SpotSpec) -> tuple[dict[str, Any], 
     if not spec.enabled or cluster_spec_path(out) is None:
         return out, []
     ref = ResourceRef.of(obj)
+    shapes = shape_problems(out)
+    if shapes:  # placing what can be read would leave the rest of the workers off Spot, silently
+        return out, [Result(message, resource=ref, field=dotted(path)) for path, message in shapes]
     results = _check_head(out, spec, ref)
     for path, group in worker_groups(out):
         # _copy built plain dicts, so the groups can be edited in place
@@ -569,7 +572,7 @@ def check_group_names(
     spec: SpotSpec, objects: Iterable[Mapping[str, Any]], path: str = "spec.spot"
 ) -> list[Result]:
     """Warn about `groups` and `nodePools` entries that name no worker group in `objects`."""
-    names = {g.get("groupName") for obj in objects for _, g in worker_groups(obj)}
+    names = {n for obj in objects for _, g in worker_groups(obj) if isinstance(n := g.get("groupName"), str)}
     out = [
         Result(
             f"no worker group is named {name!r}; this entry has no effect",
@@ -725,6 +728,24 @@ def _plan_affinity(
                         )
                     ]
                 )
+            values = e.get("values")
+            vpath: Path = (*where, "matchExpressions", j, "values")
+            if values is not None and not isinstance(values, list):
+                raise _Refused([note(vpath, f"expected a list of strings, got {_kind(values)}")])
+            # Kubernetes reads a Gt/Lt operand as a 64-bit integer; any other makes the term match
+            # no node (and thousands of digits are beyond what Python converts)
+            if e.get("operator") in ("Gt", "Lt") and (
+                not values or len(values) != 1 or _int(values[0]) is None
+            ):
+                raise _Refused(
+                    [
+                        note(
+                            vpath,
+                            f"operator {e.get('operator')} needs exactly one integer value (64-bit); "
+                            "as it is, this term matches no node",
+                        )
+                    ]
+                )
         if _is_empty_term(term):
             if mode == "required":
                 findings.append(
@@ -759,8 +780,10 @@ def _add_required(pod: dict[str, Any], reqs: list[dict[str, Any]]) -> None:
         exprs = term.get("matchExpressions")
         if not isinstance(exprs, list):
             exprs = term["matchExpressions"] = []
+        # each existing expression's identity once: a long In list is read once, not once per req
+        have = {_expr_id(e) for e in exprs if isinstance(e, Mapping)}
         for req in reqs:
-            if not any(_same_expression(req, e) for e in exprs):
+            if _expr_id(req) not in have:
                 exprs.append(_copy(req))
 
 
@@ -912,50 +935,88 @@ _NONE = _NoWitness()
 def _witness(exprs: Sequence[Mapping[str, Any]]) -> str | _NoWitness | None:
     """A label value (None = label absent) satisfying every expression on one key, or _NONE.
 
-    Exact for the six operators: the candidates are absence, every listed value, a value listed
-    nowhere, and enough integers around each Gt/Lt bound to step over the excluded ones.
+    Exact for the six operators, in time linear in the number of values: absence if nothing
+    asks for a value; else the first value of the In lists that every other expression allows;
+    else a value listed nowhere; else, between the Gt/Lt bounds, the first integer not excluded
+    (at most one more step than there are excluded values). Set operations, no scan per value.
     """
-    listed: list[str] = []
-    bounds: list[int] = []
+    allowed: set[str] | None = None  # what every In list allows
+    excluded: set[str] = set()
+    present = absent = False
+    low: int | None = None  # exclusive bounds of Gt and Lt
+    high: int | None = None
     for e in exprs:
-        values = e.get("values") or []
-        if e.get("operator") in ("Gt", "Lt"):
-            bounds.extend(n for n in (_int(v) for v in values) if n is not None)
-        else:
-            listed.extend(str(v) for v in values)
-    fresh = "\x00" + "".join(listed)  # longer than every listed value: listed nowhere
-    candidates: list[str | None] = [None, *listed, fresh]
-    for b in bounds:
-        for j in range(len(listed) + 1):
-            candidates += [str(b + 1 + j), str(b - 1 - j)]
-    for value in candidates:
-        if all(_matches(e, value) for e in exprs):
-            return value
+        op = e.get("operator")
+        raw = e.get("values")
+        values = raw if isinstance(raw, list) else []
+        if op == "In":
+            present = True
+            allowed = set(map(str, values)) if allowed is None else allowed.intersection(map(str, values))
+        elif op == "NotIn":
+            excluded.update(map(str, values))
+        elif op == "Exists":
+            present = True
+        elif op == "DoesNotExist":
+            absent = True
+        elif op in ("Gt", "Lt") and len(values) == 1 and (bound := _int(values[0])) is not None:
+            present = True
+            if op == "Gt":
+                low = bound if low is None else max(low, bound)
+            else:
+                high = bound if high is None else min(high, bound)
+        else:  # an unknown operator, or a Gt/Lt without one integer: no node matches
+            return _NONE
+    if not present:
+        return None
+    if absent:
+        return _NONE
+
+    def fits(value: str) -> bool:
+        if value in excluded:
+            return False
+        if low is None and high is None:
+            return True
+        n = _int(value)
+        return n is not None and (low is None or n > low) and (high is None or n < high)
+
+    if allowed is not None:
+        candidates = allowed - excluded
+        if low is not None or high is not None:
+            candidates = {v for v in candidates if fits(v)}
+        # which one is immaterial: callers only ask whether a witness exists
+        return next(iter(candidates), _NONE)
+    if low is None and high is None:
+        return next(c for i in range(len(excluded) + 1) if (c := f"\x00{i}") not in excluded)
+    n, step = (low + 1, 1) if low is not None else (high - 1 if high is not None else 0, -1)
+    for _ in range(len(excluded) + 1):
+        if (low is not None and n <= low) or (high is not None and n >= high):
+            return _NONE
+        if str(n) not in excluded:
+            return str(n)
+        n += step
     return _NONE
 
 
-def _matches(expr: Mapping[str, Any], value: str | None) -> bool:
-    """Whether a node whose label has `value` (None: no such label) satisfies `expr`."""
-    op = expr.get("operator")
-    values = [str(v) for v in expr.get("values") or []]
-    if op == "In":
-        return value is not None and value in values
-    if op == "NotIn":
-        return value is None or value not in values
-    if op == "Exists":
-        return value is not None
-    if op == "DoesNotExist":
-        return value is None
-    if op in ("Gt", "Lt") and value is not None and len(values) == 1:
-        have, bound = _int(value), _int(values[0])
-        if have is None or bound is None:
-            return False
-        return have > bound if op == "Gt" else have < bound
-    return False
+# Kubernetes parses Gt/Lt operands and node label values with strconv.ParseInt(s, 10, 64)
+_INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
+_INT64_DIGITS = 19
 
 
 def _int(value: object) -> int | None:
-    return int(str(value)) if _INTEGER.match(str(value)) else None
+    """`value` as a 64-bit integer the way Kubernetes reads it, None when it is not one.
+
+    Never converts more than 19 digits: Python refuses int() of very long strings.
+    """
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value if _INT64_MIN <= value <= _INT64_MAX else None
+    text = str(value)
+    if not _INTEGER.fullmatch(text):
+        return None
+    digits = text.lstrip("+-").lstrip("0")
+    if len(digits) > _INT64_DIGITS:
+        return None
+    n = int(text[0] + digits if text[0] in "+-" and digits else digits or "0")
+    return n if _INT64_MIN <= n <= _INT64_MAX else None
 
 
 def _is_empty_term(term: Mapping[str, Any]) -> bool:
@@ -970,7 +1031,8 @@ def _by_key(exprs: Iterable[Mapping[str, Any]]) -> dict[str, list[Mapping[str, A
 
 
 def _expr_id(e: Mapping[str, Any]) -> tuple[object, object, frozenset[str]]:
-    return e.get("key"), e.get("operator"), frozenset(str(v) for v in e.get("values") or [])
+    values = e.get("values")
+    return e.get("key"), e.get("operator"), frozenset(map(str, values) if isinstance(values, list) else ())
 
 
 def _same_expression(a: Mapping[str, Any], b: object) -> bool:
@@ -1032,6 +1094,7 @@ def _ensure(parent: dict[str, Any], key: str) -> dict[str, Any]:
 
 
 _SCALARS = (str, int, float, bool, type(None))
+_SCALAR_SET = frozenset(_SCALARS)
 
 
 def _copy(value: Any) -> Any:
@@ -1045,6 +1108,9 @@ def _copy(value: Any) -> Any:
     if kind is dict:
         return {k: _copy(v) for k, v in value.items()}
     if kind is list:
+        # a list of scalars (a long `values` list) is copied whole, without a call per element
+        if set(map(type, value)) <= _SCALAR_SET:
+            return list(value)
         return [_copy(v) for v in value]
     if isinstance(value, Mapping):
         return {k: _copy(v) for k, v in value.items()}

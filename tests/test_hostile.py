@@ -48,7 +48,10 @@ CASES: dict[str, tuple[int | None, str]] = {
     "hosts-a-string.yaml": (1, "spec.routing.hosts: expected a list of strings, got a string"),
     "patches-a-string.yaml": (1, "spec.tenants[0].patches: expected a list"),
     "labels-a-string.yaml": (1, "spec.tenants[0].namespaceLabels: expected a mapping"),
-    "worker-groups-a-string.yaml": (None, ""),
+    "worker-groups-a-string.yaml": (
+        1,
+        "spec.workerGroupSpecs: expected a list of worker groups, got a string",
+    ),
     "configmap-tenants-a-list.yaml": (1, "data.tenants: expected a string, got a list"),
     "duplicate-keys.yaml": (1, "duplicate key 'kind'"),
     "duplicate-tenant-keys.yaml": (1, "duplicate key 'name'"),
@@ -84,6 +87,59 @@ CASES: dict[str, tuple[int | None, str]] = {
     "one-path-annotation-pass.yaml": (0, ""),
     "output-dir-is-base-folder.yaml": (1, "outputDir 'base' holds the base ConfigMap/settings"),
     "output-dir-dot.yaml": (1, "outputDir '.' holds the base ConfigMap/settings"),
+    # shapes: Ray workloads, routes and tenant patches whose parts have the wrong type
+    "group-name-a-list.yaml": (1, "spec.workerGroupSpecs[0].groupName: expected a string, got a list"),
+    "worker-group-a-string.yaml": (
+        1,
+        "spec.workerGroupSpecs[0]: expected a worker group (a mapping), got a string",
+    ),
+    "worker-template-a-string.yaml": (
+        1,
+        "spec.workerGroupSpecs[0].template: expected a pod template (a mapping)",
+    ),
+    "rayjob-cluster-spec-a-string.yaml": (
+        1,
+        "RayJob/job spec.rayClusterSpec: expected a mapping, got a string",
+    ),
+    "route-match-a-number.yaml": (1, "spec.http[0].match: expected a list of match conditions"),
+    "route-destination-a-string.yaml": (
+        1,
+        "spec.http[0].route[0].destination: expected a mapping with host and port",
+    ),
+    "export-to-nested-list.yaml": (1, "spec.exportTo: expected a list of namespaces"),
+    "gateways-a-string.yaml": (1, "spec.gateways: expected a list of strings, got a string"),
+    "gt-thousands-of-digits.yaml": (
+        1,
+        "matchExpressions[0].values: worker group 'cpu': operator Gt needs exactly one integer",
+    ),
+    "spot-gt-thousands-of-digits.yaml": (
+        1,
+        "spec.spot.matchExpressions[0].values: operator Gt needs exactly one integer",
+    ),
+    "patch-metadata-a-list.yaml": (
+        1,
+        "spec.tenants[0].patches[0].patch: patch for RayCluster/raycluster of tenant 'mlops': metadata is a list",
+    ),
+    "patch-root-a-list.yaml": (
+        1,
+        "spec.tenants[0].patches[0].patch: patch for RayCluster/raycluster of tenant 'mlops': the result is a list",
+    ),
+    "patch-labels-a-list.yaml": (
+        1,
+        "spec.tenants[0].patches[0].patch: patch for RayCluster/raycluster of tenant 'mlops': metadata.labels is a list",
+    ),
+    "patch-kind-a-list.yaml": (
+        1,
+        "spec.tenants[0].patches[0].patch: patch for RayCluster/raycluster of tenant 'mlops': kind is a list",
+    ),
+    "patch-virtualservice-spec-a-string.yaml": (
+        1,
+        "patches[0].patch: patch for VirtualService/ray-dashboard of tenant 'mlops': spec is a string",
+    ),
+    "patch-worker-groups-a-string.yaml": (
+        1,
+        "patches[0].patch: patch for RayCluster/raycluster of tenant 'mlops': spec.workerGroupSpecs: expected a list of worker groups",
+    ),
 }
 # through the real entry point too: one of each way in which input goes wrong
 SUBPROCESS_CASES = [
