@@ -76,6 +76,7 @@ def _construct_mapping(loader: yaml.constructor.SafeConstructor, node: yaml.Mapp
 
 _STR_TAG = "tag:yaml.org,2002:str"
 _TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
+_VALUE_TAG = "tag:yaml.org,2002:value"  # YAML 1.1's `=`, which pyyaml cannot even construct
 # pyyaml's YAML 1.1 patterns without the sexagesimal (base 60) forms: go-yaml and yaml.v3 read
 # `12:30` as a string, and so must we, or it would be written back as 750
 _INT_1_1 = re.compile(r"^(?:[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+)$")
@@ -170,14 +171,16 @@ class _NotAString:
 def _kubernetes_resolvers() -> Resolvers:
     """pyyaml's implicit resolvers as Kubernetes readers see plain scalars.
 
-    No timestamps and no base-60 numbers: kubectl and the API server (go-yaml v2), kustomize and
-    kpt (yaml.v3) read both as strings (a date would also fail every schema check). Then
+    No timestamps, no base-60 numbers and no `=`: kubectl and the API server (go-yaml v2),
+    kustomize and kpt (yaml.v3) read them as strings (a date would also fail schema checks). Then
     NOT_A_STRING for the other strings some reader takes for a non-string: the loader constructs
     them as strings, and the dumper quotes strings that resolve to it.
     """
     table = {
         first: [
-            (tag, _KUBERNETES_READINGS.get(tag, regexp)) for tag, regexp in resolvers if tag != _TIMESTAMP_TAG
+            (tag, _KUBERNETES_READINGS.get(tag, regexp))
+            for tag, regexp in resolvers
+            if tag not in (_TIMESTAMP_TAG, _VALUE_TAG)
         ]
         for first, resolvers in BaseLoader.yaml_implicit_resolvers.items()
     }
@@ -279,6 +282,8 @@ def _construct_not_a_string(loader: _Loader, node: yaml.Node) -> str:
 
 
 _Loader.add_constructor(NOT_A_STRING, _construct_not_a_string)
+# `<<` is a merge only as a key (handled before construction); as a value it is text
+_Loader.add_constructor(_MERGE_TAG, _construct_not_a_string)
 
 
 @dataclass(frozen=True)
@@ -430,7 +435,7 @@ _CONSTRUCTOR = yaml.constructor.SafeConstructor()
 @functools.lru_cache(maxsize=65536)
 def _constructed(tag: str, text: str) -> Any:
     """What the loader makes of a scalar with this tag and text (values are immutable: cached)."""
-    construct = yaml.constructor.SafeConstructor.yaml_constructors.get(tag)
+    construct = _Loader.yaml_constructors.get(tag)
     if construct is None:
         return _UNCONSTRUCTIBLE
     try:
