@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -220,15 +221,36 @@ def test_a_changed_value_is_written_as_new() -> None:
 # -- strings that look like other types are quoted on every output path ----------------------
 
 
+OURS = re.compile(r"(?:.*/)?[lp][0-9]+")  # the test's label and annotation names, in a patch path too
+
+
+def mappings(node: yaml.Node) -> Iterator[yaml.MappingNode]:
+    if isinstance(node, yaml.MappingNode):
+        yield node
+        for _, value in node.value:
+            yield from mappings(value)
+    elif isinstance(node, yaml.SequenceNode):
+        for value in node.value:
+            yield from mappings(value)
+
+
 def plain_ambiguous(text: str) -> list[str]:
-    """The ambiguous strings written plain anywhere in `text`, patch texts of kustomizations too."""
+    """The test's labels and annotation values written plain in `text`, in kustomization patches too."""
     bad = []
-    for node in documents(text):
-        for scalar in scalars(node):
-            if scalar.tag == yamlio.NOT_A_STRING:
-                bad.append(scalar.value)
-            elif "\n" in scalar.value and scalar.value.lstrip().startswith("- op:"):
-                bad.extend(plain_ambiguous(scalar.value))
+    for doc in documents(text):
+        for mapping in mappings(doc):
+            pairs = {k.value: v for k, v in mapping.value if isinstance(k, yaml.ScalarNode)}
+            path = pairs.get("path")
+            for key, value in pairs.items():
+                if not isinstance(value, yaml.ScalarNode):
+                    continue
+                ours = OURS.fullmatch(key) or (
+                    key == "value" and isinstance(path, yaml.ScalarNode) and OURS.fullmatch(path.value)
+                )
+                if ours and not value.style:
+                    bad.append(value.value)
+                if key == "patch":
+                    bad.extend(plain_ambiguous(value.value))
     return bad
 
 
