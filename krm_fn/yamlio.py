@@ -458,10 +458,21 @@ def _verbatim(like: yaml.ScalarNode) -> yaml.ScalarNode:
 
 
 def _flow_safe(node: yaml.Node) -> yaml.Node:
-    """`node`, but a null spelled as nothing (`{a: }`) as `null`: a flow collection cannot hold it plain."""
-    if isinstance(node, yaml.ScalarNode) and node.tag == _NULL_TAG and not node.value:
-        return yaml.ScalarNode(_NULL_TAG, "null")
+    """`node` as a flow collection can hold it.
+
+    The emitter writes no plain scalar with `:` or a flow indicator inside brackets, where the
+    parser read one (`{value: 12:30}`): such text is quoted, which every reader takes for the
+    same string, rather than tagged. A null spelled as nothing (`{a: }`) becomes `null`.
+    """
+    if isinstance(node, yaml.ScalarNode) and not node.style:
+        if node.tag == NOT_A_STRING and _FLOW_INDICATORS.search(node.value):
+            return yaml.ScalarNode(_STR_TAG, node.value)
+        if node.tag == _NULL_TAG and not node.value:
+            return yaml.ScalarNode(_NULL_TAG, "null")
     return node
+
+
+_FLOW_INDICATORS = re.compile(r"[:,\[\]{}#]")
 
 
 def _pair_like(like: yaml.Node | None, key: Any) -> tuple[yaml.Node | None, yaml.Node | None]:

@@ -465,3 +465,25 @@ def test_kpt_render_keeps_bases_and_copies_read_as_kustomize_reads_the_base(
         built = kustomize_build(kubectl, folder, files)
         assert built["ConfigMap"]["data"] == base["ConfigMap"]["data"]
         assert head_env(built["RayCluster"]) == head_env(base["RayCluster"])
+
+
+def test_the_hostile_spellings_come_back_as_written() -> None:
+    raw = (REPO / "tests" / "testdata" / "hostile" / "spellings-kept-pass.yaml").read_bytes()
+    out = krm_output(raw)
+    items = raw.decode().split("functionConfig:")[0]
+    kept = [line for line in items.splitlines() if line.startswith("    ") and ":" in line]
+    # libyaml cannot write these three as they were: explicit tags, and a null as nothing in a flow
+    respelled = {
+        "    flow: {a: , b: [~, null]}": "    flow: {a: null, b: [~, null]}",
+        "    tagged: !!str y": "    tagged: 'y'",
+        '    typed: !!int "3"': "    typed: 3",
+        # the emitter allows no `:` in a plain scalar inside brackets: quoted, the same string
+        "          - {name: CLOCK, value: 12:30}": "          - {name: CLOCK, value: '12:30'}",
+        "          - {name: WHEN, value: 2024-01-01T10:00:00Z}": "          - {name: WHEN, value: '2024-01-01T10:00:00Z'}",
+    }
+    lines = out.splitlines()
+    for line in kept:
+        assert respelled.get(line, line) in lines, line
+    namespace = [d for d in yamlio.load(out)["items"] if d["kind"] == "Namespace"]
+    assert namespace[0]["metadata"]["labels"]["a"] == "y"
+    assert {"      a: 'y'", "      b: '1e3'", "      c: '0o17'", "      d: 'N'"} <= set(lines)
