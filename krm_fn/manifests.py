@@ -128,4 +128,5 @@ def _kind_name(obj: Any) -> tuple[str, str] | None:
 def dump_stream(outputs: Sequence[Any], manifests: Sequence[Manifest]) -> str:
     """The output objects as a `---`-separated stream, each styled like the manifest it came from."""
     likes = style_sources([m.data for m in manifests], [m.node for m in manifests], outputs)
-    return yamlio.dump_nodes([yamlio.to_node(obj, likes=likes) for obj in outputs])
+    # one object's nodes at a time: a list of all of them would double the peak memory
+    return yamlio.dump_nodes(yamlio.to_node(obj, likes=likes) for obj in outputs)

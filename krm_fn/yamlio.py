@@ -197,7 +197,30 @@ def _kubernetes_resolvers() -> Resolvers:
 _RESOLVERS = _kubernetes_resolvers()
 
 
-class _Loader(BaseLoader):
+class _Resolver(yaml.resolver.BaseResolver):
+    yaml_implicit_resolvers = _RESOLVERS
+
+
+_RESOLVER = _Resolver()
+
+
+@functools.lru_cache(maxsize=65536)
+def _scalar_tag(value: str, implicit: tuple[bool, bool]) -> str:
+    """_RESOLVER's tag for a scalar; cached, as manifests repeat their values for every tenant."""
+    tag: str = _RESOLVER.resolve(yaml.ScalarNode, value, implicit)  # type: ignore[no-untyped-call]
+    return tag
+
+
+class _CachedResolve:
+    """Scalar resolution through _scalar_tag: the loader and serializer ask once or twice a scalar."""
+
+    def resolve(self, kind: type[yaml.Node], value: Any, implicit: Any) -> Any:
+        if kind is yaml.ScalarNode:
+            return _scalar_tag(value, implicit)
+        return super().resolve(kind, value, implicit)  # type: ignore[misc]
+
+
+class _Loader(_CachedResolve, BaseLoader):
     """Safe loader that refuses duplicate mapping keys and reads no timestamps or base-60 numbers.
 
     Where Kubernetes readers disagree among themselves (`y`, `0o17`, `1e3` are strings here, as
@@ -250,7 +273,7 @@ def _may_nest_deeper(text: str, depth: int) -> bool:
     return _brackets_deeper(text, depth) or _DEEP_INDENT.search(text) is not None
 
 
-class _Dumper(BaseDumper):
+class _Dumper(_CachedResolve, BaseDumper):
     """Quotes every string a Kubernetes reader would take for another type; writes no anchors.
 
     The serializer writes a scalar plain only where the dumper's resolvers read its text back
@@ -266,13 +289,6 @@ class _Dumper(BaseDumper):
 
 Dumper = _Dumper
 Loader = _Loader
-
-
-class _Resolver(yaml.resolver.BaseResolver):
-    yaml_implicit_resolvers = _RESOLVERS
-
-
-_RESOLVER = _Resolver()
 
 
 def _construct_not_a_string(loader: _Loader, node: yaml.Node) -> str:
