@@ -15,6 +15,7 @@ from krm_fn import items as it
 from krm_fn import yamlio
 from krm_fn.config import KIND, TenantsConfig, parse_config
 from krm_fn.expand import Outcome, expand
+from krm_fn.manifests import style_sources
 from krm_fn.results import FnError, Result, describe
 
 RESOURCE_LIST_VERSIONS = (
@@ -84,45 +85,6 @@ def write(
         if result.severity != "info":
             stderr.write(f"ray-tenants: {result.one_line()}\n")
     return 1 if failed else 0
-
-
-def style_sources(
-    inputs: Sequence[Any], nodes: Sequence[yaml.Node | None], outputs: Sequence[Any]
-) -> dict[int, yaml.Node]:
-    """Which input node each output item takes its YAML styles from.
-
-    An item passed through keeps its own; a tenant's copy takes its base's (same kind and name),
-    so the generated files read like the base the user wrote; a generated kustomization writes
-    its patches as block text.
-    """
-    likes = {id(obj): node for obj, node in zip(inputs, nodes, strict=True) if node is not None}
-    by_name = {
-        key: node
-        for obj, node in zip(inputs, nodes, strict=True)
-        if node is not None and (key := _kind_name(obj)) is not None and it.owner_tenant(obj) is None
-    }
-    for obj in outputs:
-        if id(obj) not in likes and isinstance(obj, dict):
-            if it.owner_tenant(obj) and obj.get("kind") == "Kustomization":
-                # imported here: only output: overlays generates these, and overlays pulls in jsonpatch
-                from krm_fn import overlays
-
-                if overlays.is_kustomization_file(it.path_of(obj)):
-                    likes[id(obj)] = overlays.style_like(obj)
-                    continue
-            key = _kind_name(obj)
-            node = by_name.get(key) if key is not None else None
-            if node is not None:
-                likes[id(obj)] = node
-    return likes
-
-
-def _kind_name(obj: Any) -> tuple[str, str] | None:
-    """Kind and name of an object, None where either is not a string (`kind: []` is input too)."""
-    if not isinstance(obj, dict):
-        return None
-    kind, name = obj.get("kind"), it.meta(obj).get("name")
-    return (kind, name) if isinstance(kind, str) and isinstance(name, str) else None
 
 
 def _one_document(raw: bytes) -> yamlio.Document:

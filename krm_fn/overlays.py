@@ -12,7 +12,6 @@ Everything here is pure except `write_folder`, which hands the files to the stan
 from __future__ import annotations
 
 import posixpath
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -329,26 +328,11 @@ def _same(a: Any, b: Any) -> bool:
     return bool(a == b)
 
 
-# Plain scalars that kustomize's YAML reader (YAML 1.1, go-yaml) would not read back as the
-# string we mean: booleans like `y`/`on`, nulls, and numbers in every notation it accepts.
-_AMBIGUOUS = re.compile(
-    r"""^(?:
-        [yYnN]|yes|Yes|YES|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF
-        |null|Null|NULL|~
-        |[-+]?(?:\.[0-9]+|[0-9][0-9_]*(?:\.[0-9_]*)?)(?:[eE][-+]?[0-9]+)?
-        |[-+]?0b[01_]+|[-+]?0x[0-9a-fA-F_]+|[-+]?0o?[0-7_]+
-        |[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?
-        |[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)
-    )$""",
-    re.VERBOSE,
-)
+class _PatchDumper(yamlio.Dumper):
+    """yamlio's dumper (it quotes what a Kubernetes reader would not read as a string), with
+    multi-line strings as `|` blocks."""
 
-
-class _PatchDumper(yamlio.BaseDumper):
-    literal = True  # multi-line strings as `|` blocks
-
-    def ignore_aliases(self, data: Any) -> bool:
-        return True
+    literal = True
 
 
 class _QuotingPatchDumper(_PatchDumper):
@@ -356,8 +340,6 @@ class _QuotingPatchDumper(_PatchDumper):
 
 
 def _represent_str(dumper: _PatchDumper, value: str) -> yaml.ScalarNode:
-    if _AMBIGUOUS.match(value):
-        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="'")
     if "\n" in value:
         return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|" if dumper.literal else '"')
     return dumper.represent_str(value)
@@ -377,7 +359,7 @@ def dump_ops(ops: Sequence[Mapping[str, Any]]) -> str:
         text: str = yaml.dump(
             data, Dumper=dumper, sort_keys=False, default_flow_style=False, allow_unicode=True, width=4096
         )
-        if yaml.load(text.strip(), Loader=yamlio.BaseLoader) == data:
+        if yaml.load(text.strip(), Loader=yamlio.Loader) == data:
             break
     return text
 

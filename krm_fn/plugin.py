@@ -103,22 +103,22 @@ def run_legacy(config_file: str, stdout: IO[str], stderr: IO[str]) -> int:
     On any problem: one line per problem on stderr, exit 1 and NOTHING on stdout, since kustomize
     would build with whatever was printed (an empty stream removes every resource).
     """
-    from krm_fn import yamlio
     from krm_fn.expand import Outcome
+    from krm_fn.manifests import dump_stream
     from krm_fn.render import run
     from krm_fn.results import FnError
 
     try:
-        outcome, _ = run(["-"], config_file)
+        outcome, manifests = run(["-"], config_file)
     except FnError as exc:
-        outcome = Outcome([], exc.results)
+        outcome, manifests = Outcome([], exc.results), []
     for result in outcome.results:
         # kustomize's temporary copy of the config and its own stream are no files the user knows:
         # the object (kind/name) and field locate the problem
         stderr.write(f"ray-tenants: {replace(result, file='', line=None).one_line()}\n")
     if outcome.failed:
         return 1
-    stdout.write(yamlio.dump_all(outcome.items))
+    stdout.write(dump_stream(outcome.items, manifests))
     return 0
 
 

@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import IO, Any
 
 from krm_fn import items as it
-from krm_fn import overlays, yamlio
+from krm_fn import overlays
 from krm_fn.config import API_GROUP, KIND, parse_config
 from krm_fn.expand import Outcome, expand
-from krm_fn.manifests import Manifest, find_files, load_files, with_lines
+from krm_fn.manifests import Manifest, dump_stream, find_files, load_files, with_lines
 from krm_fn.results import FnError, Result
 
 
@@ -53,7 +53,7 @@ def main(
         return 0
     # kustomize's build instructions travel with manifests but are not objects to apply
     kustomizations = {id(m.data) for m in manifests if overlays.is_kustomization_file(m.file)}
-    stdout.write(yamlio.dump_all(o for o in outcome.items if id(o) not in kustomizations))
+    stdout.write(dump_stream([o for o in outcome.items if id(o) not in kustomizations], manifests))
     return 0
 
 
