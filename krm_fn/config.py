@@ -14,6 +14,7 @@ from typing import Any
 
 from krm_fn import ray
 from krm_fn.results import FnError, ResourceRef, Result, describe
+from krm_fn.routing.overlap import Claim, find_overlaps
 from krm_fn.spot import SpotSpec, parse_spot
 
 API_GROUP = "fn.ray-tenants.dev"
@@ -291,31 +292,15 @@ def _parse_tenants(raw: object, c: _Checker) -> tuple[Tenant, ...]:
 
 
 def _check_prefixes(tenants: list[Tenant], c: _Checker) -> None:
-    """Tenants share hosts and gateways, where Istio's order between VirtualServices is undefined.
-
-    Valid prefixes start and end with '/', so one contains another exactly when it is one of the
-    other's '/'-bounded heads: indexing the heads keeps thousands of tenants linear, not quadratic.
-    """
+    """Tenants share hosts and gateways, where Istio's order between VirtualServices is undefined."""
     valid = [t for t in tenants if PREFIX_RE.match(t.path_prefix)]
-    exact: dict[str, list[int]] = {}  # prefix -> earlier tenants with exactly that prefix
-    longer: dict[str, list[int]] = {}  # head -> earlier tenants whose prefix strictly extends it
-    for j, later in enumerate(valid):
-        b = later.path_prefix
-        heads = [b[: k + 1] for k in range(1, len(b)) if b[k] == "/"]
-        hits = {i for head in heads for i in exact.get(head, ())}
-        hits.update(longer.get(b, ()))
-        for i in sorted(hits):
-            earlier = valid[i]
-            a = earlier.path_prefix
-            how = "is the same as" if a == b else ("is nested in" if b.startswith(a) else "contains")
-            c.error(
-                f"{later.field}.pathPrefix",
-                f"{b!r} {how} {a!r} of tenant {earlier.name!r} ({earlier.field}): "
-                "prefixes on one host must not overlap",
-            )
-        exact.setdefault(b, []).append(j)
-        for head in heads[:-1]:
-            longer.setdefault(head, []).append(j)
+    for overlap in find_overlaps(Claim(t.path_prefix, t) for t in valid):
+        earlier, later = overlap.earlier.owner, overlap.later.owner
+        c.error(
+            f"{later.field}.pathPrefix",
+            f"{later.path_prefix!r} {overlap.phrase} {earlier.path_prefix!r} of tenant {earlier.name!r} "
+            f"({earlier.field}): prefixes on one host must not overlap",
+        )
 
 
 def _labels(raw: object, path: str, c: _Checker) -> dict[str, str]:

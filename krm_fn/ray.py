@@ -10,6 +10,9 @@ from krm_fn.results import describe
 
 RAY_GROUP = "ray.io"
 DASHBOARD_PORT = 8265
+# KubeRay names a workload's head Service `<name>-head-svc` unless the spec names it
+HEAD_SERVICE_SUFFIX = "-head-svc"
+HEAD_SERVICE_PLACEHOLDER = f"<raycluster>{HEAD_SERVICE_SUFFIX}"  # for messages
 
 # kind -> path (from the object root) of the embedded RayClusterSpec
 CLUSTER_SPEC_PATHS: dict[str, tuple[str, ...]] = {
@@ -133,7 +136,12 @@ def head_service_name(obj: Mapping[str, Any]) -> str | None:
     custom = meta.get("name") if isinstance(meta, Mapping) else None
     if isinstance(custom, str) and custom:
         return custom
-    return f"{name}-head-svc"
+    return f"{name}{HEAD_SERVICE_SUFFIX}"
+
+
+def is_head_service_name(service: str) -> bool:
+    """A Service name KubeRay gives a head service by default, for when the workload is not at hand."""
+    return service.endswith(HEAD_SERVICE_SUFFIX)
 
 
 def name_problem(kind: str, name: str) -> str | None:

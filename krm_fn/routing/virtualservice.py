@@ -2,20 +2,41 @@
 
 Istio merges VirtualServices bound to one host and gateway in an undefined order, so each tenant
 owns exactly the two rules for its prefix and nothing else (the prefixes themselves are checked
-for overlap in the config).
+for overlap in the config, by overlap.py). policy.py verifies routes against the same rules.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from krm_fn import ray
-from krm_fn.config import Tenant, TenantsConfig
 from krm_fn.results import ResourceRef, Result, describe
 
 ISTIO_GROUP = "networking.istio.io"
+
+
+class RoutedTenant(Protocol):
+    """What routing needs of a tenant (config.Tenant): its namespace and its URI prefix."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def path_prefix(self) -> str: ...
+    @property
+    def exact_path(self) -> str: ...
+
+
+class RoutingSettings(Protocol):
+    """What routing needs of the tenant spec (config.TenantsConfig): host and gateway overrides."""
+
+    @property
+    def hosts(self) -> tuple[str, ...] | None: ...
+    @property
+    def gateways(self) -> tuple[str, ...] | None: ...
+    @property
+    def cluster_domain(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -28,6 +49,7 @@ class HeadTarget:
 
 
 def is_virtual_service(obj: Mapping[str, Any]) -> bool:
+    """An Istio VirtualService (any version of networking.istio.io)."""
     api = obj.get("apiVersion")
     return obj.get("kind") == "VirtualService" and isinstance(api, str) and api.startswith(ISTIO_GROUP + "/")
 
@@ -69,7 +91,7 @@ def find_target(
             return None, [
                 Result(
                     f"{named} not the head service of a base Ray workload ({what} found); "
-                    "set the route's destination host to `<raycluster>-head-svc`",
+                    f"set the route's destination host to `{ray.HEAD_SERVICE_PLACEHOLDER}`",
                     resource=ref,
                     field=f"spec.http[{index}].route[0].destination.host",
                 )
@@ -89,7 +111,7 @@ def find_target(
 
 
 def route_tenant(
-    vs: dict[str, Any], target: HeadTarget, tenant: Tenant, config: TenantsConfig
+    vs: dict[str, Any], target: HeadTarget, tenant: RoutedTenant, config: RoutingSettings
 ) -> list[Result]:
     """Rewrite the tenant's copy `vs` in place to the two rules of the tenant's prefix."""
     ref = ResourceRef.of(vs)
