@@ -22,16 +22,21 @@ except ImportError:  # pragma: no cover - depends on how pyyaml was built
     from yaml import SafeLoader as BaseLoader  # type: ignore[assignment]
 
 __all__ = [
+    "NOT_A_STRING",
     "BaseDumper",
     "BaseLoader",
     "Document",
+    "Dumper",
+    "Loader",
     "child_node",
     "dump",
     "dump_all",
     "dump_node",
     "dump_nodes",
+    "holds",
     "load",
     "load_documents",
+    "reads_as_non_string",
     "to_node",
 ]
 
