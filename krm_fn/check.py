@@ -1195,11 +1195,17 @@ def _check_policy(
         targets = list(generated)
     else:
         targets = [Target(d.data, d, d.ref) for d in objects if not it.is_tool_config(d.data)]
-    heads: dict[str, set[str]] = {}
+    # generated routes carry the port their base routes the dashboard on, as the expansion reads it
+    bases = list({id(t.doc): t.doc.data for t in generated}.values())
+    ports = routing.dashboard_ports(
+        [b for b in bases if routing.is_virtual_service(b)], [b for b in bases if ray.is_ray_workload(b)]
+    )
+    heads: dict[str, dict[str, set[int]]] = {}
     for t in targets:
         name = ray.head_service_name(t.obj)
         if name:
-            heads.setdefault(str(it.meta(t.obj).get("namespace") or ""), set()).add(name)
+            namespace = str(it.meta(t.obj).get("namespace") or "")
+            heads.setdefault(namespace, {})[name] = ports.get(name, {ray.DASHBOARD_PORT})
     opted_out = {t.name for t in config.tenants if not t.spot} if config else set()
     routes = []
     for t in targets:

@@ -9,6 +9,7 @@ from krm_fn.routing.policy import RouteFinding, RouteOverlap, check_route, is_te
 from krm_fn.routing.virtualservice import (
     ISTIO_GROUP,
     HeadTarget,
+    dashboard_ports,
     find_target,
     is_virtual_service,
     route_tenant,
@@ -22,6 +23,7 @@ __all__ = [
     "RouteFinding",
     "RouteOverlap",
     "check_route",
+    "dashboard_ports",
     "find_overlaps",
     "find_target",
     "is_tenant_route",

@@ -11,7 +11,7 @@ the object came from and turns them into located results.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence, Set
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,8 +20,9 @@ from krm_fn.results import ResourceRef
 from krm_fn.routing.overlap import Claim, FieldPath, Overlap, find_overlaps
 from krm_fn.routing.virtualservice import is_virtual_service
 
-# namespace -> names of the head services of the Ray workloads known there
-Heads = Mapping[str, set[str]]
+# namespace -> head services of the Ray workloads known there -> the ports their dashboards are
+# routed on (the base VirtualService's port when the function generated the routes, else 8265)
+Heads = Mapping[str, Mapping[str, Set[int]]]
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,7 @@ def is_tenant_route(vs: Mapping[str, Any], heads: Heads, generated: bool = False
     namespace = _namespace(vs)
     for dest in _destinations(vs):
         service, ns = service_of(dest.get("host"), namespace)
-        if service and (service in heads.get(ns, set()) or ray.is_head_service_name(service)):
+        if service and (service in heads.get(ns, {}) or ray.is_head_service_name(service)):
             return True
     return False
 
@@ -139,7 +140,7 @@ def _check_destinations(
                 )
             )
             continue
-        known = heads.get(ns, set())
+        known = heads.get(ns, {})
         if not service or (service not in known if known else not ray.is_head_service_name(service)):
             what = f"one of {', '.join(sorted(known))}" if known else f"a `{ray.HEAD_SERVICE_PLACEHOLDER}`"
             out.append(
@@ -150,11 +151,12 @@ def _check_destinations(
                 )
             )
         port = _mapping(dest.get("port")).get("number")
-        if port != ray.DASHBOARD_PORT:
+        ports = known.get(service) or {ray.DASHBOARD_PORT}
+        if port not in ports:
             out.append(
                 RouteFinding(
                     (*dpath, "port", "number") if port is not None else dpath,
-                    f"expected the dashboard port {ray.DASHBOARD_PORT}, got {port!r}",
+                    f"expected the dashboard port {' or '.join(map(str, sorted(ports)))}, got {port!r}",
                 )
             )
     return out
