@@ -180,6 +180,7 @@ def test_breaking_any_generated_rule_is_reported_on_its_field(
     redirect, rule = vs["spec"]["http"]
     prefix = rule["match"][0]["uri"]["prefix"]
     assert redirect["match"][0]["uri"] == {"exact": prefix[:-1]}
+    expected: list[tuple[tuple[str | int, ...], str]]
     if damage == "drop the redirect":
         del vs["spec"]["http"][0]
         expected = [(("spec", "http", 0), f"no redirect from {prefix[:-1]!r} to {prefix!r}")]
