@@ -256,13 +256,14 @@ def _overlays(
     Items are placed in `<outputDir>/<tenant>/` in kpt and standalone alike: the overlay refers
     to the bases by their files, relative to its own.
     """
-    from krm_fn import overlays  # only this mode needs it, and it pulls in jsonpatch
+    # the patch builder is this mode's own module (it pulls in jsonpatch)
+    from krm_fn.overlays import is_kustomization_file, patches
 
-    refs = [overlays.Base(b, f) for b, f in bases]
+    refs = [patches.Base(b, f) for b, f in bases]
     kustomizations = [
-        overlays.Base(o, f) for o, f in zip(objs, files, strict=True) if overlays.is_kustomization_file(f)
+        patches.Base(o, f) for o, f in zip(objs, files, strict=True) if is_kustomization_file(f)
     ]
-    out.results.extend(overlays.check_bases(refs, kustomizations, config.output_dir))
+    out.results.extend(patches.check_bases(refs, kustomizations, config.output_dir))
     placement = _Placement(config.output_dir)
     for tenant in config.tenants:
         out.items.append(_namespace(tenant, placement))
@@ -272,7 +273,7 @@ def _overlays(
             out.results.extend(r.at(file=ref.file) for r in found)
             pairs.append((ref, copy))
         if not out.failed:  # a patch is only computed from copies that are right
-            kust = overlays.kustomization(tenant, pairs, config.output_dir)
+            kust = patches.kustomization(tenant, pairs, config.output_dir)
             out.items.append(placement.place(kust, tenant))
     return out
 

@@ -378,13 +378,13 @@ def test_50_megabytes_of_input() -> None:
 
 
 def test_plain_call_imports_nothing_heavy() -> None:
-    """Regression: every call imported jsonpatch (through krm_fn.overlays too), argparse, and the
+    """Regression: every call imported jsonpatch (through the overlay patch builder too), argparse, and the
     check with its schemas (150 ms); a plain expansion needs none of them."""
     code = (
         "import io, sys; from krm_fn import cli; "
         "sys.stdin = io.TextIOWrapper(io.BytesIO(open(sys.argv[1], 'rb').read())); "
         "rc = cli.main([], io.StringIO(), io.StringIO()); "
-        "print(rc, sorted(m for m in ('jsonpatch', 'argparse', 'kubernetes_validate', 'krm_fn.overlays', 'krm_fn.check') if m in sys.modules))"
+        "print(rc, sorted(m for m in ('jsonpatch', 'argparse', 'kubernetes_validate', 'krm_fn.overlays.patches', 'krm_fn.check') if m in sys.modules))"
     )
     proc = run(
         [sys.executable, "-c", code, HOSTILE / "kustomization-passes.yaml"],
