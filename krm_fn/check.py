@@ -31,10 +31,11 @@ from typing import IO, TYPE_CHECKING, Any
 from krm_fn import crd_rules, ray, routing, spot, writer, yamlio
 from krm_fn import items as it
 from krm_fn.config import API_VERSION, KIND, TenantsConfig, parse_config
-from krm_fn.expand import Outcome, expand
+from krm_fn.expand import Outcome
 from krm_fn.inputs.function_config import find_tenant_spec, is_tenant_spec, tenant_specs
 from krm_fn.inputs.loader import from_items, load_files, load_paths
 from krm_fn.inputs.objects import Manifest
+from krm_fn.package import all_placed, expand_placed
 from krm_fn.results import FnError, ResourceRef, Result, describe
 from krm_fn.spot import SpotSpec
 
@@ -919,7 +920,7 @@ def expected_generated(
             notes = obj.setdefault("metadata", {}).setdefault("annotations", {})
             notes["config.kubernetes.io/path"] = rel
         items.append(obj)
-    outcome = expand(items, config, spec, kpt=it.all_placed(items))
+    outcome = expand_placed(items, config, spec, kpt=all_placed(items))
     if outcome.failed:
         return []  # the expansion's own findings are reported by the checker
     return [o for o in outcome.items if it.owner_tenant(o) is not None]
@@ -1141,7 +1142,7 @@ def _tenant_spec(
 def _expand(inputs: Sequence[Doc], spec_doc: Doc, config: TenantsConfig, report: Report) -> list[Target]:
     """The tenant copies (or, without tenants, the pinned objects), located at their bases."""
     items = [it.clone(d.data) for d in inputs]
-    outcome = expand(items, config, spec_doc.data, [d.file for d in inputs], kpt=it.all_placed(items))
+    outcome = expand_placed(items, config, spec_doc.data, [d.file for d in inputs], kpt=all_placed(items))
     for result in outcome.results:
         if result.resource is not None and is_tenant_spec(result.resource.to_krm()):
             # a finding about the spec (a tenant's patch) belongs in the spec's file, not the base's

@@ -20,10 +20,17 @@ class Outcome:
 
     items: list[dict[str, Any]]
     results: list[Result] = field(default_factory=list)
+    # the tenant each generated item (by id) is for: the front end places it in that tenant's folder
+    generated: dict[int, str] = field(default_factory=dict)
 
     @property
     def failed(self) -> bool:
         return any(r.is_error for r in self.results)
+
+    def add(self, obj: dict[str, Any], tenant: Tenant) -> None:
+        """Append an item generated for `tenant`."""
+        self.items.append(obj)
+        self.generated[id(obj)] = tenant.name
 
 
 def expand(
@@ -37,8 +44,10 @@ def expand(
     """Expand `items` for every tenant of `config` (or pin Ray workers in place without tenants).
 
     `kpt` is the front end's say, never the items': True when the items are a kpt package's files
-    and the output is written back to them (bases stay, copies get files, dropped items' files are
-    deleted); False for a stream (kustomize, render), where the copies replace the bases.
+    and the output is written back to them (bases stay, dropped items' files are deleted); False
+    for a stream (kustomize, render), where the copies replace the bases. The copies carry no
+    files: `Outcome.generated` names each one's tenant, and the front end places them
+    (krm_fn.package).
     `sources` names the file of each item where the caller knows it better than the item's own
     kpt annotations (standalone render); findings carry it.
     """
@@ -187,13 +196,12 @@ def _expand_tenants(
     out.results.extend(_unmatched_patches(config, [b for b, _ in bases]))
     if config.output == "overlays":
         return _overlays(out, objs, files, bases, targets, config), [b for b, _ in bases]
-    placement = _Placement(config.output_dir) if kpt else None
     for tenant in config.tenants:
-        out.items.append(_namespace(tenant, placement))
+        out.add(_namespace(tenant), tenant)
         for base, file in bases:
             copy, found = _tenant_copy(base, tenant, config, targets.get(id(base)))
             out.results.extend(r.at(file=file) for r in found)
-            out.items.append(placement.place(copy, tenant) if placement else copy)
+            out.add(copy, tenant)
     return out, [b for b, _ in bases]
 
 
@@ -253,8 +261,8 @@ def _overlays(
 ) -> Outcome:
     """Per tenant its Namespace and a kustomization patching the bases into its copies.
 
-    Items are placed in `<outputDir>/<tenant>/` in kpt and standalone alike: the overlay refers
-    to the bases by their files, relative to its own.
+    The front end places them in `<outputDir>/<tenant>/` in kpt and standalone alike: the overlay
+    refers to the bases by their files, relative to its own.
     """
     # the patch builder is this mode's own module (it pulls in jsonpatch)
     from krm_fn.overlays import is_kustomization_file, patches
@@ -264,9 +272,8 @@ def _overlays(
         patches.Base(o, f) for o, f in zip(objs, files, strict=True) if is_kustomization_file(f)
     ]
     out.results.extend(patches.check_bases(refs, kustomizations, config.output_dir))
-    placement = _Placement(config.output_dir)
     for tenant in config.tenants:
-        out.items.append(_namespace(tenant, placement))
+        out.add(_namespace(tenant), tenant)
         pairs = []
         for ref in refs:
             copy, found = _tenant_copy(ref.obj, tenant, config, targets.get(id(ref.obj)))
@@ -274,7 +281,7 @@ def _overlays(
             pairs.append((ref, copy))
         if not out.failed:  # a patch is only computed from copies that are right
             kust = patches.kustomization(tenant, pairs, config.output_dir)
-            out.items.append(placement.place(kust, tenant))
+            out.add(kust, tenant)
     return out
 
 
@@ -372,7 +379,7 @@ def _patched_shape_problem(copy: Any, base: Mapping[str, Any], routed: bool) -> 
     return None
 
 
-def _namespace(tenant: Tenant, placement: _Placement | None) -> dict[str, Any]:
+def _namespace(tenant: Tenant) -> dict[str, Any]:
     ns: dict[str, Any] = {
         "apiVersion": "v1",
         "kind": "Namespace",
@@ -385,25 +392,7 @@ def _namespace(tenant: Tenant, placement: _Placement | None) -> dict[str, Any]:
             },
         },
     }
-    return placement.place(ns, tenant) if placement else ns
-
-
-class _Placement:
-    """Files for generated items in a kpt package: `<outputDir>/<tenant>/<kind>_<name>.yaml`."""
-
-    def __init__(self, output_dir: str) -> None:
-        self.output_dir = output_dir
-        self.used: dict[str, int] = {}
-
-    def place(self, obj: dict[str, Any], tenant: Tenant) -> dict[str, Any]:
-        kind = str(obj.get("kind", "")).lower()
-        # one Namespace and one kustomization per tenant folder
-        single = kind in ("namespace", "kustomization")
-        name = kind if single else f"{kind}_{it.meta(obj).get('name')}"
-        path = f"{self.output_dir}/{tenant.name}/{name}.yaml".removeprefix("./")
-        index = self.used.get(path, 0)
-        self.used[path] = index + 1
-        return it.placed(obj, path, index)
+    return ns
 
 
 def _unmatched_patches(config: TenantsConfig, bases: list[dict[str, Any]]) -> list[Result]:

@@ -12,12 +12,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from krm_fn.config import parse_config
-from krm_fn.expand import Outcome, expand
+from krm_fn.expand import Outcome
 from krm_fn.inputs.function_config import find_tenant_spec
 from krm_fn.inputs.loader import find_files, load_files
 from krm_fn.inputs.objects import Manifest
 from krm_fn.items import same_object
 from krm_fn.overlays import KUSTOMIZATION_FILES
+from krm_fn.package import expand_placed
 from krm_fn.results import FnError, Result
 
 
@@ -57,7 +58,7 @@ def run(
     elif out_dir is not None:
         raise FnError([Result("--out is for output: overlays; resources are printed", file=spec.file)])
     # a stream of files, never a kpt package, whatever annotations the objects carry
-    outcome = expand([m.data for m in inputs], config, spec.data, files, kpt=False)
+    outcome = expand_placed([m.data for m in inputs], config, spec.data, files, kpt=False)
     # findings about the spec point at the file it came from
     outcome.results = [r.at(file=spec.file) if r.resource == config.ref else r for r in outcome.results]
     return outcome, manifests

@@ -128,7 +128,7 @@ def test_main_holds_the_error_boundary(monkeypatch: pytest.MonkeyPatch) -> None:
     def broken(*args: object, **kwargs: object) -> None:
         raise KeyError("a bug")
 
-    monkeypatch.setattr(standalone, "expand", broken)
+    monkeypatch.setattr(standalone, "expand_placed", broken)
     code, out, err = cli("render", "--config", str(REPO / "overlays/tenants.yaml"), str(REPO / "base"))
     assert (code, out) == (3, "")
     assert "ray-tenants: internal error: KeyError: 'a bug'" in err and "please report" in err
