@@ -144,6 +144,8 @@ CASES: dict[str, tuple[int | None, str]] = {
     "huge-integer.yaml": (1, "an integer of 5,000 characters; Kubernetes reads at most 64-bit integers"),
     # values: scalars every YAML reader spells or types its own way, kept as written
     "spellings-kept-pass.yaml": (0, ""),
+    # input model: a kind that is no string names no KubeRay workload (was a TypeError)
+    "ray-kind-a-list.yaml": (0, ""),
 }
 # through the real entry point too: one of each way in which input goes wrong
 SUBPROCESS_CASES = [
