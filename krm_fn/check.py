@@ -28,13 +28,14 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from krm_fn import crd_rules, ray, routing, spot, writer, yamlio
+from krm_fn import crd_rules, ray, routing, spot, standalone, writer, yamlio
 from krm_fn import items as it
 from krm_fn.config import API_VERSION, KIND, TenantsConfig, parse_config
 from krm_fn.expand import Outcome
 from krm_fn.inputs.function_config import find_tenant_spec, is_tenant_spec, tenant_specs
 from krm_fn.inputs.loader import from_items, load_files, load_paths
 from krm_fn.inputs.objects import Manifest
+from krm_fn.overlays.files import dump_file, write_folder
 from krm_fn.package import all_placed, expand_placed
 from krm_fn.results import FnError, ResourceRef, Result, describe
 from krm_fn.spot import SpotSpec
@@ -1325,9 +1326,6 @@ def _check_overlay_drift(
     have: Sequence[Doc], spec_doc: Doc, config: TenantsConfig, options: Options, root: Path, report: Report
 ) -> None:
     """Overlay folders on disk against the files `ray-tenants render --output overlays` writes now."""
-    from krm_fn import standalone
-    from krm_fn.overlays.files import dump_file, write_folder
-
     out_dir = os.path.relpath(root / config.output_dir)
     words = ["ray-tenants", "render", "--output", "overlays", "--out", out_dir]
     command = shlex.join(
