@@ -36,8 +36,11 @@ RUN python3 -m venv /opt/venv \
 COPY . .
 # pip, setuptools, wheel and the activate scripts go: the final stage runs the function and
 # installs nothing. pip leaves the bytecode compiled, which matters: the function runs as nobody
-# and could not write it at run time (every start would compile again).
+# and could not write it at run time (every start would compile again). The CEL package's
+# command-line tool and its terminal libraries go too: the check imports only the evaluator.
 RUN /opt/venv/bin/pip install --no-cache-dir --no-deps --no-build-isolation --force-reinstall /src \
+ && /opt/venv/bin/python -m pip uninstall --yes --quiet typer rich prompt_toolkit pygments click \
+      shellingham markdown-it-py mdurl wcwidth \
  && /opt/venv/bin/python -m pip uninstall --yes --quiet pip setuptools wheel \
  && rm -rf /opt/venv/bin/activate* /opt/venv/bin/Activate.ps1 \
  && /opt/venv/bin/ray-tenants --version

@@ -220,9 +220,7 @@ TIMEOUT_CRD = {
 def test_tenant_copies_are_checked_against_the_rules(tmp_path: Path) -> None:
     shutil.copytree(REPO / "base", tmp_path / "base")
     vs = tmp_path / "base" / "virtualservice.yaml"
-    vs.write_text(
-        vs.read_text().replace("timeout: 0s # job log streaming holds the connection open", "timeout: 500us")
-    )
+    vs.write_text(vs.read_text().replace("      route:\n", "      timeout: 500us\n      route:\n", 1))
     (tmp_path / "crd.yaml").write_text(yaml.safe_dump(TIMEOUT_CRD))
     spec = {
         "apiVersion": "fn.ray-tenants.dev/v1alpha1",
@@ -239,7 +237,7 @@ def test_tenant_copies_are_checked_against_the_rules(tmp_path: Path) -> None:
         "must be a valid duration greater than 1ms",
         "base/virtualservice.yaml:12: VirtualService/research/ray-dashboard spec.http[1].timeout: "
         "must be a valid duration greater than 1ms",
-        "base/virtualservice.yaml:16: VirtualService/ray-dashboard spec.http[0].timeout: "
+        "base/virtualservice.yaml:17: VirtualService/ray-dashboard spec.http[0].timeout: "
         "must be a valid duration greater than 1ms",
     ]
 
