@@ -22,16 +22,21 @@ except ImportError:  # pragma: no cover - depends on how pyyaml was built
     from yaml import SafeLoader as BaseLoader  # type: ignore[assignment]
 
 __all__ = [
+    "NOT_A_STRING",
     "BaseDumper",
     "BaseLoader",
     "Document",
+    "Dumper",
+    "Loader",
     "child_node",
     "dump",
     "dump_all",
     "dump_node",
     "dump_nodes",
+    "holds",
     "load",
     "load_documents",
+    "reads_as_non_string",
     "to_node",
 ]
 
@@ -297,7 +302,27 @@ def _construct_not_a_string(loader: _Loader, node: yaml.Node) -> str:
     return str(node.value)
 
 
+# Python refuses to read integers of more than 4,300 digits (a guard against slow conversion);
+# no Kubernetes field holds more than 64 bits, so such a number is a mistake to point at
+_MAX_INT_TEXT = 1_000
+
+
+def _construct_int(loader: _Loader, node: yaml.Node) -> int:
+    """An integer, unless its text is too long for any Kubernetes field: then an error at its line."""
+    assert isinstance(node, yaml.ScalarNode)
+    if len(node.value) > _MAX_INT_TEXT:
+        raise yaml.constructor.ConstructorError(
+            None,
+            None,
+            f"an integer of {len(node.value):,} characters; Kubernetes reads at most 64-bit integers "
+            "(quote it if it is text)",
+            node.start_mark,
+        )
+    return int(loader.construct_yaml_int(node))
+
+
 _Loader.add_constructor(NOT_A_STRING, _construct_not_a_string)
+_Loader.add_constructor("tag:yaml.org,2002:int", _construct_int)
 # `<<` is a merge only as a key (handled before construction); as a value it is text
 _Loader.add_constructor(_MERGE_TAG, _construct_not_a_string)
 

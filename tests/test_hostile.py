@@ -140,6 +140,8 @@ CASES: dict[str, tuple[int | None, str]] = {
         1,
         "patches[0].patch: patch for RayCluster/raycluster of tenant 'mlops': spec.workerGroupSpecs: expected a list of worker groups",
     ),
+    # an integer no Kubernetes field can hold (Python refuses to read past 4,300 digits)
+    "huge-integer.yaml": (1, "an integer of 5,000 characters; Kubernetes reads at most 64-bit integers"),
     # values: scalars every YAML reader spells or types its own way, kept as written
     "spellings-kept-pass.yaml": (0, ""),
 }
