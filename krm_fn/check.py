@@ -456,9 +456,6 @@ def _types(value: object) -> str:
 # ==================================================================================================
 # Policy: Spot placement of Ray workers, the head off Spot, tenant routes, Ray names
 
-REQUIRED = "requiredDuringSchedulingIgnoredDuringExecution"
-PREFERRED = "preferredDuringSchedulingIgnoredDuringExecution"
-
 
 @dataclass(frozen=True)
 class Target:
@@ -473,147 +470,17 @@ class Target:
 
 
 # --------------------------------------------------------------------------------------------
-# Provider presets and the requirements a spec asks for come from the Spot engine itself, so the
-# check and the injection cannot disagree.
-spot_requirements = spot.spot_requirements
-spot_tolerations = spot.spot_tolerations
-KNOWN_SPOT_REQUIREMENTS = spot.KNOWN_SPOT_REQUIREMENTS
-# node label -> the value that marks Spot (or preemptible: as short-lived) capacity
-SPOT_LABELS: Mapping[str, str] = spot.SPOT_NODE_LABELS
-
-
-def _targets(spec: SpotSpec, group_name: object) -> bool:
-    return spec.targets(group_name)
-
-
-# --------------------------------------------------------------------------------------------
-# Spot
+# Spot: the rules and their verdicts are the Spot package's; here they are located in files
 
 
 def check_spot(target: Target, spec: SpotSpec | None) -> list[Result]:
     """Every worker group pinned to Spot as `spec` asks (any known provider without a spec)."""
-    # a worker group list or template of another type hides workers from the loop below
-    results = [target.result(message, path) for path, message in ray.shape_problems(target.obj)]
-    for gpath, group in ray.worker_groups(target.obj):
-        name = group.get("groupName")
-        gname = name if isinstance(name, str) else None
-        pod = _pod_spec(group)
-        ppath: FieldPath = (*gpath, "template", "spec")
-        label = f"worker group {gname!r}" if gname else "a worker group"
-        if spec is None:
-            results.extend(_check_any_spot(target, pod, ppath, label))
-            continue
-        if not _targets(spec, gname):
-            continue
-        wanted = spot_requirements(spec, gname)
-        if wanted:
-            results.extend(_check_requirements(target, pod, ppath, label, wanted, spec.mode))
-        for tol in spot_tolerations(spec, gname):
-            if not any(_tolerates(have, tol) for have in _list(pod.get("tolerations"))):
-                results.append(
-                    target.result(
-                        f"{label} lacks the toleration {_show_toleration(tol)}: its pods cannot "
-                        "schedule on the tainted Spot nodes",
-                        (*ppath, "tolerations"),
-                    )
-                )
-    return results
+    return [target.result(f.message, f.path, f.severity) for f in spot.verify_workers(target.obj, spec)]
 
 
-def _check_requirements(
-    target: Target,
-    pod: Mapping[str, Any],
-    ppath: FieldPath,
-    label: str,
-    wanted: Sequence[Mapping[str, Any]],
-    mode: str,
-) -> list[Result]:
-    selector = _mapping(pod.get("nodeSelector"))
-    missing = [r for r in wanted if not _selector_satisfies(selector, r)]
-    if not missing:
-        return []
-    affinity = _mapping(_mapping(pod.get("affinity")).get("nodeAffinity"))
-    if mode == "preferred":
-        prefs = _list(affinity.get(PREFERRED))
-        if any(
-            all(_term_has(_mapping(p.get("preference")), r) for r in missing)
-            for p in prefs
-            if isinstance(p, Mapping)
-        ):
-            return []
-        return [
-            target.result(
-                f"{label} does not prefer Spot nodes: no preferred term holds {_show(missing)}",
-                (*ppath, "affinity", "nodeAffinity", PREFERRED),
-            )
-        ]
-    terms_path: FieldPath = (*ppath, "affinity", "nodeAffinity", REQUIRED, "nodeSelectorTerms")
-    terms = _list(_mapping(affinity.get(REQUIRED)).get("nodeSelectorTerms"))
-    if not terms:
-        return [
-            target.result(
-                f"{label} is not pinned to Spot: no required node affinity holds {_show(missing)}",
-                (*ppath, "affinity"),
-            )
-        ]
-    out = []
-    for i, term in enumerate(terms):
-        lacking = [r for r in missing if not _term_has(_mapping(term), r)]
-        if lacking:
-            out.append(
-                target.result(
-                    f"{label} is not pinned to Spot: required term {i} lacks {_show(lacking)} "
-                    "(terms are ORed: through this one a pod can run on other nodes)",
-                    (*terms_path, i),
-                )
-            )
-    return out
-
-
-def _check_any_spot(target: Target, pod: Mapping[str, Any], ppath: FieldPath, label: str) -> list[Result]:
-    if _selector_spot(_mapping(pod.get("nodeSelector"))):
-        return []
-    affinity = _mapping(_mapping(pod.get("affinity")).get("nodeAffinity"))
-    terms = _list(_mapping(affinity.get(REQUIRED)).get("nodeSelectorTerms"))
-    known = ", ".join(f"{k} In [{v}]" for k, v in SPOT_LABELS.items())
-    if not terms:
-        return [
-            target.result(
-                f"{label} is not pinned to Spot: no required node affinity on a Spot label ({known})",
-                (*ppath, "affinity"),
-            )
-        ]
-    terms_path: FieldPath = (*ppath, "affinity", "nodeAffinity", REQUIRED, "nodeSelectorTerms")
-    return [
-        target.result(
-            f"{label} is not pinned to Spot: required term {i} holds no Spot requirement ({known}); "
-            "terms are ORed, so through this one a pod can run on on-demand nodes",
-            (*terms_path, i),
-        )
-        for i, term in enumerate(terms)
-        if not any(spot.is_spot_requirement(e) for e in _list(_mapping(term).get("matchExpressions")))
-    ]
-
-
-def check_head(target: Target) -> list[Result]:
-    """The head must survive preemption: it must not be pinned to Spot nodes."""
-    spec = ray.cluster_spec(target.obj)
-    path = ray.cluster_spec_path(target.obj)
-    head = _mapping(spec.get("headGroupSpec")) if spec else {}
-    pod = _pod_spec(head)
-    if path is None or not pod:
-        return []
-    ppath: FieldPath = (*path, "headGroupSpec", "template", "spec")
-    message = "the head is pinned to Spot nodes; a preemption would take the whole cluster down"
-    if _selector_spot(_mapping(pod.get("nodeSelector"))):
-        return [target.result(message, (*ppath, "nodeSelector"))]
-    affinity = _mapping(_mapping(pod.get("affinity")).get("nodeAffinity"))
-    terms = _list(_mapping(affinity.get(REQUIRED)).get("nodeSelectorTerms"))
-    return [
-        target.result(message, (*ppath, "affinity", "nodeAffinity", REQUIRED, "nodeSelectorTerms", i))
-        for i, term in enumerate(terms)
-        if any(spot.is_spot_requirement(e) for e in _list(_mapping(term).get("matchExpressions")))
-    ]
+def check_head(target: Target, spec: SpotSpec | None = None) -> list[Result]:
+    """The head must survive preemption: a warning when it can only run on Spot nodes."""
+    return [target.result(f.message, f.path, f.severity) for f in spot.verify_head(target.obj, spec)]
 
 
 def check_name(target: Target) -> list[Result]:
@@ -621,55 +488,6 @@ def check_name(target: Target) -> list[Result]:
     name = it.meta(target.obj).get("name")
     problem = ray.name_problem(str(target.obj.get("kind")), str(name)) if isinstance(name, str) else None
     return [target.result(problem, ("metadata", "name"))] if problem else []
-
-
-def _selector_spot(selector: Mapping[str, Any]) -> bool:
-    return any(SPOT_LABELS.get(str(k)) == str(v) for k, v in selector.items())
-
-
-def _selector_satisfies(selector: Mapping[str, Any], req: Mapping[str, Any]) -> bool:
-    key = str(req.get("key"))
-    if key not in selector:
-        return False
-    values = [str(v) for v in _list(req.get("values"))]
-    return req.get("operator") == "Exists" or (req.get("operator") == "In" and str(selector[key]) in values)
-
-
-def _term_has(term: Mapping[str, Any], req: Mapping[str, Any]) -> bool:
-    """True when the term holds `req` or something narrower (In a subset of its values)."""
-    for expr in _list(term.get("matchExpressions")):
-        if not isinstance(expr, Mapping) or expr.get("key") != req.get("key"):
-            continue
-        op, want = expr.get("operator"), req.get("operator")
-        have_values = set(map(str, _list(expr.get("values"))))
-        want_values = set(map(str, _list(req.get("values"))))
-        if want == "In" and op == "In" and have_values and have_values <= want_values:
-            return True
-        if want == op and have_values == want_values:
-            return True
-    return False
-
-
-def _tolerates(have: object, want: Mapping[str, Any]) -> bool:
-    if not isinstance(have, Mapping):
-        return False
-    if have.get("effect") not in (None, "", want.get("effect")):
-        return False
-    if have.get("operator") == "Exists":
-        return have.get("key") in (None, "", want.get("key"))
-    return have.get("key") == want.get("key") and str(have.get("value", "")) == str(want.get("value", ""))
-
-
-def _show(exprs: Iterable[Mapping[str, Any]]) -> str:
-    return " and ".join(
-        f"{e.get('key')} {e.get('operator')} [{', '.join(str(v) for v in _list(e.get('values')))}]"
-        for e in exprs
-    )
-
-
-def _show_toleration(tol: Mapping[str, Any]) -> str:
-    value = f"={tol['value']}" if tol.get("value") else ""
-    return f"{tol.get('key')}{value}:{tol.get('effect') or '*'}"
 
 
 # --------------------------------------------------------------------------------------------
@@ -849,10 +667,6 @@ def _service_of(host: object, namespace: str) -> tuple[str, str]:
         return "", namespace
     parts = host.split(".")
     return parts[0], parts[1] if len(parts) > 1 else namespace
-
-
-def _pod_spec(group: Mapping[str, Any]) -> Mapping[str, Any]:
-    return _mapping(_mapping(group.get("template")).get("spec"))
 
 
 def _mapping(value: object) -> Mapping[str, Any]:
@@ -1243,10 +1057,12 @@ def _check_policy(
     config: TenantsConfig | None,
     report: Report,
 ) -> None:
-    if spec_doc is not None:
+    if spec_doc is not None and not (config is not None and not config.tenants):
         # bases are templates: what they expand to is checked, not the bases themselves
         targets = list(generated)
     else:
+        # without tenants (Spot only) the inputs are the manifests themselves, not templates:
+        # what render would change in them is a finding
         targets = [Target(d.data, d, d.ref) for d in objects if not it.is_tool_config(d.data)]
     heads: dict[str, set[str]] = {}
     for t in targets:
@@ -1261,7 +1077,9 @@ def _check_policy(
                 report.results.extend(check_spot(t, None))
             elif config.spot.enabled and it.owner_tenant(t.obj) not in opted_out:
                 report.results.extend(check_spot(t, config.spot))
-            report.results.extend(check_head(t))
+            if not (config is not None and config.spot.enabled and it.owner_tenant(t.obj) not in opted_out):
+                # where the Spot engine ran, the expansion already gave its head warning
+                report.results.extend(check_head(t, config.spot if config else None))
             report.results.extend(check_name(t))
         elif (config is not None and routing.is_virtual_service(t.obj)) or is_tenant_route(t.obj, heads):
             routes.append(t)

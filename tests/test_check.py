@@ -301,7 +301,7 @@ def test_spot_as_the_spec_asks_every_term_every_pool() -> None:
             34,
         )
     ]
-    assert "lacks cloud.google.com/gke-nodepool In [spot-cpu]" in findings[0].message
+    assert "lacks `cloud.google.com/gke-nodepool In [spot-cpu]`" in findings[0].message
     assert check.check_spot(target, SpotSpec(provider="none")) == []
 
 

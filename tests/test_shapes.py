@@ -255,20 +255,20 @@ def test_render_of_a_50000_value_in_list_for_one_tenant(tmp_path: Path) -> None:
 
 
 def test_gt_and_lt_operands_are_64_bit_integers_read_without_converting_thousands_of_digits() -> None:
-    from krm_fn.spot import _int
+    from krm_fn.selectors import int64
 
-    assert _int("9" * 5000) is None
-    assert _int("0" * 5000 + "7") == 7
-    assert _int("-0") == 0
-    assert _int(str(2**63 - 1)) == 2**63 - 1
-    assert _int(str(2**63)) is None
-    assert _int(str(-(2**63))) == -(2**63)
-    assert _int("7\n") is None
+    assert int64("9" * 5000) is None
+    assert int64("0" * 5000 + "7") == 7
+    assert int64("-0") == 0
+    assert int64(str(2**63 - 1)) == 2**63 - 1
+    assert int64(str(2**63)) is None
+    assert int64(str(-(2**63))) == -(2**63)
+    assert int64("7\n") is None
 
 
 def test_the_witness_steps_over_50000_excluded_integers_in_linear_time() -> None:
     """`Gt 0` with `NotIn [1..50000]`: the first integer left is 50001, found without a scan per step."""
-    from krm_fn.spot import _NONE, _witness
+    from krm_fn.selectors import NO_WITNESS, witness
 
     excluded = [str(i) for i in range(1, VALUES + 1)]
     exprs = [
@@ -276,9 +276,9 @@ def test_the_witness_steps_over_50000_excluded_integers_in_linear_time() -> None
         {"key": "k", "operator": "NotIn", "values": excluded},
     ]
     started = time.perf_counter()
-    assert _witness(exprs) == str(VALUES + 1)
+    assert witness(exprs) == str(VALUES + 1)
     bounded = [*exprs, {"key": "k", "operator": "Lt", "values": [str(VALUES + 1)]}]
-    assert _witness(bounded) is _NONE
+    assert witness(bounded) is NO_WITNESS
     assert time.perf_counter() - started < HANG
 
 
