@@ -19,13 +19,14 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from krm_fn import check, crd_rules, ray  # noqa: E402
+from krm_fn.inputs.loader import load_paths  # noqa: E402
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Print the table; exit 1 when a sample violates a rule."""
     args = list(sys.argv[1:] if argv is None else argv)
     upstream = Path(args[0]) if args else REPO.parent / "shared" / "upstream"
-    docs, problems = check.load_paths([str(upstream)])
+    docs, problems = load_paths([str(upstream)])
     assert not problems, problems
     crds = check.CrdSchemas()
     for doc in docs:

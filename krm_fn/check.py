@@ -15,7 +15,6 @@ imported on first use, so the command line and the expansion never pay for it.
 
 from __future__ import annotations
 
-import argparse
 import difflib
 import functools
 import hashlib
@@ -24,18 +23,20 @@ import json
 import os
 import re
 import shlex
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-import yaml
-
-from krm_fn import crd_rules, ray, routing, spot, writer, yamlio
+from krm_fn import crd_rules, ray, routing, spot, standalone, writer, yamlio
 from krm_fn import items as it
-from krm_fn.config import API_GROUP, API_VERSION, KIND, TenantsConfig, parse_config
-from krm_fn.expand import Outcome, expand
-from krm_fn.manifests import find_files, read_documents
+from krm_fn.config import API_VERSION, KIND, TenantsConfig, parse_config
+from krm_fn.expand import Outcome
+from krm_fn.inputs.function_config import find_tenant_spec, is_tenant_spec, tenant_specs
+from krm_fn.inputs.loader import from_items, load_files, load_paths
+from krm_fn.inputs.objects import Manifest
+from krm_fn.overlays.files import dump_file, write_folder
+from krm_fn.package import all_placed, expand_placed
 from krm_fn.results import FnError, ResourceRef, Result, describe
 from krm_fn.spot import SpotSpec
 
@@ -49,123 +50,9 @@ FieldPath = tuple[str | int, ...]
 
 
 # ==================================================================================================
-# Loader: documents to check, with where they came from (file and line, or kpt's path)
+# Loader: krm_fn.inputs (a Doc is a manifest: the object with its file, line, index and node)
 
-# kinds whose items are objects of their own (`kubectl get -o yaml` writes a v1 List)
-LIST_KINDS = ("List",)
-
-
-@dataclass(frozen=True)
-class Doc:
-    """One YAML document: its data, file, first line, and node (for the line of a field)."""
-
-    data: Any
-    file: str = ""
-    line: int | None = None
-    index: int | None = None
-    node: yaml.Node | None = None
-
-    @property
-    def is_object(self) -> bool:
-        """A Kubernetes object: a mapping with a string apiVersion and kind."""
-        return (
-            isinstance(self.data, dict)
-            and isinstance(self.data.get("apiVersion"), str)
-            and isinstance(self.data.get("kind"), str)
-        )
-
-    @property
-    def ref(self) -> ResourceRef:
-        return ResourceRef.of(self.data) if isinstance(self.data, Mapping) else ResourceRef("", "", "")
-
-    def line_of(self, path: Sequence[str | int]) -> int | None:
-        """Line of the deepest node on `path` that the YAML holds (the document's line otherwise)."""
-        node, line = self.node, self.line
-        for part in path:
-            # a field's line is its key's: a nested mapping's value starts on the line below
-            found: tuple[yaml.Node, yaml.Node] | None = None
-            if isinstance(node, yaml.MappingNode):
-                found = next(
-                    ((k, v) for k, v in node.value if isinstance(k, yaml.ScalarNode) and k.value == part),
-                    None,
-                )
-            elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
-                found = (node.value[part], node.value[part])
-            if found is None:
-                break
-            node, line = found[1], found[0].start_mark.line + 1
-        return line
-
-    def result(
-        self,
-        message: str,
-        path: Sequence[str | int] = (),
-        severity: str = "error",
-        ref: ResourceRef | None = None,
-    ) -> Result:
-        """A finding about this document (or `ref`, an object made from it) at `path`."""
-        return Result(
-            message,
-            severity,  # type: ignore[arg-type]
-            resource=ref or (self.ref if self.is_object else None),
-            field=ray.dotted(tuple(path)),
-            file=self.file,
-            index=self.index,
-            line=self.line_of(path) if path else self.line,
-        )
-
-
-def load_paths(paths: Iterable[str]) -> tuple[list[Doc], list[Result]]:
-    """Every document of every YAML file named or found in folders; problems as findings."""
-    problems: list[Result] = []
-    files: list[str] = []
-    for path in paths:
-        try:
-            files.extend(find_files([path]))
-        except FnError as exc:
-            problems.extend(exc.results)
-    docs: list[Doc] = []
-    for file in dict.fromkeys(files):
-        found, bad = load_file(file)
-        docs.extend(found)
-        problems.extend(bad)
-    return docs, problems
-
-
-def load_file(file: str) -> tuple[list[Doc], list[Result]]:
-    """The documents of one file (`-` is stdin); a file that is not YAML is a finding, not a crash."""
-    documents, problems = read_documents(file)
-    if problems:
-        return [], problems
-    docs: list[Doc] = []
-    for i, d in enumerate(documents):
-        if d.data is not None:
-            docs.extend(_flatten(Doc(d.data, file, d.line, i, d.node)))
-    return docs, []
-
-
-def from_items(items: Sequence[Any]) -> list[Doc]:
-    """KRM items as documents: the file is kpt's path annotation; no line numbers."""
-    docs: list[Doc] = []
-    for obj in items:
-        file = it.path_of(obj) if isinstance(obj, Mapping) else ""
-        index = it.index_of(obj) if isinstance(obj, Mapping) else None
-        docs.extend(_flatten(Doc(obj, file, None, index)))
-    return docs
-
-
-def _flatten(doc: Doc) -> list[Doc]:
-    data = doc.data
-    if not (doc.is_object and data.get("kind") in LIST_KINDS and isinstance(data.get("items"), list)):
-        return [doc]
-    nodes: list[yaml.Node | None] = [None] * len(data["items"])
-    items = yamlio.child_node(doc.node, "items")
-    if isinstance(items, yaml.SequenceNode):
-        nodes = [*items.value, *nodes][: len(data["items"])]
-    return [
-        Doc(item, doc.file, n.start_mark.line + 1 if n is not None else doc.line, doc.index, n)
-        for item, n in zip(data["items"], nodes, strict=True)
-    ]
+Doc = Manifest
 
 
 # ==================================================================================================
@@ -566,16 +453,8 @@ def _types(value: object) -> str:
     return " or ".join(dict.fromkeys(wanted)) or "nothing"
 
 
-def findings_at(findings: Sequence[Finding], prefix: FieldPath) -> list[Finding]:
-    """Findings re-rooted under `prefix`."""
-    return [((*prefix, *p), m) for p, m in findings]
-
-
 # ==================================================================================================
 # Policy: Spot placement of Ray workers, the head off Spot, tenant routes, Ray names
-
-REQUIRED = "requiredDuringSchedulingIgnoredDuringExecution"
-PREFERRED = "preferredDuringSchedulingIgnoredDuringExecution"
 
 
 @dataclass(frozen=True)
@@ -591,147 +470,17 @@ class Target:
 
 
 # --------------------------------------------------------------------------------------------
-# Provider presets and the requirements a spec asks for come from the Spot engine itself, so the
-# check and the injection cannot disagree.
-spot_requirements = spot.spot_requirements
-spot_tolerations = spot.spot_tolerations
-KNOWN_SPOT_REQUIREMENTS = spot.KNOWN_SPOT_REQUIREMENTS
-# node label -> the value that marks Spot (or preemptible: as short-lived) capacity
-SPOT_LABELS: Mapping[str, str] = spot.SPOT_NODE_LABELS
-
-
-def _targets(spec: SpotSpec, group_name: object) -> bool:
-    return spec.targets(group_name)
-
-
-# --------------------------------------------------------------------------------------------
-# Spot
+# Spot: the rules and their verdicts are the Spot package's; here they are located in files
 
 
 def check_spot(target: Target, spec: SpotSpec | None) -> list[Result]:
     """Every worker group pinned to Spot as `spec` asks (any known provider without a spec)."""
-    # a worker group list or template of another type hides workers from the loop below
-    results = [target.result(message, path) for path, message in ray.shape_problems(target.obj)]
-    for gpath, group in ray.worker_groups(target.obj):
-        name = group.get("groupName")
-        gname = name if isinstance(name, str) else None
-        pod = _pod_spec(group)
-        ppath: FieldPath = (*gpath, "template", "spec")
-        label = f"worker group {gname!r}" if gname else "a worker group"
-        if spec is None:
-            results.extend(_check_any_spot(target, pod, ppath, label))
-            continue
-        if not _targets(spec, gname):
-            continue
-        wanted = spot_requirements(spec, gname)
-        if wanted:
-            results.extend(_check_requirements(target, pod, ppath, label, wanted, spec.mode))
-        for tol in spot_tolerations(spec, gname):
-            if not any(_tolerates(have, tol) for have in _list(pod.get("tolerations"))):
-                results.append(
-                    target.result(
-                        f"{label} lacks the toleration {_show_toleration(tol)}: its pods cannot "
-                        "schedule on the tainted Spot nodes",
-                        (*ppath, "tolerations"),
-                    )
-                )
-    return results
+    return [target.result(f.message, f.path, f.severity) for f in spot.verify_workers(target.obj, spec)]
 
 
-def _check_requirements(
-    target: Target,
-    pod: Mapping[str, Any],
-    ppath: FieldPath,
-    label: str,
-    wanted: Sequence[Mapping[str, Any]],
-    mode: str,
-) -> list[Result]:
-    selector = _mapping(pod.get("nodeSelector"))
-    missing = [r for r in wanted if not _selector_satisfies(selector, r)]
-    if not missing:
-        return []
-    affinity = _mapping(_mapping(pod.get("affinity")).get("nodeAffinity"))
-    if mode == "preferred":
-        prefs = _list(affinity.get(PREFERRED))
-        if any(
-            all(_term_has(_mapping(p.get("preference")), r) for r in missing)
-            for p in prefs
-            if isinstance(p, Mapping)
-        ):
-            return []
-        return [
-            target.result(
-                f"{label} does not prefer Spot nodes: no preferred term holds {_show(missing)}",
-                (*ppath, "affinity", "nodeAffinity", PREFERRED),
-            )
-        ]
-    terms_path: FieldPath = (*ppath, "affinity", "nodeAffinity", REQUIRED, "nodeSelectorTerms")
-    terms = _list(_mapping(affinity.get(REQUIRED)).get("nodeSelectorTerms"))
-    if not terms:
-        return [
-            target.result(
-                f"{label} is not pinned to Spot: no required node affinity holds {_show(missing)}",
-                (*ppath, "affinity"),
-            )
-        ]
-    out = []
-    for i, term in enumerate(terms):
-        lacking = [r for r in missing if not _term_has(_mapping(term), r)]
-        if lacking:
-            out.append(
-                target.result(
-                    f"{label} is not pinned to Spot: required term {i} lacks {_show(lacking)} "
-                    "(terms are ORed: through this one a pod can run on other nodes)",
-                    (*terms_path, i),
-                )
-            )
-    return out
-
-
-def _check_any_spot(target: Target, pod: Mapping[str, Any], ppath: FieldPath, label: str) -> list[Result]:
-    if _selector_spot(_mapping(pod.get("nodeSelector"))):
-        return []
-    affinity = _mapping(_mapping(pod.get("affinity")).get("nodeAffinity"))
-    terms = _list(_mapping(affinity.get(REQUIRED)).get("nodeSelectorTerms"))
-    known = ", ".join(f"{k} In [{v}]" for k, v in SPOT_LABELS.items())
-    if not terms:
-        return [
-            target.result(
-                f"{label} is not pinned to Spot: no required node affinity on a Spot label ({known})",
-                (*ppath, "affinity"),
-            )
-        ]
-    terms_path: FieldPath = (*ppath, "affinity", "nodeAffinity", REQUIRED, "nodeSelectorTerms")
-    return [
-        target.result(
-            f"{label} is not pinned to Spot: required term {i} holds no Spot requirement ({known}); "
-            "terms are ORed, so through this one a pod can run on on-demand nodes",
-            (*terms_path, i),
-        )
-        for i, term in enumerate(terms)
-        if not any(spot.is_spot_requirement(e) for e in _list(_mapping(term).get("matchExpressions")))
-    ]
-
-
-def check_head(target: Target) -> list[Result]:
-    """The head must survive preemption: it must not be pinned to Spot nodes."""
-    spec = ray.cluster_spec(target.obj)
-    path = ray.cluster_spec_path(target.obj)
-    head = _mapping(spec.get("headGroupSpec")) if spec else {}
-    pod = _pod_spec(head)
-    if path is None or not pod:
-        return []
-    ppath: FieldPath = (*path, "headGroupSpec", "template", "spec")
-    message = "the head is pinned to Spot nodes; a preemption would take the whole cluster down"
-    if _selector_spot(_mapping(pod.get("nodeSelector"))):
-        return [target.result(message, (*ppath, "nodeSelector"))]
-    affinity = _mapping(_mapping(pod.get("affinity")).get("nodeAffinity"))
-    terms = _list(_mapping(affinity.get(REQUIRED)).get("nodeSelectorTerms"))
-    return [
-        target.result(message, (*ppath, "affinity", "nodeAffinity", REQUIRED, "nodeSelectorTerms", i))
-        for i, term in enumerate(terms)
-        if any(spot.is_spot_requirement(e) for e in _list(_mapping(term).get("matchExpressions")))
-    ]
+def check_head(target: Target, spec: SpotSpec | None = None) -> list[Result]:
+    """The head must survive preemption: a warning when it can only run on Spot nodes."""
+    return [target.result(f.message, f.path, f.severity) for f in spot.verify_head(target.obj, spec)]
 
 
 def check_name(target: Target) -> list[Result]:
@@ -739,67 +488,6 @@ def check_name(target: Target) -> list[Result]:
     name = it.meta(target.obj).get("name")
     problem = ray.name_problem(str(target.obj.get("kind")), str(name)) if isinstance(name, str) else None
     return [target.result(problem, ("metadata", "name"))] if problem else []
-
-
-def _selector_spot(selector: Mapping[str, Any]) -> bool:
-    return any(SPOT_LABELS.get(str(k)) == str(v) for k, v in selector.items())
-
-
-def _selector_satisfies(selector: Mapping[str, Any], req: Mapping[str, Any]) -> bool:
-    key = str(req.get("key"))
-    if key not in selector:
-        return False
-    values = [str(v) for v in _list(req.get("values"))]
-    return req.get("operator") == "Exists" or (req.get("operator") == "In" and str(selector[key]) in values)
-
-
-def _term_has(term: Mapping[str, Any], req: Mapping[str, Any]) -> bool:
-    """True when the term holds `req` or something narrower (In a subset of its values)."""
-    for expr in _list(term.get("matchExpressions")):
-        if not isinstance(expr, Mapping) or expr.get("key") != req.get("key"):
-            continue
-        op, want = expr.get("operator"), req.get("operator")
-        have_values = set(map(str, _list(expr.get("values"))))
-        want_values = set(map(str, _list(req.get("values"))))
-        if want == "In" and op == "In" and have_values and have_values <= want_values:
-            return True
-        if want == op and have_values == want_values:
-            return True
-    return False
-
-
-def _tolerates(have: object, want: Mapping[str, Any]) -> bool:
-    if not isinstance(have, Mapping):
-        return False
-    if have.get("effect") not in (None, "", want.get("effect")):
-        return False
-    if have.get("operator") == "Exists":
-        return have.get("key") in (None, "", want.get("key"))
-    return have.get("key") == want.get("key") and str(have.get("value", "")) == str(want.get("value", ""))
-
-
-def _show(exprs: Iterable[Mapping[str, Any]]) -> str:
-    return " and ".join(
-        f"{e.get('key')} {e.get('operator')} [{', '.join(str(v) for v in _list(e.get('values')))}]"
-        for e in exprs
-    )
-
-
-def _show_toleration(tol: Mapping[str, Any]) -> str:
-    value = f"={tol['value']}" if tol.get("value") else ""
-    return f"{tol.get('key')}{value}:{tol.get('effect') or '*'}"
-
-
-def _pod_spec(group: Mapping[str, Any]) -> Mapping[str, Any]:
-    return _mapping(_mapping(group.get("template")).get("spec"))
-
-
-def _mapping(value: object) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
-
-
-def _list(value: object) -> list[Any]:
-    return value if isinstance(value, list) else []
 
 
 # ==================================================================================================
@@ -860,7 +548,7 @@ def expected_generated(
             notes = obj.setdefault("metadata", {}).setdefault("annotations", {})
             notes["config.kubernetes.io/path"] = rel
         items.append(obj)
-    outcome = expand(items, config, spec, kpt=it.all_placed(items))
+    outcome = expand_placed(items, config, spec, kpt=all_placed(items))
     if outcome.failed:
         return []  # the expansion's own findings are reported by the checker
     return [o for o in outcome.items if it.owner_tenant(o) is not None]
@@ -1002,14 +690,6 @@ class Report:
         return any(r.is_error for r in self.results)
 
 
-def is_tenant_spec(obj: object) -> bool:
-    """A RayTenants object (the tenant spec)."""
-    if not isinstance(obj, Mapping):
-        return False
-    api = obj.get("apiVersion")
-    return isinstance(api, str) and api.split("/")[0] == API_GROUP and obj.get("kind") == KIND
-
-
 def check(docs: Sequence[Doc], options: Options) -> Report:
     """Run the selected checks over `docs`; a problem anywhere is a finding, never an exception."""
     report = Report()
@@ -1070,7 +750,7 @@ def _tenant_spec(
     if options.config is not None:
         spec_doc: Doc | None = options.config
     else:
-        specs = [d for d in objects if is_tenant_spec(d.data)]
+        specs = tenant_specs(objects)
         for extra in specs[1:]:
             report.results.append(
                 extra.result(
@@ -1090,7 +770,7 @@ def _tenant_spec(
 def _expand(inputs: Sequence[Doc], spec_doc: Doc, config: TenantsConfig, report: Report) -> list[Target]:
     """The tenant copies (or, without tenants, the pinned objects), located at their bases."""
     items = [it.clone(d.data) for d in inputs]
-    outcome = expand(items, config, spec_doc.data, [d.file for d in inputs], kpt=it.all_placed(items))
+    outcome = expand_placed(items, config, spec_doc.data, [d.file for d in inputs], kpt=all_placed(items))
     for result in outcome.results:
         if result.resource is not None and is_tenant_spec(result.resource.to_krm()):
             # a finding about the spec (a tenant's patch) belongs in the spec's file, not the base's
@@ -1190,10 +870,12 @@ def _check_policy(
     config: TenantsConfig | None,
     report: Report,
 ) -> None:
-    if spec_doc is not None:
+    if spec_doc is not None and not (config is not None and not config.tenants):
         # bases are templates: what they expand to is checked, not the bases themselves
         targets = list(generated)
     else:
+        # without tenants (Spot only) the inputs are the manifests themselves, not templates:
+        # what render would change in them is a finding
         targets = [Target(d.data, d, d.ref) for d in objects if not it.is_tool_config(d.data)]
     # generated routes carry the port their base routes the dashboard on, as the expansion reads it
     bases = list({id(t.doc): t.doc.data for t in generated}.values())
@@ -1214,7 +896,9 @@ def _check_policy(
                 report.results.extend(check_spot(t, None))
             elif config.spot.enabled and it.owner_tenant(t.obj) not in opted_out:
                 report.results.extend(check_spot(t, config.spot))
-            report.results.extend(check_head(t))
+            if not (config is not None and config.spot.enabled and it.owner_tenant(t.obj) not in opted_out):
+                # where the Spot engine ran, the expansion already gave its head warning
+                report.results.extend(check_head(t, config.spot if config else None))
             report.results.extend(check_name(t))
         elif (config is not None and routing.is_virtual_service(t.obj)) or routing.is_tenant_route(
             t.obj, heads, generated=it.owner_tenant(t.obj) is not None
@@ -1282,15 +966,13 @@ def _check_overlay_drift(
     have: Sequence[Doc], spec_doc: Doc, config: TenantsConfig, options: Options, root: Path, report: Report
 ) -> None:
     """Overlay folders on disk against the files `ray-tenants render --output overlays` writes now."""
-    from krm_fn import overlays, render
-
     out_dir = os.path.relpath(root / config.output_dir)
     words = ["ray-tenants", "render", "--output", "overlays", "--out", out_dir]
     command = shlex.join(
         [*words, *(["--config", options.config_file] if options.config_file else []), *options.paths]
     )
     try:
-        outcome, _ = render.run(list(options.paths), options.config_file, "overlays", out_dir)
+        outcome, _ = standalone.run(list(options.paths), options.config_file, "overlays", out_dir)
     except FnError as exc:
         report.results.extend(exc.results)
         return
@@ -1299,7 +981,7 @@ def _check_overlay_drift(
         return
     if options.fix:
         try:
-            changes = overlays.write_folder(outcome.items, out_dir)
+            changes = write_folder(outcome.items, out_dir)
         except FnError as exc:  # nothing was written
             report.results.extend(exc.results)
             return
@@ -1308,9 +990,7 @@ def _check_overlay_drift(
             report.results.append(Result(f"regenerated overlays: {'; '.join(changes)}"))
         return
     wanted = {
-        os.path.abspath(it.path_of(o)): (it.path_of(o), overlays.dump_file(o))
-        for o in outcome.items
-        if it.path_of(o)
+        os.path.abspath(it.path_of(o)): (it.path_of(o), dump_file(o)) for o in outcome.items if it.path_of(o)
     }
     for file, (shown, text) in sorted(wanted.items()):
         path = Path(file)
@@ -1390,84 +1070,46 @@ def _count(n: int, word: str) -> str:
 # ==================================================================================================
 # `ray-tenants check PATH...`: the check for people, pre-commit and CI
 
-HELP = "check manifests: schemas, Spot and routing policy, drift of generated files"
-DESCRIPTION = """\
-Check the manifests in PATH... (files or folders; - reads a stream from stdin) and print one line
-per problem: `path:line: Kind/namespace/name field.path: message`. Exit 1 on any error, 0 when
-there are only warnings.
 
-Schemas: built-in kinds and every pod template of Ray workloads with kubernetes-validate (strict:
-unknown fields are errors); custom resources against their CRD (among the inputs or --crd),
-its CEL rules (x-kubernetes-validations) included.
-Policy: Spot placement of Ray workers, the head off Spot, tenant routes and their prefixes, names.
-Drift: given a tenant spec (--config, or a RayTenants among the inputs), generated resources on
-disk must equal what the function generates now. Bases a tenant spec expands are templates: their
-expansion is checked for policy, not the bases themselves.
-"""
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The `check` subcommand's options."""
-    parser.add_argument(
-        "--config", metavar="FILE", help="the tenant spec (default: a RayTenants among PATH...)"
-    )
-    parser.add_argument(
-        "--crd",
-        metavar="FILE",
-        action="append",
-        default=[],
-        help="a file or folder of CustomResourceDefinitions to validate custom resources against (repeatable)",
-    )
-    parser.add_argument(
-        "--kubernetes-version",
-        metavar="VERSION",
-        help="schemas of this Kubernetes version, e.g. 1.32 (default: the newest kubernetes-validate ships)",
-    )
-    parser.add_argument(
-        "--no-strict", action="store_true", help="accept unknown fields in built-in kinds and pod templates"
-    )
-    parser.add_argument(
-        "--select",
-        metavar="CHECKS",
-        default=",".join(CHECKS),
-        help=f"comma-separated checks to run (default: {','.join(CHECKS)})",
-    )
-    parser.add_argument(
-        "--fix",
-        action="store_true",
-        help="regenerate drifted generated files (exit 1 when any file changed, as formatters do)",
-    )
-    parser.add_argument("-v", "--verbose", action="store_true", help="also print informational findings")
-    parser.add_argument("paths", nargs="+", metavar="PATH", help="manifest files or folders, or - for stdin")
-
-
-def main(ns: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
-    """Run the check for parsed arguments; return the exit code."""
-    select = frozenset(s.strip() for s in str(ns.select).split(",") if s.strip())
-    unknown = select - set(CHECKS)
-    if unknown or not select:
-        stderr.write(f"ray-tenants check: --select takes {', '.join(CHECKS)}; got {ns.select!r}\n")
+def main(
+    paths: Sequence[str],
+    stdout: IO[str],
+    stderr: IO[str],
+    *,
+    config: str | None = None,
+    crds: Sequence[str] = (),
+    kubernetes_version: str | None = None,
+    strict: bool = True,
+    select: str = ",".join(CHECKS),
+    fix: bool = False,
+    verbose: bool = False,
+) -> int:
+    """`ray-tenants check PATH...`: print one line per finding; return the exit code."""
+    selected = frozenset(s.strip() for s in select.split(",") if s.strip())
+    unknown = selected - set(CHECKS)
+    if unknown or not selected:
+        stderr.write(f"ray-tenants check: --select takes {', '.join(CHECKS)}; got {select!r}\n")
         return 2
-    docs, problems = load_paths(ns.paths)
-    crd_docs, crd_problems = load_paths(ns.crd)
+    docs, problems = load_paths(paths)
+    crd_docs, crd_problems = load_paths(crds)
     problems.extend(crd_problems)
-    config_doc = _config(ns.config, problems)
-    root = _root(ns.config, docs, ns.paths)
+    config_doc = _config(config, problems)
+    root = _root(config, docs, paths)
     options = Options(
-        kubernetes_version=ns.kubernetes_version,
-        strict=not ns.no_strict,
-        select=select,
+        kubernetes_version=kubernetes_version,
+        strict=strict,
+        select=selected,
         crds=crd_docs,
         config=config_doc,
         root=root,
-        regenerate=_regenerate(ns, root),
-        fix=ns.fix,
-        paths=ns.paths,
-        config_file=ns.config,
+        regenerate=_regenerate(config, paths, root),
+        fix=fix,
+        paths=paths,
+        config_file=config,
     )
     outcome = check(docs, options)
     results = [*problems, *outcome.results]
-    write_lines(results, stdout, ns.verbose)
+    write_lines(results, stdout, verbose)
     if any(r.severity != "info" for r in results):
         stderr.write(
             f"ray-tenants check: {summary(results, len({d.file for d in docs} | {r.file for r in problems if r.file}))}\n"
@@ -1478,15 +1120,15 @@ def main(ns: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
 def _config(file: str | None, problems: list[Result]) -> Doc | None:
     if file is None:
         return None
-    docs, bad = load_file(file)
+    docs, bad = load_files([file])
     problems.extend(bad)
-    specs = [d for d in docs if is_tenant_spec(d.data)] or (docs if len(docs) == 1 else [])
-    if len(specs) != 1 and not bad:
-        problems.append(
-            Result(f"expected one tenant spec (RayTenants) in the file, found {len(specs)}", file=file)
-        )
+    if bad:
         return None
-    return specs[0] if specs else None
+    try:
+        return find_tenant_spec(docs, file)
+    except FnError as exc:
+        problems.extend(exc.results)
+        return None
 
 
 def _root(config_file: str | None, docs: Sequence[Doc], paths: Sequence[str]) -> Path:
@@ -1508,28 +1150,19 @@ def _root(config_file: str | None, docs: Sequence[Doc], paths: Sequence[str]) ->
     return common
 
 
-def _regenerate(ns: argparse.Namespace, root: Path) -> str:
+def _regenerate(config: str | None, paths: Sequence[str], root: Path) -> str:
     if (root / "Kptfile").is_file():
         return f"kpt fn render {shlex.quote(str(root))}"
     words = ["ray-tenants", "check", "--select", "drift", "--fix"]
-    if ns.config:
-        words += ["--config", ns.config]
-    return shlex.join([*words, *ns.paths])
+    if config:
+        words += ["--config", config]
+    return shlex.join([*words, *paths])
 
 
 # ==================================================================================================
 # The kpt validator: a ResourceList in, the same items and the findings out
 
-CHECK_KIND = "RayTenantsCheck"
 CHECK_FIELDS = ("kubernetesVersion", "strict", "select")
-
-
-def is_check_config(fn_config: object) -> bool:
-    """True for a `RayTenantsCheck` functionConfig: check the items, do not expand them."""
-    if not isinstance(fn_config, Mapping):
-        return False
-    api = fn_config.get("apiVersion")
-    return fn_config.get("kind") == CHECK_KIND and isinstance(api, str) and api.split("/")[0] == API_GROUP
 
 
 def parse_options(fn_config: Mapping[str, Any], file: str = "") -> Options:

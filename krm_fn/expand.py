@@ -7,9 +7,24 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from krm_fn import items as it
 from krm_fn import ray, routing
 from krm_fn.config import MANAGED_BY, TENANT_LABEL, Tenant, TenantsConfig
+from krm_fn.items import (
+    MANAGER,
+    declared_scopes,
+    group_of,
+    index_of,
+    inside,
+    is_copyable,
+    is_list,
+    owner_in_package,
+    owner_tenant,
+    path_of,
+    same_object,
+    scope_of,
+    without_placement,
+)
+from krm_fn.items import meta as metadata_of
 from krm_fn.results import ResourceRef, Result, describe
 from krm_fn.spot import apply_spot, check_group_names
 
@@ -20,10 +35,17 @@ class Outcome:
 
     items: list[dict[str, Any]]
     results: list[Result] = field(default_factory=list)
+    # the tenant each generated item (by id) is for: the front end places it in that tenant's folder
+    generated: dict[int, str] = field(default_factory=dict)
 
     @property
     def failed(self) -> bool:
         return any(r.is_error for r in self.results)
+
+    def add(self, obj: dict[str, Any], tenant: Tenant) -> None:
+        """Append an item generated for `tenant`."""
+        self.items.append(obj)
+        self.generated[id(obj)] = tenant.name
 
 
 def expand(
@@ -37,8 +59,10 @@ def expand(
     """Expand `items` for every tenant of `config` (or pin Ray workers in place without tenants).
 
     `kpt` is the front end's say, never the items': True when the items are a kpt package's files
-    and the output is written back to them (bases stay, copies get files, dropped items' files are
-    deleted); False for a stream (kustomize, render), where the copies replace the bases.
+    and the output is written back to them (bases stay, dropped items' files are deleted); False
+    for a stream (kustomize, render), where the copies replace the bases. The copies carry no
+    files: `Outcome.generated` names each one's tenant, and the front end places them
+    (krm_fn.package).
     `sources` names the file of each item where the caller knows it better than the item's own
     kpt annotations (standalone render); findings carry it.
     """
@@ -48,7 +72,7 @@ def expand(
     ]
     problems = [r for i, obj in enumerate(items) if (r := _shape_problem(obj, i, files[i]))]
     problems.extend(
-        r for i, obj in enumerate(items) if it.is_list(obj) for r in _list_problems(obj, i, files[i])
+        r for i, obj in enumerate(items) if is_list(obj) for r in _list_problems(obj, i, files[i])
     )
     if problems:
         return Outcome(list(items), problems)
@@ -63,7 +87,7 @@ def expand(
         out, bases = _expand_tenants(objs, config, function_config, files, kpt)
         workloads = [b for b in bases if ray.is_ray_workload(b)]
     # a node pool mapped for a group no workload has is most likely a typo in the spec
-    config_file = it.path_of(function_config) if function_config else ""
+    config_file = path_of(function_config) if function_config else ""
     if config.spot.enabled and workloads:
         out.results.extend(r.at(config.ref, config_file) for r in check_group_names(config.spot, workloads))
     return out
@@ -71,12 +95,12 @@ def expand(
 
 def _flatten(objs: list[Any], files: list[str]) -> tuple[list[Any], list[str]]:
     """Every `v1/List` replaced by its items, each from the List's file."""
-    if not any(it.is_list(o) for o in objs):
+    if not any(is_list(o) for o in objs):
         return objs, files
     out_objs: list[Any] = []
     out_files: list[str] = []
     for obj, file in zip(objs, files, strict=True):
-        members = obj["items"] if it.is_list(obj) else [obj]
+        members = obj["items"] if is_list(obj) else [obj]
         out_objs.extend(members)
         out_files.extend([file] * len(members))
     return out_objs, out_files
@@ -91,7 +115,7 @@ def _members(objs: list[Any], files: list[str]) -> list[tuple[dict[str, Any], st
     return [
         (member, file)
         for obj, file in zip(objs, files, strict=True)
-        for member in (obj["items"] if it.is_list(obj) else [obj])
+        for member in (obj["items"] if is_list(obj) else [obj])
     ]
 
 
@@ -101,7 +125,7 @@ def _list_problems(obj: Mapping[str, Any], index: int, file: str) -> list[Result
     for j, member in enumerate(obj["items"]):
         where = f"items[{index}].items[{j}]"
         problem = _shape_problem(member, j, file, where)
-        if problem is None and it.is_list(member):
+        if problem is None and is_list(member):
             problem = Result(
                 f"{where}: a List inside a List; make its objects items of the outer one",
                 resource=ResourceRef.of(member),
@@ -115,15 +139,15 @@ def _list_problems(obj: Mapping[str, Any], index: int, file: str) -> list[Result
 def _pin_in_place(objs: list[dict[str, Any]], config: TenantsConfig, files: list[str]) -> Outcome:
     out = Outcome([])
     for obj, file in zip(objs, files, strict=True):
-        if it.is_list(obj):
+        if is_list(obj):
             # a kpt file holding a List: its workloads are pinned where they are
             pinned = _pin_in_place(obj["items"], config, [file] * len(obj["items"]))
             out.results.extend(pinned.results)
             obj = {**obj, "items": pinned.items}
         # an object without a name is not the function's business, here as in every mode
-        elif ray.is_ray_workload(obj) and it.meta(obj).get("name") and config.spot.enabled:
+        elif ray.is_ray_workload(obj) and metadata_of(obj).get("name") and config.spot.enabled:
             obj, found = apply_spot(obj, config.spot)
-            out.results.extend(r.at(file=file, index=it.index_of(obj)) for r in found)
+            out.results.extend(r.at(file=file, index=index_of(obj)) for r in found)
         out.items.append(obj)
     return out
 
@@ -137,24 +161,22 @@ def _expand_tenants(
 ) -> tuple[Outcome, list[dict[str, Any]]]:
     """The output items and the bases they were copied from."""
     out = Outcome([])
-    is_fn_config = [function_config is not None and it.same_object(o, function_config) for o in objs]
+    is_fn_config = [function_config is not None and same_object(o, function_config) for o in objs]
     fn_config_ids = {id(o) for o, fc in zip(objs, is_fn_config, strict=True) if fc}
     # in a package, what the function owns is what it writes: labelled AND in <outputDir>/<tenant>/
-    owned = [
-        (it.owner_in_package(o, config.output_dir) if kpt else it.owner_tenant(o)) is not None for o in objs
-    ]
+    owned = [(owner_in_package(o, config.output_dir) if kpt else owner_tenant(o)) is not None for o in objs]
     if kpt:
         out.results.extend(_labelled_elsewhere(objs, owned, config))
-    config_file = it.path_of(function_config) if function_config else ""
+    config_file = path_of(function_config) if function_config else ""
     tenant_folders = {t.name for t in config.tenants} | {
-        owner for o in objs if (owner := it.owner_in_package(o, config.output_dir)) is not None
+        owner for o in objs if (owner := owner_in_package(o, config.output_dir)) is not None
     }
-    declared = {**it.declared_scopes(m for m, _ in _members(objs, files)), **config.kind_scopes}
+    declared = {**declared_scopes(m for m, _ in _members(objs, files)), **config.kind_scopes}
     bases: list[tuple[dict[str, Any], str]] = []
     for obj, file in _members(objs, files):
-        if id(obj) in fn_config_ids or not it.is_copyable(obj):
+        if id(obj) in fn_config_ids or not is_copyable(obj):
             continue
-        if kpt and it.inside(file, config.output_dir):
+        if kpt and inside(file, config.output_dir):
             # the output folder is the function's: what a user keeps in a tenant's folder there is
             # passed through, never copied. An object directly in it means outputDir is where the
             # bases are; with `outputDir: .` every folder is in it, so only tenants' folders count
@@ -163,7 +185,7 @@ def _expand_tenants(
             if folder is None or (config.output_dir == "." and folder not in tenant_folders):
                 out.results.append(_output_dir_holds(obj, file, config).at(file=config_file))
             continue
-        scope = it.scope_of(obj, declared)
+        scope = scope_of(obj, declared)
         if scope is None:
             out.results.append(_unknown_scope(obj, file))
         elif scope:
@@ -187,13 +209,12 @@ def _expand_tenants(
     out.results.extend(_unmatched_patches(config, [b for b, _ in bases]))
     if config.output == "overlays":
         return _overlays(out, objs, files, bases, targets, config), [b for b, _ in bases]
-    placement = _Placement(config.output_dir) if kpt else None
     for tenant in config.tenants:
-        out.items.append(_namespace(tenant, placement))
+        out.add(_namespace(tenant), tenant)
         for base, file in bases:
             copy, found = _tenant_copy(base, tenant, config, targets.get(id(base)))
             out.results.extend(r.at(file=file) for r in found)
-            out.items.append(placement.place(copy, tenant) if placement else copy)
+            out.add(copy, tenant)
     return out, [b for b, _ in bases]
 
 
@@ -212,15 +233,15 @@ def _labelled_elsewhere(objs: list[dict[str, Any]], owned: list[bool], config: T
             "neither regenerated, pruned nor copied",
             severity="warning",
             resource=ResourceRef.of(o),
-            file=it.path_of(o),
+            file=path_of(o),
         )
         for o, mine in zip(objs, owned, strict=True)
-        if not mine and (tenant := it.owner_tenant(o)) is not None
+        if not mine and (tenant := owner_tenant(o)) is not None
     ]
 
 
 def _unknown_scope(obj: Mapping[str, Any], file: str) -> Result:
-    group, kind, name = it.group_of(obj), obj.get("kind"), it.meta(obj).get("name")
+    group, kind, name = group_of(obj), obj.get("kind"), metadata_of(obj).get("name")
     if not group:  # every core kind is known: this one is a typo or a kind Kubernetes does not have
         how = f"the core group has no kind {kind!r}"
     else:
@@ -235,7 +256,7 @@ def _unknown_scope(obj: Mapping[str, Any], file: str) -> Result:
 
 def _output_dir_holds(obj: Mapping[str, Any], file: str, config: TenantsConfig) -> Result:
     return Result(
-        f"outputDir {config.output_dir!r} holds the base {obj.get('kind')}/{it.meta(obj).get('name')} "
+        f"outputDir {config.output_dir!r} holds the base {obj.get('kind')}/{metadata_of(obj).get('name')} "
         f"({file}): the function owns that folder and would never copy it; put the generated copies "
         "in a folder of their own beside the bases (e.g. outputDir: overlays)",
         resource=config.ref,
@@ -253,27 +274,27 @@ def _overlays(
 ) -> Outcome:
     """Per tenant its Namespace and a kustomization patching the bases into its copies.
 
-    Items are placed in `<outputDir>/<tenant>/` in kpt and standalone alike: the overlay refers
-    to the bases by their files, relative to its own.
+    The front end places them in `<outputDir>/<tenant>/` in kpt and standalone alike: the overlay
+    refers to the bases by their files, relative to its own.
     """
-    from krm_fn import overlays  # only this mode needs it, and it pulls in jsonpatch
+    # the patch builder is this mode's own module (it pulls in jsonpatch)
+    from krm_fn.overlays import is_kustomization_file, patches
 
-    refs = [overlays.Base(b, f) for b, f in bases]
+    refs = [patches.Base(b, f) for b, f in bases]
     kustomizations = [
-        overlays.Base(o, f) for o, f in zip(objs, files, strict=True) if overlays.is_kustomization_file(f)
+        patches.Base(o, f) for o, f in zip(objs, files, strict=True) if is_kustomization_file(f)
     ]
-    out.results.extend(overlays.check_bases(refs, kustomizations, config.output_dir))
-    placement = _Placement(config.output_dir)
+    out.results.extend(patches.check_bases(refs, kustomizations, config.output_dir))
     for tenant in config.tenants:
-        out.items.append(_namespace(tenant, placement))
+        out.add(_namespace(tenant), tenant)
         pairs = []
         for ref in refs:
             copy, found = _tenant_copy(ref.obj, tenant, config, targets.get(id(ref.obj)))
             out.results.extend(r.at(file=ref.file) for r in found)
             pairs.append((ref, copy))
         if not out.failed:  # a patch is only computed from copies that are right
-            kust = overlays.kustomization(tenant, pairs, config.output_dir)
-            out.items.append(placement.place(kust, tenant))
+            kust = patches.kustomization(tenant, pairs, config.output_dir)
+            out.add(kust, tenant)
     return out
 
 
@@ -284,10 +305,10 @@ def _tenant_copy(
     target: routing.HeadTarget | None,
 ) -> tuple[dict[str, Any], list[Result]]:
     """The tenant's copy of one base: patched, moved to its namespace, routed and pinned."""
-    copy = it.without_placement(base)
+    copy = without_placement(base)
     results: list[Result] = []
     for patch in tenant.patches:
-        if patch.kind == copy.get("kind") and patch.name == it.meta(base).get("name"):
+        if patch.kind == copy.get("kind") and patch.name == metadata_of(base).get("name"):
             # imported here: most specs have no patches, and every call pays for its imports
             import jsonpatch
             import jsonpointer
@@ -305,7 +326,7 @@ def _tenant_copy(
             shape = _patched_shape_problem(copy, base, routing.is_virtual_service(base))
             if shape:
                 # the copy cannot be read past this; keep the base so later steps see a whole object
-                return it.without_placement(base), [
+                return without_placement(base), [
                     Result(
                         f"patch for {patch.kind}/{patch.name} of tenant {tenant.name!r}: {shape}",
                         field=f"{patch.field}.patch",
@@ -318,7 +339,7 @@ def _tenant_copy(
     meta["namespace"] = tenant.name
     meta["labels"] = {
         **(meta.get("labels") or {}),
-        MANAGED_BY: it.MANAGER,
+        MANAGED_BY: MANAGER,
         TENANT_LABEL: tenant.name,
     }
     if target is not None:
@@ -371,7 +392,7 @@ def _patched_shape_problem(copy: Any, base: Mapping[str, Any], routed: bool) -> 
     return None
 
 
-def _namespace(tenant: Tenant, placement: _Placement | None) -> dict[str, Any]:
+def _namespace(tenant: Tenant) -> dict[str, Any]:
     ns: dict[str, Any] = {
         "apiVersion": "v1",
         "kind": "Namespace",
@@ -379,34 +400,16 @@ def _namespace(tenant: Tenant, placement: _Placement | None) -> dict[str, Any]:
             "name": tenant.name,
             "labels": {
                 **tenant.namespace_labels,
-                MANAGED_BY: it.MANAGER,
+                MANAGED_BY: MANAGER,
                 TENANT_LABEL: tenant.name,
             },
         },
     }
-    return placement.place(ns, tenant) if placement else ns
-
-
-class _Placement:
-    """Files for generated items in a kpt package: `<outputDir>/<tenant>/<kind>_<name>.yaml`."""
-
-    def __init__(self, output_dir: str) -> None:
-        self.output_dir = output_dir
-        self.used: dict[str, int] = {}
-
-    def place(self, obj: dict[str, Any], tenant: Tenant) -> dict[str, Any]:
-        kind = str(obj.get("kind", "")).lower()
-        # one Namespace and one kustomization per tenant folder
-        single = kind in ("namespace", "kustomization")
-        name = kind if single else f"{kind}_{it.meta(obj).get('name')}"
-        path = f"{self.output_dir}/{tenant.name}/{name}.yaml".removeprefix("./")
-        index = self.used.get(path, 0)
-        self.used[path] = index + 1
-        return it.placed(obj, path, index)
+    return ns
 
 
 def _unmatched_patches(config: TenantsConfig, bases: list[dict[str, Any]]) -> list[Result]:
-    known = {(b.get("kind"), it.meta(b).get("name")) for b in bases}
+    known = {(b.get("kind"), metadata_of(b).get("name")) for b in bases}
     return [
         Result(
             f"target {p.kind}/{p.name} matches no base object "
@@ -457,4 +460,4 @@ def _shape_problem(obj: Any, index: int, file: str, where: str = "") -> Result |
 
 
 def _path(obj: Any) -> str:
-    return it.path_of(obj) if isinstance(obj, Mapping) else ""
+    return path_of(obj) if isinstance(obj, Mapping) else ""

@@ -239,20 +239,6 @@ def is_base(obj: Mapping[str, Any], declared: Mapping[tuple[str, str], bool] | N
     return is_copyable(obj) and scope_of(obj, declared or {}) is True
 
 
-def all_placed(objs: Iterable[Any]) -> bool:
-    """True when there are items and every one carries a kpt path: they are a kpt package's files.
-
-    kpt annotates every item it reads; kustomize passes a path annotation on only where the user
-    wrote one, so one annotated item says nothing about who is running the function.
-    """
-    seen = False
-    for obj in objs:
-        if not (isinstance(obj, Mapping) and path_of(obj)):
-            return False
-        seen = True
-    return seen
-
-
 def inside(path: str, folder: str) -> bool:
     """Whether the package path `path` lies in `folder` ('.' holds everything)."""
     folder = posixpath.normpath(folder)
@@ -284,16 +270,6 @@ def is_list(obj: Any) -> bool:
         and obj.get("kind") == "List"
         and isinstance(obj.get("items"), list)
     )
-
-
-def placed(obj: dict[str, Any], path: str, index: int) -> dict[str, Any]:
-    """Give a generated item its file and index in the package (both kpt annotation styles)."""
-    notes = obj.setdefault("metadata", {}).setdefault("annotations", {})
-    for key in PATH_ANNOTATIONS:
-        notes[key] = path
-    for key in INDEX_ANNOTATIONS:
-        notes[key] = str(index)
-    return obj
 
 
 def without_placement(obj: Mapping[str, Any]) -> dict[str, Any]:

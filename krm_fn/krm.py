@@ -6,16 +6,16 @@ writes nothing, and kustomize fails the build instead of applying a partial or e
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import IO, Any
 
 import yaml
 
-from krm_fn import items as it
 from krm_fn import yamlio
-from krm_fn.config import KIND, TenantsConfig, parse_config
-from krm_fn.expand import Outcome, expand
-from krm_fn.manifests import style_sources
+from krm_fn.expand import Outcome
+from krm_fn.inputs.function_config import processor
+from krm_fn.items import path_of
+from krm_fn.output import style_sources
 from krm_fn.results import FnError, Result, describe
 
 RESOURCE_LIST_VERSIONS = (
@@ -24,11 +24,9 @@ RESOURCE_LIST_VERSIONS = (
     "config.kubernetes.io/v1alpha1",
 )
 
-Transform = Callable[[list[Any], TenantsConfig, Mapping[str, Any] | None], Outcome]
 
-
-def run(stdin: IO[bytes], stdout: IO[str], stderr: IO[str], transform: Transform | None = None) -> int:
-    """Read a ResourceList, expand it, write a ResourceList; return the exit code."""
+def run(stdin: IO[bytes], stdout: IO[str], stderr: IO[str]) -> int:
+    """Read a ResourceList, run the processor its functionConfig asks for, write a ResourceList."""
     raw = stdin.read()
     api_version = RESOURCE_LIST_VERSIONS[0]
     items: list[Any] = []
@@ -40,24 +38,9 @@ def run(stdin: IO[bytes], stdout: IO[str], stderr: IO[str], transform: Transform
         items = rl["items"]
         nodes = _item_nodes(doc.node, len(items))
         fn_config = rl.get("functionConfig")
-        fn_file = it.path_of(fn_config) if isinstance(fn_config, Mapping) else ""
-        checked = None
-        # imported only for a functionConfig that can be the check's: importing it (jsonschema,
-        # kubernetes-validate) costs 150 ms, more than a whole one-tenant expansion
-        if isinstance(fn_config, Mapping) and fn_config.get("kind") not in (KIND, "ConfigMap"):
-            from krm_fn import check
-
-            if check.is_check_config(fn_config):
-                checked = check.validate_items(items, fn_config, fn_file)
-        if checked is not None:
-            outcome = checked
-        else:
-            config = parse_config(fn_config, fn_file)
-            if transform is not None:
-                outcome = transform(items, config, fn_config)
-            else:
-                # kpt annotates every item with its file; kustomize passes on only what a user wrote
-                outcome = expand(items, config, fn_config, kpt=it.all_placed(items))
+        fn_file = path_of(fn_config) if isinstance(fn_config, Mapping) else ""
+        # the expansion, or the check's kpt validator: the table in inputs.function_config decides
+        outcome = processor(fn_config)(items, fn_config, fn_file)
     except FnError as exc:
         outcome = Outcome(items, exc.results)
     return write(outcome, items, api_version, stdout, stderr, nodes)

@@ -9,7 +9,6 @@ needs neither a container engine nor standalone kustomize's `--enable-exec`.
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import tempfile
@@ -20,8 +19,11 @@ from typing import IO
 
 import krm_fn
 from krm_fn.config import API_GROUP, API_VERSION, KIND
+from krm_fn.expand import Outcome
+from krm_fn.output import dump_stream
+from krm_fn.results import FnError
+from krm_fn.standalone import run
 
-COMMANDS = ("install-plugin", "legacy-plugin")
 # Characters that mean something inside a double-quoted string to sh or to Python: an interpreter
 # path holding one cannot be written into the launcher line below.
 _UNQUOTABLE = frozenset('"\\$`\n')
@@ -103,11 +105,6 @@ def run_legacy(config_file: str, stdout: IO[str], stderr: IO[str]) -> int:
     On any problem: one line per problem on stderr, exit 1 and NOTHING on stdout, since kustomize
     would build with whatever was printed (an empty stream removes every resource).
     """
-    from krm_fn.expand import Outcome
-    from krm_fn.manifests import dump_stream
-    from krm_fn.render import run
-    from krm_fn.results import FnError
-
     try:
         outcome, manifests = run(["-"], config_file)
     except FnError as exc:
@@ -122,32 +119,9 @@ def run_legacy(config_file: str, stdout: IO[str], stderr: IO[str]) -> int:
     return 0
 
 
-def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Register `install-plugin` and `legacy-plugin` on the command line's subcommands."""
-    install_cmd = sub.add_parser(
-        "install-plugin",
-        help="install the function as a kustomize exec plugin (kubectl kustomize --enable-alpha-plugins)",
-        description=f"Write the executable kustomize runs for {API_VERSION} {KIND} transformers, "
-        "as <DIR>/" + str(plugin_path(Path(""))) + ", and print its path. It runs this package "
-        "with this Python. DIR defaults to the plugin home kustomize uses: $KUSTOMIZE_PLUGIN_HOME, "
-        "$XDG_CONFIG_HOME/kustomize/plugin or ~/.config/kustomize/plugin.",
-    )
-    install_cmd.add_argument("--dir", metavar="DIR", help="the plugin home to install into")
-    legacy = sub.add_parser(
-        "legacy-plugin",
-        help="run as kustomize's exec plugin: the tenant spec in CONFIG, a YAML stream on stdin",
-        description="What the installed plugin runs: expand the YAML stream on stdin for the tenant "
-        "spec in CONFIG and print the resulting stream. On errors, print them to stderr, "
-        "nothing to stdout, and exit 1.",
-    )
-    legacy.add_argument("config", metavar="CONFIG", help="the tenant spec file kustomize passes")
-
-
-def main(ns: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
-    """Run one of COMMANDS, parsed by the command line; return the exit code."""
-    if ns.command == "legacy-plugin":
-        return run_legacy(ns.config, stdout, stderr)
-    home = Path(ns.dir) if ns.dir else default_home()
+def install_command(folder: str | None, stdout: IO[str], stderr: IO[str]) -> int:
+    """`install-plugin [--dir DIR]`: install under DIR (default: kustomize's plugin home), print the path."""
+    home = Path(folder) if folder else default_home()
     try:
         target = install(home.absolute())
     except (OSError, ValueError) as exc:

@@ -31,9 +31,13 @@ DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
 def is_ray_workload(obj: Mapping[str, Any]) -> bool:
     """True for the KubeRay kinds that embed a RayClusterSpec."""
-    api = obj.get("apiVersion")
+    api, kind = obj.get("apiVersion"), obj.get("kind")
+    # `kind: []` is input too, and a list is no key to look up
     return (
-        isinstance(api, str) and api.split("/", 1)[0] == RAY_GROUP and obj.get("kind") in CLUSTER_SPEC_PATHS
+        isinstance(api, str)
+        and api.split("/", 1)[0] == RAY_GROUP
+        and isinstance(kind, str)
+        and kind in CLUSTER_SPEC_PATHS
     )
 
 

@@ -106,10 +106,6 @@ class FnError(Exception):
         super().__init__("; ".join(r.message for r in self.results))
 
 
-def has_errors(results: Iterable[Result]) -> bool:
-    return any(r.is_error for r in results)
-
-
 def describe(value: object) -> str:
     """What a YAML value is, for messages: 'a mapping', 'a list', 'nothing', ..."""
     if value is None:

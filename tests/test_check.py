@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from krm_fn import check, cli, krm
+from krm_fn.inputs.loader import load_files
 from krm_fn.spot import SpotSpec
 from tests.conftest import REPO, TESTDATA, require_tool, require_upstream, run
 
@@ -283,7 +284,7 @@ def test_overlay_folders_drift_and_fix(tmp_path: Path) -> None:
 
 
 def spot_target(path: Path, doc: int = 0) -> check.Target:
-    docs, problems = check.load_file(str(path))
+    docs, problems = load_files([str(path)])
     assert not problems
     return check.Target(docs[doc].data, docs[doc], docs[doc].ref)
 
@@ -300,7 +301,7 @@ def test_spot_as_the_spec_asks_every_term_every_pool() -> None:
             34,
         )
     ]
-    assert "lacks cloud.google.com/gke-nodepool In [spot-cpu]" in findings[0].message
+    assert "lacks `cloud.google.com/gke-nodepool In [spot-cpu]`" in findings[0].message
     assert check.check_spot(target, SpotSpec(provider="none")) == []
 
 

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import io
+import os
+import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 from krm_fn import __version__
@@ -109,15 +112,47 @@ def test_krm_stdin_that_is_not_a_resource_list() -> None:
     assert "Traceback" not in result.stderr.decode()
 
 
-def test_internal_error_exits_2_and_asks_for_a_report() -> None:
-    code = (
-        "import krm_fn.krm as k\nk.expand = lambda *a, **kw: 1 / 0\nfrom krm_fn.cli import entry\nentry()\n"
-    )
+def test_internal_error_exits_3_and_asks_for_a_report() -> None:
+    code = "import krm_fn.package as p\np.expand = lambda *a, **kw: 1 / 0\nfrom krm_fn.cli import entry\nentry()\n"
     rl = b"apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems: []\nfunctionConfig: {apiVersion: v1, kind: ConfigMap, metadata: {name: x}, data: {tenants: a}}\n"
     result = run([sys.executable, "-c", code], stdin=rl, PYTHONPATH=str(REPO))
-    assert result.returncode == 2
+    assert result.returncode == 3
     err = result.stderr.decode()
     assert "internal error: ZeroDivisionError" in err and "please report" in err and "Traceback" not in err
+
+
+def test_main_holds_the_error_boundary(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A test calling main() sees what a user sees: an exit code and a message, never an exception."""
+    from krm_fn import standalone
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise KeyError("a bug")
+
+    monkeypatch.setattr(standalone, "expand_placed", broken)
+    code, out, err = cli("render", "--config", str(REPO / "overlays/tenants.yaml"), str(REPO / "base"))
+    assert (code, out) == (3, "")
+    assert "ray-tenants: internal error: KeyError: 'a bug'" in err and "please report" in err
+
+
+def test_usage_errors_exit_2() -> None:
+    assert cli("no-such-command")[0] == 2
+    assert cli("render", "--no-such-option", str(REPO / "base"))[0] == 2
+    assert cli("render")[0] == 2  # PATH is required
+
+
+def test_a_closed_stdout_ends_quietly_with_141() -> None:
+    """`ray-tenants render ... | head -1`: the reader went away; no traceback, no bug report."""
+    proc = subprocess.Popen(
+        [*FN, "render", "--config", str(REPO / "overlays/tenants.yaml"), str(REPO / "base")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # before the command writes: every write meets a broken pipe
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=300) == 141
+    assert err == ""
 
 
 def test_older_resource_list_versions_are_answered_in_kind() -> None:

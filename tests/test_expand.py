@@ -10,6 +10,7 @@ import pytest
 from krm_fn import expand as expand_module
 from krm_fn.config import parse_config
 from krm_fn.expand import expand
+from krm_fn.package import expand_placed
 from krm_fn.spot import SpotSpec
 
 
@@ -114,7 +115,7 @@ def test_kpt_mode_keeps_bases_and_places_copies() -> None:
         "config.k8s.io/id": "7",
         "team": "platform",
     }
-    out = expand([base, virtual_service()], config("a", outputDir="gen"), kpt=True)
+    out = expand_placed([base, virtual_service()], config("a", outputDir="gen"), kpt=True)
     assert not out.failed
     assert out.items[0] is base
     copy_ = by_key(out.items)[("RayCluster", "a", "ray")]

@@ -2,7 +2,7 @@
 kpt package; which kinds are the tenant's to copy; `v1/List`; an outputDir that holds the bases.
 
 Each class runs through the real tool where one is involved (`kpt fn render`, `kubectl kustomize`
-with the legacy exec plugin) and in process through krm.run / render.run.
+with the legacy exec plugin) and in process through krm.run / standalone.run.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
-from krm_fn import krm, render
+from krm_fn import krm, render, standalone
 from krm_fn.cli import main
 from tests.conftest import REPO, example_bases, require_tool, run
 
@@ -179,7 +179,7 @@ def test_render_replaces_the_bases_when_one_carries_a_path_annotation(tmp_path: 
     texts = example_with_one_annotated_base()
     for name, text in texts.items():
         (tmp_path / name).write_text(text)
-    outcome, _ = render.run([str(tmp_path / n) for n in texts], str(EXAMPLE_CONFIG))
+    outcome, _ = standalone.run([str(tmp_path / n) for n in texts], str(EXAMPLE_CONFIG))
     assert not outcome.failed, outcome.results
     # no unpinned base and no catch-all VirtualService beside the tenant copies
     assert identities(outcome.items) == EXPECTED_COPIES
@@ -402,7 +402,7 @@ def as_list(objs: list[dict[str, Any]], name: str = "bases") -> dict[str, Any]:
 
 def test_render_handles_the_items_of_a_list(tmp_path: Path) -> None:
     (tmp_path / "list.yaml").write_text(yaml.safe_dump(as_list(example_items())))
-    outcome, _ = render.run([str(tmp_path / "list.yaml")], str(EXAMPLE_CONFIG))
+    outcome, _ = standalone.run([str(tmp_path / "list.yaml")], str(EXAMPLE_CONFIG))
     assert not outcome.failed, outcome.results
     assert identities(outcome.items) == EXPECTED_COPIES
 

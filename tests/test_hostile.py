@@ -144,6 +144,8 @@ CASES: dict[str, tuple[int | None, str]] = {
     "huge-integer.yaml": (1, "an integer of 5,000 characters; Kubernetes reads at most 64-bit integers"),
     # values: scalars every YAML reader spells or types its own way, kept as written
     "spellings-kept-pass.yaml": (0, ""),
+    # input model: a kind that is no string names no KubeRay workload (was a TypeError)
+    "ray-kind-a-list.yaml": (0, ""),
 }
 # through the real entry point too: one of each way in which input goes wrong
 SUBPROCESS_CASES = [
@@ -380,13 +382,13 @@ def test_50_megabytes_of_input() -> None:
 
 
 def test_plain_call_imports_nothing_heavy() -> None:
-    """Regression: every call imported jsonpatch (through krm_fn.overlays too), argparse, and the
+    """Regression: every call imported jsonpatch (through the overlay patch builder too), argparse, and the
     check with its schemas (150 ms); a plain expansion needs none of them."""
     code = (
         "import io, sys; from krm_fn import cli; "
         "sys.stdin = io.TextIOWrapper(io.BytesIO(open(sys.argv[1], 'rb').read())); "
         "rc = cli.main([], io.StringIO(), io.StringIO()); "
-        "print(rc, sorted(m for m in ('jsonpatch', 'argparse', 'kubernetes_validate', 'krm_fn.overlays', 'krm_fn.check') if m in sys.modules))"
+        "print(rc, sorted(m for m in ('jsonpatch', 'argparse', 'kubernetes_validate', 'krm_fn.overlays.patches', 'krm_fn.check') if m in sys.modules))"
     )
     proc = run(
         [sys.executable, "-c", code, HOSTILE / "kustomization-passes.yaml"],

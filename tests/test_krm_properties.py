@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from krm_fn import config, krm
-from krm_fn import items as it
+from krm_fn.items import LOCAL_CONFIG, is_base, owner_tenant
 from krm_fn.results import FnError
 from tests.conftest import REPO
 from tests.test_hostile import assert_contract
@@ -92,7 +92,7 @@ def objects(draw: st.DrawFn, kpt: bool) -> Any:
         notes["config.kubernetes.io/path"] = f"{draw(st.sampled_from(['base', 'other']))}/{kind.lower()}.yaml"
         notes["internal.config.kubernetes.io/id"] = str(draw(st.integers(0, 99)))
     if draw(st.booleans()):
-        notes[it.LOCAL_CONFIG] = "true"
+        notes[LOCAL_CONFIG] = "true"
     if notes:
         meta["annotations"] = notes
     obj: dict[str, Any] = {"apiVersion": api, "kind": kind, "metadata": meta}
@@ -158,7 +158,7 @@ def tenant_specs(draw: st.DrawFn) -> Any:
     return {
         "apiVersion": config.API_VERSION,
         "kind": config.KIND,
-        "metadata": {"name": "tenants", "annotations": {it.LOCAL_CONFIG: "true"}},
+        "metadata": {"name": "tenants", "annotations": {LOCAL_CONFIG: "true"}},
         "spec": spec,
     }
 
@@ -175,11 +175,11 @@ def _run(raw: bytes) -> tuple[int, dict[str, Any], str]:
 
 def _kept(obj: Any, has_tenants: bool, kpt: bool) -> bool:
     """Whether an input item must come out exactly as it went in, on success."""
-    if not isinstance(obj, dict) or it.owner_tenant(obj) is not None:
+    if not isinstance(obj, dict) or owner_tenant(obj) is not None:
         return False
     if kpt or not has_tenants:
         return not (not has_tenants and str(obj.get("kind")).startswith("Ray"))  # pinned in place
-    return not it.is_base(obj)
+    return not is_base(obj)
 
 
 @SETTINGS

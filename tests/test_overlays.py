@@ -13,9 +13,10 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from krm_fn import cli, overlays, ray
+from krm_fn import cli, ray
 from krm_fn import expand as expand_module
 from krm_fn.config import TENANT_LABEL
+from krm_fn.overlays import patches
 from krm_fn.results import Result
 from krm_fn.spot import SpotSpec
 from tests.conftest import REPO, TESTDATA, require_tool, run
@@ -403,7 +404,7 @@ def wrap(spec: Any) -> dict[str, Any]:
 def test_named_entries_are_guarded_by_name() -> None:
     base = wrap({"groups": [{"groupName": "a", "n": 1}, {"groupName": "b", "n": 1}]})
     copy = wrap({"groups": [{"groupName": "a", "n": 1}, {"groupName": "b", "n": 2}]})
-    assert overlays.patch_ops(base, copy) == [
+    assert patches.patch_ops(base, copy) == [
         {"op": "test", "path": "/spec/groups/1/groupName", "value": "b"},
         {"op": "replace", "path": "/spec/groups/1/n", "value": 2},
     ]
@@ -412,7 +413,7 @@ def test_named_entries_are_guarded_by_name() -> None:
 def test_appends_need_no_index_and_reorders_are_replaced() -> None:
     base = wrap({"tolerations": [{"key": "a"}], "hosts": ["a", "b"]})
     copy = wrap({"tolerations": [{"key": "a"}, {"key": "b"}], "hosts": ["b", "a"]})
-    assert overlays.patch_ops(base, copy) == [
+    assert patches.patch_ops(base, copy) == [
         {"op": "add", "path": "/spec/tolerations/-", "value": {"key": "b"}},
         {"op": "replace", "path": "/spec/hosts", "value": ["b", "a"]},
     ]
@@ -426,13 +427,13 @@ def test_what_the_kustomization_sets_is_not_patched() -> None:
         namespace="t",
         labels={"app.kubernetes.io/managed-by": "ray-tenants", TENANT_LABEL: "t"},
     )
-    assert overlays.patch_ops(base, copy) == []
+    assert patches.patch_ops(base, copy) == []
 
 
 def test_a_patch_that_misses_the_copy_is_an_internal_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(overlays, "_diff", lambda a, b, path, ops: None)
-    with pytest.raises(overlays.PatchMismatch, match="Thing/x"):
-        overlays.patch_ops(wrap({"a": 1}), wrap({"a": 2}))
+    monkeypatch.setattr(patches, "_diff", lambda a, b, path, ops: None)
+    with pytest.raises(patches.PatchMismatch, match="Thing/x"):
+        patches.patch_ops(wrap({"a": 1}), wrap({"a": 2}))
 
 
 JSON = st.recursive(
@@ -452,7 +453,7 @@ NAMED = st.lists(
 @given(JSON, JSON, NAMED, NAMED)
 def test_patch_ops_reproduce_any_copy_and_guard_every_index(a: Any, b: Any, na: Any, nb: Any) -> None:
     base, copy = wrap({"x": a, "named": na}), wrap({"x": b, "named": nb})
-    ops = overlays.patch_ops(base, copy)  # raises PatchMismatch unless the ops give exactly `copy`
+    ops = patches.patch_ops(base, copy)  # raises PatchMismatch unless the ops give exactly `copy`
     for i, op in enumerate(ops):
         parts = op["path"].split("/")
         for depth, part in enumerate(parts):
@@ -462,23 +463,23 @@ def test_patch_ops_reproduce_any_copy_and_guard_every_index(a: Any, b: Any, na: 
                     t["op"] == "test" and (t["path"] == prefix or t["path"].startswith(prefix + "/"))
                     for t in ops[:i]
                 ), (op, ops)
-    assert yaml.safe_load(overlays.dump_ops(ops)) == ops
+    assert yaml.safe_load(patches.dump_ops(ops)) == ops
 
 
 @pytest.mark.parametrize(
     "value", ["y", "N", "on", "Off", "1e3", "0755", "0x1F", "1_000", "1:20", "~", "", ".inf"]
 )
 def test_patch_text_quotes_what_kustomize_would_misread(value: str) -> None:
-    text = overlays.dump_ops([{"op": "add", "path": "/data/k", "value": value}])
+    text = patches.dump_ops([{"op": "add", "path": "/data/k", "value": value}])
     assert f"value: '{value}'" in text
 
 
 def test_patch_text_survives_kustomize_trimming_it() -> None:
     ops = [{"op": "add", "path": "/data/run.sh", "value": "#!/bin/sh\necho ready\n"}]
-    text = overlays.dump_ops(ops)
+    text = patches.dump_ops(ops)
     assert yaml.safe_load(text.strip()) == ops  # kustomize trims the text before reading it
     inner = [*ops, {"op": "add", "path": "/data/x", "value": "y"}]
-    assert "value: |\n" in overlays.dump_ops(inner)  # block style wherever trimming is harmless
+    assert "value: |\n" in patches.dump_ops(inner)  # block style wherever trimming is harmless
 
 
 def test_bases_named_file_by_file_use_their_folders_kustomization(

@@ -19,6 +19,7 @@ import pytest
 import yaml
 
 from krm_fn import check, cli, krm, ray
+from krm_fn.inputs.loader import from_items, load_files, load_paths
 from tests.conftest import REPO
 
 WORKER = {
@@ -138,7 +139,7 @@ def test_a_malformed_workload_of_each_kind_is_an_error_naming_the_field(
 @pytest.mark.parametrize("kind", sorted(WORKLOADS))
 def test_the_check_without_a_spec_reports_a_worker_list_it_cannot_read(kind: str) -> None:
     """Policy without a tenant spec: a string workerGroupSpecs is not 'every worker pinned'."""
-    doc = check.from_items([workload(kind, set_groups("cpu"))])
+    doc = from_items([workload(kind, set_groups("cpu"))])
     report = check.check(doc, check.Options(select=frozenset({"policy"})))
     assert report.failed
     assert [(r.field, r.message) for r in report.results if r.is_error] == [
@@ -193,8 +194,8 @@ def long_in_list(tmp_path: Path, tenants: int, with_spot_value: bool = True) -> 
 def test_check_of_a_50000_value_in_list_across_100_tenants(tmp_path: Path) -> None:
     """`check` expands the spec in memory and verifies every copy's placement, in seconds."""
     bases, config, values = long_in_list(tmp_path, TENANTS)
-    docs, problems = check.load_paths([str(bases)])
-    [spec_doc], _ = check.load_file(str(config))
+    docs, problems = load_paths([str(bases)])
+    [spec_doc], _ = load_files([str(config)])
     assert not problems
     started = time.perf_counter()
     report = check.check(docs, check.Options(select=frozenset({"schema", "policy"}), config=spec_doc))
@@ -254,20 +255,20 @@ def test_render_of_a_50000_value_in_list_for_one_tenant(tmp_path: Path) -> None:
 
 
 def test_gt_and_lt_operands_are_64_bit_integers_read_without_converting_thousands_of_digits() -> None:
-    from krm_fn.spot import _int
+    from krm_fn.selectors import int64
 
-    assert _int("9" * 5000) is None
-    assert _int("0" * 5000 + "7") == 7
-    assert _int("-0") == 0
-    assert _int(str(2**63 - 1)) == 2**63 - 1
-    assert _int(str(2**63)) is None
-    assert _int(str(-(2**63))) == -(2**63)
-    assert _int("7\n") is None
+    assert int64("9" * 5000) is None
+    assert int64("0" * 5000 + "7") == 7
+    assert int64("-0") == 0
+    assert int64(str(2**63 - 1)) == 2**63 - 1
+    assert int64(str(2**63)) is None
+    assert int64(str(-(2**63))) == -(2**63)
+    assert int64("7\n") is None
 
 
 def test_the_witness_steps_over_50000_excluded_integers_in_linear_time() -> None:
     """`Gt 0` with `NotIn [1..50000]`: the first integer left is 50001, found without a scan per step."""
-    from krm_fn.spot import _NONE, _witness
+    from krm_fn.selectors import NO_WITNESS, witness
 
     excluded = [str(i) for i in range(1, VALUES + 1)]
     exprs = [
@@ -275,9 +276,9 @@ def test_the_witness_steps_over_50000_excluded_integers_in_linear_time() -> None
         {"key": "k", "operator": "NotIn", "values": excluded},
     ]
     started = time.perf_counter()
-    assert _witness(exprs) == str(VALUES + 1)
+    assert witness(exprs) == str(VALUES + 1)
     bounded = [*exprs, {"key": "k", "operator": "Lt", "values": [str(VALUES + 1)]}]
-    assert _witness(bounded) is _NONE
+    assert witness(bounded) is NO_WITNESS
     assert time.perf_counter() - started < HANG
 
 
@@ -285,6 +286,6 @@ def test_the_schema_check_of_a_kind_no_schema_file_can_have_is_a_finding_not_a_c
     """Regression: a 5,000-character kind (a tenant patch's, here a base's) reached the file
     system as a schema file name and raised OSError (file name too long)."""
     obj = {"apiVersion": "v1", "kind": "K" * 5000, "metadata": {"name": "x", "namespace": "team"}}
-    report = check.check(check.from_items([obj]), check.Options(select=frozenset({"schema"})))
+    report = check.check(from_items([obj]), check.Options(select=frozenset({"schema"})))
     assert [r.severity for r in report.results] == ["info"], report.results
     assert "no CRD for" in report.results[0].message

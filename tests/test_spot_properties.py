@@ -17,10 +17,10 @@ from hypothesis import strategies as st
 
 from krm_fn import yamlio
 from krm_fn.results import Result
+from krm_fn.selectors import witness
 from krm_fn.spot import (
     PRESETS,
     SpotSpec,
-    _witness,
     apply_spot,
     parse_spot,
     spot_requirements,
@@ -550,7 +550,7 @@ def check_preferred_term_added_at_most_once(
 @given(st.data())
 def test_witness_is_exact(data: st.DataObject) -> None:
     exprs = data.draw(st.lists(expression(("k",)), min_size=1, max_size=4))
-    found = _witness(exprs)
+    found = witness(exprs)
     if satisfiable(exprs):
         assert found is None or isinstance(found, str)
         assert all(expr_matches(e, found) for e in exprs)

@@ -22,9 +22,9 @@ import pytest
 import yaml
 
 from krm_fn import cli, writer
-from krm_fn import expand as expand_module
-from krm_fn import items as it
 from krm_fn.config import MANAGED_BY, TENANT_LABEL, parse_config
+from krm_fn.items import owner_tenant
+from krm_fn.package import expand_placed
 from krm_fn.results import FnError
 from tests.conftest import REPO, require_tool, run
 
@@ -276,14 +276,14 @@ def test_generated_names_are_the_expansions(tmp_path: Path) -> None:
                 {**b, "metadata": {**b["metadata"], "annotations": {"config.kubernetes.io/path": f}}}
                 for b, f in zip(bases, files, strict=True)
             ]
-        outcome = expand_module.expand(items, config, spec, sources, kpt=output == "resources")
+        outcome = expand_placed(items, config, spec, sources, kpt=output == "resources")
         assert not outcome.failed, outcome.results
-        placed = [o for o in outcome.items if it.owner_tenant(o)]
+        placed = [o for o in outcome.items if owner_tenant(o)]
         assert len(placed) == (6 if output == "resources" else 4)
         for obj in placed:
             path = Path(obj["metadata"]["annotations"]["config.kubernetes.io/path"])
             assert writer.generated_name(obj) == path.name
-            assert path.parent.name == it.owner_tenant(obj)
+            assert path.parent.name == owner_tenant(obj)
 
 
 def test_files_kpt_wrote_count_as_the_functions(tmp_path: Path, fn_exec: Path) -> None:

@@ -6,7 +6,7 @@ per base object: the difference between the base and the tenant's expanded copy.
 builds it, with no plugin. Every step that depends on a list position is guarded by a `test`
 operation, so a base edited after generation fails the build instead of patching the wrong entry.
 
-Everything here is pure except `write_folder`, which hands the files to the standalone writer.
+Everything here is pure: the files are written by krm_fn.overlays.files.
 """
 
 from __future__ import annotations
@@ -14,22 +14,20 @@ from __future__ import annotations
 import posixpath
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import jsonpatch
 import jsonpointer
 import yaml
 
-from krm_fn import items as it
-from krm_fn import writer, yamlio
+from krm_fn import yamlio
 from krm_fn.config import MANAGED_BY, TENANT_LABEL, Tenant
+from krm_fn.items import LOCAL_CONFIG, MANAGER, clone, meta, without_placement
+from krm_fn.overlays import KUSTOMIZATION_FILES, is_kustomization_file
 from krm_fn.results import ResourceRef, Result
 
 KUSTOMIZE_GROUP = "kustomize.config.k8s.io"
 KUSTOMIZE_API = f"{KUSTOMIZE_GROUP}/v1beta1"
-# the file names kustomize looks for in a folder, in its order of preference
-KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 NAMESPACE_FILE = "namespace.yaml"
 # A base kustomization may only list files: anything that transforms them would make the
 # overlay's patches apply to something other than what the expansion saw.
@@ -48,11 +46,6 @@ class Base:
 
     obj: Mapping[str, Any]
     file: str
-
-
-def is_kustomization_file(file: str) -> bool:
-    """A file kustomize reads as a folder's build instructions (often without apiVersion or kind)."""
-    return posixpath.basename(file) in KUSTOMIZATION_FILES
 
 
 def check_bases(bases: Sequence[Base], kustomizations: Sequence[Base], output_dir: str) -> list[Result]:
@@ -164,7 +157,7 @@ def kustomization(
     """
     here = posixpath.join(output_dir, tenant.name)
     folders = sorted({posixpath.relpath(folder_of(b.file), here) for b, _ in pairs})
-    marks = {MANAGED_BY: it.MANAGER, TENANT_LABEL: tenant.name}
+    marks = {MANAGED_BY: MANAGER, TENANT_LABEL: tenant.name}
     patches = []
     for base, copy in pairs:
         ops = patch_ops(base.obj, copy)
@@ -177,7 +170,7 @@ def kustomization(
             "name": tenant.name,
             "labels": dict(marks),
             # kpt live apply and kpt's own tooling skip it; kustomize never looks at it
-            "annotations": {it.LOCAL_CONFIG: "true"},
+            "annotations": {LOCAL_CONFIG: "true"},
         },
         "namespace": tenant.name,
         # metadata labels only: selectors and pod templates stay as the expansion left them
@@ -198,7 +191,7 @@ def target_of(obj: Mapping[str, Any]) -> dict[str, str]:
     """A kustomize patch target that selects exactly this base object."""
     group, _, version = str(obj.get("apiVersion", "")).rpartition("/")
     target = {"group": group} if group else {}
-    target.update(version=version, kind=str(obj.get("kind")), name=str(it.meta(obj).get("name")))
+    target.update(version=version, kind=str(obj.get("kind")), name=str(meta(obj).get("name")))
     return target
 
 
@@ -209,8 +202,8 @@ def patch_ops(base: Mapping[str, Any], copy: Mapping[str, Any]) -> list[dict[str
     and kpt's bookkeeping annotations are not part of either. Raises PatchMismatch if the operations,
     applied with jsonpatch, do not give exactly the copy.
     """
-    before = it.without_placement(base)
-    after = it.without_placement(copy)
+    before = without_placement(base)
+    after = without_placement(copy)
     before_meta = before.get("metadata") or {}
     after_meta = after.setdefault("metadata", {})
     if "namespace" in before_meta:
@@ -230,7 +223,7 @@ def patch_ops(base: Mapping[str, Any], copy: Mapping[str, Any]) -> list[dict[str
     ops: list[dict[str, Any]] = []
     _diff(before, after, "", ops)
     try:
-        result = jsonpatch.apply_patch(it.clone(before), ops)
+        result = jsonpatch.apply_patch(clone(before), ops)
     except (jsonpatch.JsonPatchException, jsonpointer.JsonPointerException) as exc:
         result = exc
     if isinstance(result, Exception) or not _same(result, after):
@@ -376,26 +369,3 @@ def style_like(obj: Any) -> yaml.Node:
     if isinstance(obj, str) and "\n" in obj:
         return yaml.ScalarNode("tag:yaml.org,2002:str", obj, style="|")
     return yaml.ScalarNode("tag:yaml.org,2002:null", "")
-
-
-def dump_file(obj: Mapping[str, Any]) -> str:
-    """One generated object as its file holds it: no placement annotations, patches in block style."""
-    clean = it.without_placement(obj)
-    return yamlio.dump_node(yamlio.to_node(clean, like=style_like(clean)))
-
-
-def write_folder(items: Sequence[Mapping[str, Any]], out_dir: str) -> list[str]:
-    """Write the generated items under `out_dir` and prune what ray-tenants generated there before.
-
-    Each item goes to its path annotation (relative to the current folder), one per file, through
-    the standalone writer (krm_fn.writer): only the function's own files are replaced or removed,
-    each whole, and nothing is written when any target is not its to write (FnError).
-    Returns one line per change, e.g. `wrote overlays/a/kustomization.yaml`.
-    """
-    wanted: dict[Path, list[Mapping[str, Any]]] = {}
-    for obj in items:
-        if it.path_of(obj):
-            wanted.setdefault(Path(it.path_of(obj)), []).append(obj)
-    return writer.write_files(
-        out_dir, {path: "---\n".join(map(dump_file, objs)) for path, objs in wanted.items()}
-    )

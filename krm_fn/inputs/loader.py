@@ -1,0 +1,107 @@
+"""The one loader: files, folders and stdin to manifests with their origin; a `v1/List` is its items.
+
+Front ends differ only in what they do with a path that is missing: render stops at the first
+(`find_files` raises), the check reports every one and goes on (`load_paths`).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from krm_fn import yamlio
+from krm_fn.inputs.objects import Manifest
+from krm_fn.items import index_of, is_list, path_of
+from krm_fn.results import FnError, Result
+
+SUFFIXES = (".yaml", ".yml")
+
+
+def find_files(paths: Iterable[str]) -> list[str]:
+    """The YAML files named or contained (recursively, hidden folders skipped), in a stable order."""
+    found: list[str] = []
+    for raw in paths:
+        path = Path(raw)
+        if raw == "-" or path.is_file():
+            found.append(raw)
+        elif path.is_dir():
+            found.extend(
+                str(p)
+                for p in sorted(path.rglob("*"))
+                if p.suffix in SUFFIXES
+                and p.is_file()
+                and not any(part.startswith(".") for part in p.relative_to(path).parts)
+            )
+        else:
+            raise FnError([Result("no such file or folder", file=raw)])
+    return list(dict.fromkeys(found))
+
+
+def read_documents(file: str) -> tuple[list[yamlio.Document], list[Result]]:
+    """The YAML documents of one file (`-` is stdin); an unreadable or invalid file is a finding."""
+    try:
+        raw = sys.stdin.buffer.read() if file == "-" else Path(file).read_bytes()
+    except OSError as exc:
+        return [], [Result(f"cannot read: {exc.strerror}", file=file)]
+    try:
+        return yamlio.load_documents(raw, file), []
+    except FnError as exc:
+        return [], exc.results
+
+
+def load_files(files: Sequence[str]) -> tuple[list[Manifest], list[Result]]:
+    """Every object of every file; unreadable or invalid files become findings."""
+    manifests: list[Manifest] = []
+    problems: list[Result] = []
+    for file in files:
+        docs, bad = read_documents(file)
+        problems.extend(bad)
+        for i, doc in enumerate(docs):
+            if doc.data is not None:
+                manifests.extend(flatten(Manifest(doc.data, file, doc.line, i, doc.node)))
+    return manifests, problems
+
+
+def load_paths(paths: Iterable[str]) -> tuple[list[Manifest], list[Result]]:
+    """Every object of every YAML file named or found in folders; each missing path a finding."""
+    problems: list[Result] = []
+    files: list[str] = []
+    for path in paths:
+        try:
+            files.extend(find_files([path]))
+        except FnError as exc:
+            problems.extend(exc.results)
+    manifests, bad = load_files(list(dict.fromkeys(files)))
+    return manifests, [*problems, *bad]
+
+
+def from_items(items: Sequence[Any]) -> list[Manifest]:
+    """KRM items as manifests: the file and index are kpt's annotations; no line numbers."""
+    out: list[Manifest] = []
+    for obj in items:
+        file = path_of(obj) if isinstance(obj, Mapping) else ""
+        index = index_of(obj) if isinstance(obj, Mapping) else None
+        out.extend(flatten(Manifest(obj, file, None, index)))
+    return out
+
+
+def flatten(manifest: Manifest) -> list[Manifest]:
+    """The manifest, or the items of a `v1/List` (as kubectl and kustomize read one), each at its line."""
+    data = manifest.data
+    if not is_list(data):
+        return [manifest]
+    items = data["items"]
+    node = yamlio.child_node(manifest.node, "items")
+    nodes: list[yaml.Node | None] = [None] * len(items)
+    if isinstance(node, yaml.SequenceNode) and len(node.value) == len(items):
+        nodes = list(node.value)
+    return [
+        Manifest(
+            item, manifest.file, n.start_mark.line + 1 if n is not None else manifest.line, manifest.index, n
+        )
+        for item, n in zip(items, nodes, strict=True)
+    ]

@@ -1,0 +1,93 @@
+"""A manifest: one object as it was read, with where it came from (file, line, index, node)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+import yaml
+
+from krm_fn.ray import dotted
+from krm_fn.results import ResourceRef, Result
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """One object (or YAML document) with its origin: file, first line, index, and node.
+
+    The line is None for KRM items (kpt gives a path and index, no lines); the node keeps the
+    YAML styles the output copies, and locates a field's own line.
+    """
+
+    data: Any
+    file: str = ""
+    line: int | None = None
+    index: int | None = None
+    node: yaml.Node | None = None
+
+    @property
+    def is_object(self) -> bool:
+        """A Kubernetes object: a mapping with a string apiVersion and kind."""
+        return (
+            isinstance(self.data, dict)
+            and isinstance(self.data.get("apiVersion"), str)
+            and isinstance(self.data.get("kind"), str)
+        )
+
+    @property
+    def ref(self) -> ResourceRef:
+        """The object's identity (empty for a document that is no mapping)."""
+        return ResourceRef.of(self.data) if isinstance(self.data, Mapping) else ResourceRef("", "", "")
+
+    def line_of(self, path: Sequence[str | int]) -> int | None:
+        """Line of the deepest node on `path` that the YAML holds (the document's line otherwise)."""
+        node, line = self.node, self.line
+        for part in path:
+            # a field's line is its key's: a nested mapping's value starts on the line below
+            found: tuple[yaml.Node, yaml.Node] | None = None
+            if isinstance(node, yaml.MappingNode):
+                found = next(
+                    ((k, v) for k, v in node.value if isinstance(k, yaml.ScalarNode) and k.value == part),
+                    None,
+                )
+            elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+                found = (node.value[part], node.value[part])
+            if found is None:
+                break
+            node, line = found[1], found[0].start_mark.line + 1
+        return line
+
+    def result(
+        self,
+        message: str,
+        path: Sequence[str | int] = (),
+        severity: str = "error",
+        ref: ResourceRef | None = None,
+    ) -> Result:
+        """A finding about this manifest (or `ref`, an object made from it) at `path`."""
+        return Result(
+            message,
+            severity,  # type: ignore[arg-type]
+            resource=ref or (self.ref if self.is_object else None),
+            field=dotted(tuple(path)),
+            file=self.file,
+            index=self.index,
+            line=self.line_of(path) if path else self.line,
+        )
+
+
+def with_lines(results: Iterable[Result], manifests: Sequence[Manifest]) -> list[Result]:
+    """Add the line where each finding's object starts, where its file and object are known."""
+    where = {
+        (m.file, r.kind, r.name): m.line
+        for m in manifests
+        if isinstance(m.data, dict)
+        for r in [ResourceRef.of(m.data)]
+    }
+    out = []
+    for result in results:
+        ref = result.resource
+        line = where.get((result.file, ref.kind, ref.name)) if ref and result.line is None else None
+        out.append(result if line is None else replace(result, line=line))
+    return out
