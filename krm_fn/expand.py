@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import posixpath
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from krm_fn import ray, routing
 from krm_fn.config import MANAGED_BY, TENANT_LABEL, Tenant, TenantsConfig
@@ -14,10 +13,8 @@ from krm_fn.items import (
     declared_scopes,
     group_of,
     index_of,
-    inside,
     is_copyable,
     is_list,
-    owner_in_package,
     owner_tenant,
     path_of,
     same_object,
@@ -27,6 +24,25 @@ from krm_fn.items import (
 from krm_fn.items import meta as metadata_of
 from krm_fn.results import ResourceRef, Result, describe
 from krm_fn.spot import apply_spot, check_group_names
+
+
+class Roles(NamedTuple):
+    """What the items are where the front end says so (krm_fn.package, for a kpt package's files).
+
+    Without roles the items are a stream: the function owns what carries its labels, a `v1/List`
+    is its objects, and the copies replace the bases.
+    """
+
+    # ids of the items the function generated before: dropped, as they are generated anew
+    owned: frozenset[int]
+    # ids of objects that are never copied, whatever they are, each with the finding its place
+    # makes (None: it passes through quietly)
+    passed: Mapping[int, Result | None]
+    # the items stay as they are, the bases and a `v1/List` whole (its objects are bases where they
+    # are), and the copies are added beside them
+    bases_stay: bool
+    # the front end's findings about the items, reported before the expansion's own
+    results: tuple[Result, ...] = ()
 
 
 @dataclass
@@ -54,22 +70,17 @@ def expand(
     function_config: Mapping[str, Any] | None = None,
     sources: Sequence[str] | None = None,
     *,
-    kpt: bool,
+    roles: Roles | None = None,
 ) -> Outcome:
     """Expand `items` for every tenant of `config` (or pin Ray workers in place without tenants).
 
-    `kpt` is the front end's say, never the items': True when the items are a kpt package's files
-    and the output is written back to them (bases stay, dropped items' files are deleted); False
-    for a stream (kustomize, render), where the copies replace the bases. The copies carry no
-    files: `Outcome.generated` names each one's tenant, and the front end places them
-    (krm_fn.package).
+    `roles` is the front end's say, never the items': what it owns, what passes through, whether
+    the bases stay (see Roles); None for a stream (kustomize, render). The copies carry no files:
+    `Outcome.generated` names each one's tenant, and the front end places them (krm_fn.package).
     `sources` names the file of each item where the caller knows it better than the item's own
-    kpt annotations (standalone render); findings carry it.
+    annotations (standalone render); findings carry it.
     """
-    files = [
-        (sources[i] if sources and i < len(sources) and sources[i] else "") or _path(obj)
-        for i, obj in enumerate(items)
-    ]
+    files = item_files(items, sources)
     problems = [r for i, obj in enumerate(items) if (r := _shape_problem(obj, i, files[i]))]
     problems.extend(
         r for i, obj in enumerate(items) if is_list(obj) for r in _list_problems(obj, i, files[i])
@@ -77,20 +88,28 @@ def expand(
     if problems:
         return Outcome(list(items), problems)
     objs: list[dict[str, Any]] = list(items)
-    if not kpt:
-        # a stream's v1/List is its items; a kpt file holding one is kept (see _members)
+    if roles is None or not roles.bases_stay:
+        # a stream's v1/List is its items; a file written back that holds one is kept (see members)
         objs, files = _flatten(objs, files)
     if not config.tenants:
         out = _pin_in_place(objs, config, files)
-        workloads = [m for m, _ in _members(objs, files) if ray.is_ray_workload(m)]
+        workloads = [m for m, _ in members(objs, files) if ray.is_ray_workload(m)]
     else:
-        out, bases = _expand_tenants(objs, config, function_config, files, kpt)
+        out, bases = _expand_tenants(objs, config, function_config, files, roles)
         workloads = [b for b in bases if ray.is_ray_workload(b)]
     # a node pool mapped for a group no workload has is most likely a typo in the spec
     config_file = path_of(function_config) if function_config else ""
     if config.spot.enabled and workloads:
         out.results.extend(r.at(config.ref, config_file) for r in check_group_names(config.spot, workloads))
     return out
+
+
+def item_files(items: Sequence[Any], sources: Sequence[str] | None) -> list[str]:
+    """The file each item is from: the caller's `sources` where it names one, else its annotation."""
+    return [
+        (sources[i] if sources and i < len(sources) and sources[i] else "") or _path(obj)
+        for i, obj in enumerate(items)
+    ]
 
 
 def _flatten(objs: list[Any], files: list[str]) -> tuple[list[Any], list[str]]:
@@ -100,17 +119,17 @@ def _flatten(objs: list[Any], files: list[str]) -> tuple[list[Any], list[str]]:
     out_objs: list[Any] = []
     out_files: list[str] = []
     for obj, file in zip(objs, files, strict=True):
-        members = obj["items"] if is_list(obj) else [obj]
-        out_objs.extend(members)
-        out_files.extend([file] * len(members))
+        objects = obj["items"] if is_list(obj) else [obj]
+        out_objs.extend(objects)
+        out_files.extend([file] * len(objects))
     return out_objs, out_files
 
 
-def _members(objs: list[Any], files: list[str]) -> list[tuple[dict[str, Any], str]]:
+def members(objs: Sequence[Any], files: Sequence[str]) -> list[tuple[dict[str, Any], str]]:
     """The objects of the items: an item itself, or the items of a `v1/List`.
 
-    kpt keeps a List's file as it is: its items are bases read in place (the List passes through
-    untouched); splitting it would rewrite the user's file.
+    Where the items stay (a kpt package), a List's file is kept as it is: its items are bases read
+    in place (the List passes through untouched); splitting it would rewrite the user's file.
     """
     return [
         (member, file)
@@ -157,33 +176,26 @@ def _expand_tenants(
     config: TenantsConfig,
     function_config: Mapping[str, Any] | None,
     files: list[str],
-    kpt: bool,
+    roles: Roles | None,
 ) -> tuple[Outcome, list[dict[str, Any]]]:
     """The output items and the bases they were copied from."""
     out = Outcome([])
     is_fn_config = [function_config is not None and same_object(o, function_config) for o in objs]
     fn_config_ids = {id(o) for o, fc in zip(objs, is_fn_config, strict=True) if fc}
-    # in a package, what the function owns is what it writes: labelled AND in <outputDir>/<tenant>/
-    owned = [(owner_in_package(o, config.output_dir) if kpt else owner_tenant(o)) is not None for o in objs]
-    if kpt:
-        out.results.extend(_labelled_elsewhere(objs, owned, config))
-    config_file = path_of(function_config) if function_config else ""
-    tenant_folders = {t.name for t in config.tenants} | {
-        owner for o in objs if (owner := owner_in_package(o, config.output_dir)) is not None
-    }
-    declared = {**declared_scopes(m for m, _ in _members(objs, files)), **config.kind_scopes}
+    if roles is None:
+        owned = [owner_tenant(o) is not None for o in objs]
+    else:
+        owned = [id(o) in roles.owned for o in objs]
+        out.results.extend(roles.results)
+    passed = roles.passed if roles is not None else {}
+    declared = {**declared_scopes(m for m, _ in members(objs, files)), **config.kind_scopes}
     bases: list[tuple[dict[str, Any], str]] = []
-    for obj, file in _members(objs, files):
+    for obj, file in members(objs, files):
         if id(obj) in fn_config_ids or not is_copyable(obj):
             continue
-        if kpt and inside(file, config.output_dir):
-            # the output folder is the function's: what a user keeps in a tenant's folder there is
-            # passed through, never copied. An object directly in it means outputDir is where the
-            # bases are; with `outputDir: .` every folder is in it, so only tenants' folders count
-            # (a tenant of the spec, or one the function generated for before)
-            folder = _tenant_folder(file, config.output_dir)
-            if folder is None or (config.output_dir == "." and folder not in tenant_folders):
-                out.results.append(_output_dir_holds(obj, file, config).at(file=config_file))
+        if id(obj) in passed:
+            if (placement := passed[id(obj)]) is not None:
+                out.results.append(placement)
             continue
         scope = scope_of(obj, declared)
         if scope is None:
@@ -191,11 +203,12 @@ def _expand_tenants(
         elif scope:
             bases.append((obj, file))
     base_ids = {id(b) for b, _ in bases}
-    # kpt keeps the bases in their files; kustomize and render replace them by the copies
+    # a package keeps the bases in their files; a stream (kustomize, render) has the copies instead
+    bases_stay = roles is not None and roles.bases_stay
     out.items = [
         o
         for o, fc, mine in zip(objs, is_fn_config, owned, strict=True)
-        if not mine and (kpt or fc or id(o) not in base_ids)
+        if not mine and (bases_stay or fc or id(o) not in base_ids)
     ]
     workloads = [b for b, _ in bases if ray.is_ray_workload(b)]
     targets: dict[int, routing.HeadTarget] = {}
@@ -218,28 +231,6 @@ def _expand_tenants(
     return out, [b for b, _ in bases]
 
 
-def _tenant_folder(file: str, output_dir: str) -> str | None:
-    """The first folder of `file` under `output_dir` (None for a file directly in it)."""
-    parts = posixpath.relpath(posixpath.normpath(file), posixpath.normpath(output_dir)).split("/")
-    return parts[0] if len(parts) > 1 else None
-
-
-def _labelled_elsewhere(objs: list[dict[str, Any]], owned: list[bool], config: TenantsConfig) -> list[Result]:
-    """Items labelled as generated that lie outside their tenant's folder: kept, and said so."""
-    return [
-        Result(
-            f"labelled as generated for tenant {tenant!r} but not in "
-            f"{posixpath.join(config.output_dir, tenant).removeprefix('./')}/: kept as it is, "
-            "neither regenerated, pruned nor copied",
-            severity="warning",
-            resource=ResourceRef.of(o),
-            file=path_of(o),
-        )
-        for o, mine in zip(objs, owned, strict=True)
-        if not mine and (tenant := owner_tenant(o)) is not None
-    ]
-
-
 def _unknown_scope(obj: Mapping[str, Any], file: str) -> Result:
     group, kind, name = group_of(obj), obj.get("kind"), metadata_of(obj).get("name")
     if not group:  # every core kind is known: this one is a typo or a kind Kubernetes does not have
@@ -252,16 +243,6 @@ def _unknown_scope(obj: Mapping[str, Any], file: str) -> Result:
             "(or Cluster)"
         )
     return Result(f"{kind}/{name}: {how}", resource=ResourceRef.of(obj), field="kind", file=file)
-
-
-def _output_dir_holds(obj: Mapping[str, Any], file: str, config: TenantsConfig) -> Result:
-    return Result(
-        f"outputDir {config.output_dir!r} holds the base {obj.get('kind')}/{metadata_of(obj).get('name')} "
-        f"({file}): the function owns that folder and would never copy it; put the generated copies "
-        "in a folder of their own beside the bases (e.g. outputDir: overlays)",
-        resource=config.ref,
-        field="spec.outputDir",
-    )
 
 
 def _overlays(

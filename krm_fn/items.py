@@ -12,6 +12,9 @@ MANAGER = "ray-tenants"
 LOCAL_CONFIG = "config.kubernetes.io/local-config"
 PATH_ANNOTATIONS = ("internal.config.kubernetes.io/path", "config.kubernetes.io/path")
 INDEX_ANNOTATIONS = ("internal.config.kubernetes.io/index", "config.kubernetes.io/index")
+# kinds the expansion gives one file per tenant folder, named after the kind alone (one Namespace
+# and one kustomization per tenant); every other generated object is `<kind>_<name>.yaml`
+SINGLE_FILE_KINDS = ("namespace", "kustomization")
 # Placement and identity that kpt gives each item it read from a file; a copy must not inherit
 # them (kpt would see two objects at one place) and a generated item gets its own.
 KPT_PLACEMENT = (

@@ -25,13 +25,12 @@ from typing import Any
 
 from krm_fn import items as it
 from krm_fn import yamlio
+from krm_fn.items import SINGLE_FILE_KINDS
 from krm_fn.results import FnError, Result
 
 YAML_SUFFIXES = (".yaml", ".yml")
 # the names kustomize reads as a folder's build instructions (overlays.KUSTOMIZATION_FILES)
 KUSTOMIZATION_NAMES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
-# kinds the expansion gives one file per tenant folder, named after the kind alone
-SINGLE_FILE_KINDS = ("namespace", "kustomization")
 TEMP_SUFFIX = ".tmp"
 # A flush per file costs a disk round trip each (7 s more for 2,000 files on a loaded 2-core VM,
 # against 0.7 s for one sync of everything); past a few dozen files one sync before the renames

@@ -70,7 +70,7 @@ def test_kustomize_mode_replaces_bases_and_keeps_everything_else() -> None:
         "metadata": {"name": "local", "annotations": {"config.kubernetes.io/local-config": "true"}},
     }
     unnamed = {"resources": ["a.yaml"]}
-    out = expand([ray_cluster(), virtual_service(), role, local, unnamed], config("a", "b"), kpt=False)
+    out = expand([ray_cluster(), virtual_service(), role, local, unnamed], config("a", "b"))
     assert not out.failed, out.results
     assert [(i.get("kind"), i.get("metadata", {}).get("namespace")) for i in out.items] == [
         ("ClusterRole", None),
@@ -89,7 +89,7 @@ def test_kustomize_mode_replaces_bases_and_keeps_everything_else() -> None:
 def test_inputs_are_never_mutated() -> None:
     items = [ray_cluster(), virtual_service()]
     snapshot = copy.deepcopy(items)
-    out = expand(items, config("a", routing={"hosts": ["x.example.com"]}), kpt=False)
+    out = expand(items, config("a", routing={"hosts": ["x.example.com"]}))
     assert not out.failed
     assert items == snapshot
 
@@ -101,7 +101,7 @@ def test_kustomize_bookkeeping_annotations_survive_on_copies() -> None:
         "internal.config.kubernetes.io/prefixes": "",
     }
     base["metadata"]["annotations"] = dict(notes)
-    out = expand([base, virtual_service()], config("a"), kpt=False)
+    out = expand([base, virtual_service()], config("a"))
     assert by_key(out.items)[("RayCluster", "a", "ray")]["metadata"]["annotations"] == notes
 
 
@@ -132,9 +132,9 @@ def test_kpt_mode_keeps_bases_and_places_copies() -> None:
 
 
 def test_previous_output_is_replaced_not_duplicated_and_removed_tenants_pruned() -> None:
-    first = expand([ray_cluster(), virtual_service()], config("a", "b"), kpt=False)
+    first = expand([ray_cluster(), virtual_service()], config("a", "b"))
     generated = [i for i in first.items if i["metadata"].get("labels", {}).get("fn.ray-tenants.dev/tenant")]
-    again = expand([ray_cluster(), virtual_service(), *generated], config("a"), kpt=False)
+    again = expand([ray_cluster(), virtual_service(), *generated], config("a"))
     assert sorted(by_key(again.items)) == [
         ("Namespace", "", "a"),
         ("RayCluster", "a", "ray"),
@@ -146,7 +146,7 @@ def test_head_service_port_and_domain_follow_the_base() -> None:
     base = ray_cluster(headService={"metadata": {"name": "custom"}})
     vs = virtual_service("custom.default.svc.cluster.local")
     vs["spec"]["http"][0]["route"][0]["destination"]["port"] = {"number": 9000}
-    out = expand([base, vs], config("a", routing={"clusterDomain": "corp.example"}), kpt=False)
+    out = expand([base, vs], config("a", routing={"clusterDomain": "corp.example"}))
     dest = by_key(out.items)[("VirtualService", "a", "dash")]["spec"]["http"][1]["route"][0]["destination"]
     assert dest == {"host": "custom.a.svc.corp.example", "port": {"number": 9000}}
 
@@ -160,7 +160,7 @@ def test_head_service_port_and_domain_follow_the_base() -> None:
 )
 def test_rayservice_and_rayjob_head_services(workload: dict[str, Any], service: str) -> None:
     obj = {"apiVersion": "ray.io/v1", "metadata": {"name": "svc"}, **workload}
-    out = expand([obj, virtual_service("whatever")], config("a"), kpt=False)
+    out = expand([obj, virtual_service("whatever")], config("a"))
     assert not out.failed, out.results
     dest = by_key(out.items)[("VirtualService", "a", "dash")]["spec"]["http"][1]["route"][0]["destination"]
     assert dest["host"] == f"{service}.a.svc.cluster.local"
@@ -170,7 +170,6 @@ def test_routing_overrides_hosts_and_gateways() -> None:
     out = expand(
         [ray_cluster(), virtual_service()],
         config("a", routing={"hosts": ["h"], "gateways": ["g/w"]}),
-        kpt=False,
     )
     spec = by_key(out.items)[("VirtualService", "a", "dash")]["spec"]
     assert (spec["hosts"], spec["gateways"]) == (["h"], ["g/w"])
@@ -194,7 +193,7 @@ def test_routing_overrides_hosts_and_gateways() -> None:
     ],
 )
 def test_virtual_service_problems(vs: dict[str, Any], field: str, words: str) -> None:
-    out = expand([ray_cluster(), vs], config("a"), kpt=False)
+    out = expand([ray_cluster(), vs], config("a"))
     assert out.failed
     assert any(r.field == field and words in r.message for r in out.results), out.results
 
@@ -227,7 +226,7 @@ def test_tenant_patch_applies_before_placement_and_only_to_its_tenant() -> None:
             },
         }
     )
-    out = expand([ray_cluster(), virtual_service()], cfg, kpt=False)
+    out = expand([ray_cluster(), virtual_service()], cfg)
     items = by_key(out.items)
     assert items[("RayCluster", "a", "ray")]["spec"]["workerGroupSpecs"][0]["maxReplicas"] == 2
     assert items[("RayCluster", "b", "ray")]["spec"]["workerGroupSpecs"][0]["maxReplicas"] == 9
@@ -249,14 +248,14 @@ def test_spot_engine_called_per_ray_copy_unless_opted_out(monkeypatch: pytest.Mo
             "spec": {"tenants": [{"name": "a"}, {"name": "b", "spot": False}]},
         }
     )
-    expand([ray_cluster(), virtual_service()], cfg, kpt=False)
+    expand([ray_cluster(), virtual_service()], cfg)
     assert calls == [("RayCluster", "a")]
     calls.clear()
     # no tenants: in place, for every Ray workload and nothing else
-    expand([ray_cluster(), virtual_service()], config(), kpt=False)
+    expand([ray_cluster(), virtual_service()], config())
     assert calls == [("RayCluster", "")]
     calls.clear()
-    expand([ray_cluster()], config(spot={"provider": "none"}), kpt=False)
+    expand([ray_cluster()], config(spot={"provider": "none"}))
     assert calls == []
 
 
@@ -266,7 +265,7 @@ def test_items_that_are_not_objects_fail_with_input_kept() -> None:
         "text",
         {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x", "labels": ["a"]}},
     ]
-    out = expand(items, config("a"), kpt=False)
+    out = expand(items, config("a"))
     assert out.failed
     assert [r.message for r in out.results] == [
         "items[1]: expected a Kubernetes object (a mapping), got a string",
@@ -278,5 +277,5 @@ def test_items_that_are_not_objects_fail_with_input_kept() -> None:
 def test_spot_only_mode_passes_unnamed_objects_through() -> None:
     unnamed = ray_cluster()
     del unnamed["metadata"]["name"]
-    out = expand([unnamed], config(), kpt=False)
+    out = expand([unnamed], config())
     assert not out.failed and out.items == [unnamed]

@@ -136,7 +136,7 @@ def setups(draw: st.DrawFn) -> dict[str, Any]:
 
 def tenant_routes(setup: dict[str, Any]) -> list[dict[str, Any]]:
     """The expansion's VirtualServices, one per tenant."""
-    outcome = expand(copy.deepcopy(setup["items"]), parse_config(setup["spec"]), kpt=False)
+    outcome = expand(copy.deepcopy(setup["items"]), parse_config(setup["spec"]))
     assert not outcome.failed, outcome.results
     routes = [
         o

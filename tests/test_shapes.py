@@ -217,7 +217,7 @@ def _expanded(docs: list[check.Doc], spec_doc: check.Doc) -> tuple[Any, list[dic
     from krm_fn.config import parse_config
     from krm_fn.expand import expand
 
-    outcome = expand([d.data for d in docs], parse_config(spec_doc.data), spec_doc.data, kpt=False)
+    outcome = expand([d.data for d in docs], parse_config(spec_doc.data), spec_doc.data)
     assert not outcome.failed
     return outcome, [o for o in outcome.items if o["kind"] == "RayCluster" and o["metadata"].get("namespace")]
 
