@@ -24,7 +24,7 @@ import os
 import re
 import shlex
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -774,7 +774,7 @@ def _expand(inputs: Sequence[Doc], spec_doc: Doc, config: TenantsConfig, report:
     for result in outcome.results:
         if result.resource is not None and is_tenant_spec(result.resource.to_krm()):
             # a finding about the spec (a tenant's patch) belongs in the spec's file, not the base's
-            result = replace(result, file=spec_doc.file, line=None)
+            result = result.replace(file=spec_doc.file, line=None)
         report.results.append(_locate(result, [*inputs, spec_doc]))
     if outcome.failed:
         return []
@@ -1031,7 +1031,7 @@ def _locate(result: Result, docs: Sequence[Doc]) -> Result:
     ref = result.resource
     for doc in docs:
         if doc.file == result.file and (ref is None or (doc.ref.kind, doc.ref.name) == (ref.kind, ref.name)):
-            return replace(result, line=doc.line_of(parse_field(result.field)))
+            return result.replace(line=doc.line_of(parse_field(result.field)))
     return result
 
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
 from krm_fn import ray
 from krm_fn.results import FnError, ResourceRef, Result, describe
@@ -44,8 +44,7 @@ MANAGED_BY = "app.kubernetes.io/managed-by"
 TENANT_LABEL = f"{API_GROUP}/tenant"
 
 
-@dataclass(frozen=True)
-class TenantPatch:
+class TenantPatch(NamedTuple):
     """RFC 6902 operations for the tenant's copies of one base object."""
 
     kind: str
@@ -54,13 +53,12 @@ class TenantPatch:
     field: str  # where it sits in the functionConfig, for findings
 
 
-@dataclass(frozen=True)
-class Tenant:
+class Tenant(NamedTuple):
     """One team namespace and its Ray cluster."""
 
     name: str
     path_prefix: str
-    namespace_labels: Mapping[str, str] = field(default_factory=dict)
+    namespace_labels: Mapping[str, str] = MappingProxyType({})
     patches: tuple[TenantPatch, ...] = ()
     spot: bool = True
     field: str = "spec.tenants[0]"
@@ -70,20 +68,19 @@ class Tenant:
         return self.path_prefix.rstrip("/")
 
 
-@dataclass(frozen=True)
-class TenantsConfig:
+class TenantsConfig(NamedTuple):
     """The validated tenant spec."""
 
     tenants: tuple[Tenant, ...] = ()
     hosts: tuple[str, ...] | None = None
     gateways: tuple[str, ...] | None = None
     cluster_domain: str = "cluster.local"
-    spot: SpotSpec = field(default_factory=SpotSpec)
+    spot: SpotSpec = SpotSpec()
     output: str = "resources"
     output_dir: str = "overlays"
     # ("group", "Kind") -> namespaced, for kinds neither built in nor declared by a CRD input
-    kind_scopes: Mapping[tuple[str, str], bool] = field(default_factory=dict)
-    ref: ResourceRef = field(default_factory=lambda: ResourceRef(API_VERSION, KIND, ""))
+    kind_scopes: Mapping[tuple[str, str], bool] = MappingProxyType({})
+    ref: ResourceRef = ResourceRef(API_VERSION, KIND, "")
 
 
 class _Checker:

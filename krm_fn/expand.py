@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from krm_fn import ray, routing
@@ -45,14 +44,16 @@ class Roles(NamedTuple):
     results: tuple[Result, ...] = ()
 
 
-@dataclass
 class Outcome:
     """The output items and every finding; `items` is meaningless when a finding is an error."""
 
-    items: list[dict[str, Any]]
-    results: list[Result] = field(default_factory=list)
-    # the tenant each generated item (by id) is for: the front end places it in that tenant's folder
-    generated: dict[int, str] = field(default_factory=dict)
+    __slots__ = ("generated", "items", "results")
+
+    def __init__(self, items: list[dict[str, Any]], results: list[Result] | None = None) -> None:
+        self.items = items
+        self.results: list[Result] = [] if results is None else results
+        # the tenant each generated item (by id) is for: the front end places it in that tenant's folder
+        self.generated: dict[int, str] = {}
 
     @property
     def failed(self) -> bool:

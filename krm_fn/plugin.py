@@ -13,7 +13,6 @@ import os
 import sys
 import tempfile
 from collections.abc import Mapping
-from dataclasses import replace
 from pathlib import Path
 from typing import IO
 
@@ -112,7 +111,7 @@ def run_legacy(config_file: str, stdout: IO[str], stderr: IO[str]) -> int:
     for result in outcome.results:
         # kustomize's temporary copy of the config and its own stream are no files the user knows:
         # the object (kind/name) and field locate the problem
-        stderr.write(f"ray-tenants: {replace(result, file='', line=None).one_line()}\n")
+        stderr.write(f"ray-tenants: {result.replace(file='', line=None).one_line()}\n")
     if outcome.failed:
         return 1
     stdout.write(dump_stream(outcome.items, manifests))

@@ -1,16 +1,19 @@
-"""Findings of the function: one type shared by every front end (KRM results, stderr lines)."""
+"""Findings of the function: one type shared by every front end (KRM results, stderr lines).
+
+The records here and on the KRM path are NamedTuples or plain classes with `__slots__`, not
+dataclasses: `dataclasses` pulls in `inspect`, and building each class costs more than the rest of
+a one-tenant call's own work (see bench/bench.py, the cold start).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal, NamedTuple
 
 Severity = Literal["error", "warning", "info"]
 
 
-@dataclass(frozen=True)
-class ResourceRef:
+class ResourceRef(NamedTuple):
     """Identity of the object a finding is about."""
 
     api_version: str
@@ -43,17 +46,51 @@ class ResourceRef:
         return out
 
 
-@dataclass(frozen=True)
 class Result:
-    """A finding: message, severity, and where it is (object, field path, file, line)."""
+    """A finding: message, severity, and where it is (object, field path, file, line).
 
-    message: str
-    severity: Severity = "error"
-    resource: ResourceRef | None = None
-    field: str = ""
-    file: str = ""
-    index: int | None = None
-    line: int | None = None
+    Immutable by convention: `replace` gives a changed copy. (A NamedTuple cannot have the
+    field `index`: tuple.index is a method.)
+    """
+
+    __slots__ = ("field", "file", "index", "line", "message", "resource", "severity")
+    # the constructor's order
+    FIELDS: ClassVar[tuple[str, ...]] = ("message", "severity", "resource", "field", "file", "index", "line")
+
+    def __init__(
+        self,
+        message: str,
+        severity: Severity = "error",
+        resource: ResourceRef | None = None,
+        field: str = "",
+        file: str = "",
+        index: int | None = None,
+        line: int | None = None,
+    ) -> None:
+        self.message = message
+        self.severity: Severity = severity
+        self.resource = resource
+        self.field = field
+        self.file = file
+        self.index = index
+        self.line = line
+
+    def _key(self) -> tuple[Any, ...]:
+        return (self.message, self.severity, self.resource, self.field, self.file, self.index, self.line)
+
+    def __eq__(self, other: object) -> bool:
+        return self._key() == other._key() if isinstance(other, Result) else NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{name}={value!r}" for name, value in zip(self.FIELDS, self._key(), strict=True))
+        return f"Result({fields})"
+
+    def replace(self, **changes: Any) -> Result:
+        """The same finding with the given attributes changed."""
+        return Result(**{**dict(zip(self.FIELDS, self._key(), strict=True)), **changes})
 
     @property
     def is_error(self) -> bool:
@@ -61,11 +98,14 @@ class Result:
 
     def at(self, resource: ResourceRef | None = None, file: str = "", index: int | None = None) -> Result:
         """The same finding, located on a resource and file where it had none."""
-        return replace(
-            self,
+        return Result(
+            self.message,
+            self.severity,
             resource=self.resource or resource,
+            field=self.field,
             file=self.file or file,
             index=self.index if self.index is not None else index,
+            line=self.line,
         )
 
     def to_krm(self) -> dict[str, Any]:

@@ -6,7 +6,6 @@ are a stream of files, never a kpt package, whatever annotations they carry.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -41,14 +40,14 @@ def run(
         spec = find_tenant_spec(manifests)
     config = parse_config(spec.data, spec.file)
     if output is not None:
-        config = dataclasses.replace(config, output=output)
+        config = config._replace(output=output)
     inputs = [m for m in manifests if not (isinstance(m.data, dict) and same_object(m.data, spec.data))]
     files = [m.file for m in inputs]
     if config.output == "overlays":
         if out_dir is None:
             raise FnError([Result("output: overlays writes tenant folders: pass --out DIR", file=spec.file)])
         # the overlays refer to the bases relative to themselves: one frame for both
-        config = dataclasses.replace(config, output_dir=relative(out_dir))
+        config = config._replace(output_dir=relative(out_dir))
         found, problems = load_files(_folder_kustomizations(files))
         if problems:
             raise FnError(problems)

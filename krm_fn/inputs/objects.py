@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
 from typing import Any
 
 import yaml
@@ -12,19 +11,42 @@ from krm_fn.ray import dotted
 from krm_fn.results import ResourceRef, Result
 
 
-@dataclass(frozen=True)
 class Manifest:
     """One object (or YAML document) with its origin: file, first line, index, and node.
 
     The line is None for KRM items (kpt gives a path and index, no lines); the node keeps the
-    YAML styles the output copies, and locates a field's own line.
+    YAML styles the output copies, and locates a field's own line. A plain class, as Result.
     """
 
-    data: Any
-    file: str = ""
-    line: int | None = None
-    index: int | None = None
-    node: yaml.Node | None = None
+    __slots__ = ("data", "file", "index", "line", "node")
+
+    def __init__(
+        self,
+        data: Any,
+        file: str = "",
+        line: int | None = None,
+        index: int | None = None,
+        node: yaml.Node | None = None,
+    ) -> None:
+        self.data = data
+        self.file = file
+        self.line = line
+        self.index = index
+        self.node = node
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Manifest):
+            return NotImplemented
+        return (self.data, self.file, self.line, self.index, self.node) == (
+            other.data,
+            other.file,
+            other.line,
+            other.index,
+            other.node,
+        )
+
+    def __repr__(self) -> str:
+        return f"Manifest(data={self.data!r}, file={self.file!r}, line={self.line!r}, index={self.index!r})"
 
     @property
     def is_object(self) -> bool:
@@ -89,5 +111,5 @@ def with_lines(results: Iterable[Result], manifests: Sequence[Manifest]) -> list
     for result in results:
         ref = result.resource
         line = where.get((result.file, ref.kind, ref.name)) if ref and result.line is None else None
-        out.append(result if line is None else replace(result, line=line))
+        out.append(result if line is None else result.replace(line=line))
     return out

@@ -12,8 +12,7 @@ thousands of tenants are not compared pairwise.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import Generic, Literal, TypeVar
+from typing import Generic, Literal, NamedTuple, TypeVar
 
 Owner = TypeVar("Owner")
 FieldPath = tuple[str | int, ...]
@@ -22,8 +21,7 @@ Relation = Literal["same", "nested", "contains"]
 PHRASES: dict[Relation, str] = {"same": "is the same as", "nested": "is nested in", "contains": "contains"}
 
 
-@dataclass(frozen=True)
-class Claim(Generic[Owner]):
+class Claim(NamedTuple, Generic[Owner]):
     """A prefix someone routes: who (a tenant, a VirtualService) and where it is written."""
 
     prefix: str
@@ -31,8 +29,7 @@ class Claim(Generic[Owner]):
     path: FieldPath = ()
 
 
-@dataclass(frozen=True)
-class Overlap(Generic[Owner]):
+class Overlap(NamedTuple, Generic[Owner]):
     """Two claims of different owners whose prefixes overlap, in input order, and how."""
 
     earlier: Claim[Owner]

@@ -12,8 +12,7 @@ the object came from and turns them into located results.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence, Set
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from krm_fn import ray
 from krm_fn.results import ResourceRef
@@ -25,20 +24,35 @@ from krm_fn.routing.virtualservice import is_virtual_service
 Heads = Mapping[str, Mapping[str, Set[int]]]
 
 
-@dataclass(frozen=True)
-class RouteFinding:
+class RouteFinding(NamedTuple):
     """A problem in a VirtualService: the field (path from the object root) and what is wrong."""
 
     path: FieldPath
     message: str
 
 
-@dataclass(frozen=True)
 class RouteOverlap:
-    """A prefix of the VirtualService `index` (in the list given) overlapping another's."""
+    """A prefix of the VirtualService `index` (in the list given) overlapping another's.
 
-    index: int
-    finding: RouteFinding
+    A plain class: a NamedTuple cannot have the field `index` (tuple.index is a method).
+    """
+
+    __slots__ = ("finding", "index")
+
+    def __init__(self, index: int, finding: RouteFinding) -> None:
+        self.index = index
+        self.finding = finding
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, RouteOverlap):
+            return NotImplemented
+        return (self.index, self.finding) == (other.index, other.finding)
+
+    def __hash__(self) -> int:
+        return hash((self.index, self.finding))
+
+    def __repr__(self) -> str:
+        return f"RouteOverlap(index={self.index!r}, finding={self.finding!r})"
 
 
 def is_tenant_route(vs: Mapping[str, Any], heads: Heads, generated: bool = False) -> bool:

@@ -8,8 +8,7 @@ for overlap in the config, by overlap.py). policy.py verifies routes against the
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from krm_fn import ray
 from krm_fn.results import ResourceRef, Result, describe
@@ -39,8 +38,7 @@ class RoutingSettings(Protocol):
     def cluster_domain(self) -> str: ...
 
 
-@dataclass(frozen=True)
-class HeadTarget:
+class HeadTarget(NamedTuple):
     """The Ray workload a base VirtualService routes to, and its dashboard port."""
 
     service: str

@@ -9,8 +9,7 @@ caller locates them in its files.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from krm_fn.ray import cluster_spec, cluster_spec_path, shape_problems, worker_groups
 from krm_fn.results import Result, Severity
@@ -39,8 +38,7 @@ FieldPath = tuple[str | int, ...]
 HEAD_ON_SPOT = "the head is pinned to Spot nodes; it must survive preemption, keep it on on-demand nodes"
 
 
-@dataclass(frozen=True)
-class Finding:
+class Finding(NamedTuple):
     """A problem at a field path of the verified object."""
 
     path: FieldPath

@@ -7,8 +7,8 @@ what is added and what is verified is one list.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
 from krm_fn.selectors import same_expression, tolerates
 
@@ -28,8 +28,7 @@ def taint_toleration(key: str, value: str) -> dict[str, Any]:
     return {"key": key, "operator": "Equal", "value": value, "effect": "NoSchedule"}
 
 
-@dataclass(frozen=True)
-class Provider:
+class Provider(NamedTuple):
     """What a provider's Spot nodes look like and how long their pods get on preemption."""
 
     requirements: tuple[Mapping[str, Any], ...] = ()
@@ -94,8 +93,7 @@ SPOT_NODE_LABELS: Mapping[str, str] = {
 }
 
 
-@dataclass(frozen=True)
-class GracefulStop:
+class GracefulStop(NamedTuple):
     """How worker pods stop on preemption: a grace period and, only if asked, a preStop hook."""
 
     termination_grace_period_seconds: int
@@ -103,13 +101,12 @@ class GracefulStop:
     notice_seconds: int | None = None
 
 
-@dataclass(frozen=True)
-class SpotSpec:
+class SpotSpec(NamedTuple):
     """What to inject into worker groups: the parsed `spec.spot` of the tenant spec."""
 
     provider: str = "gke"
     mode: str = "required"
-    node_pools: Mapping[str, str] = field(default_factory=dict)
+    node_pools: Mapping[str, str] = MappingProxyType({})
     taint_key: str = "dedicated"
     pool_label: str | None = None
     match_expressions: tuple[Mapping[str, Any], ...] = ()
