@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from krm_fn.config import Tenant, TenantsConfig
-from krm_fn.routing import HeadTarget, find_target, is_virtual_service, route_tenant
 from krm_fn.results import ResourceRef, Result
+from krm_fn.routing import HeadTarget, find_target, is_virtual_service, route_tenant
 
 VS_API = "networking.istio.io/v1"
 REF = ResourceRef(VS_API, "VirtualService", "dashboard", "ns")
