@@ -15,7 +15,7 @@ from __future__ import annotations
 import copy
 import io
 import shutil
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +48,9 @@ def expression_holds(expr: Mapping[str, Any], labels: Mapping[str, str]) -> bool
     return int(labels[key]) > int(values[0]) if op == "Gt" else int(labels[key]) < int(values[0])
 
 
-def schedulable(pod: Mapping[str, Any], labels: Mapping[str, str], taints: list[Mapping[str, str]]) -> bool:
+def schedulable(
+    pod: Mapping[str, Any], labels: Mapping[str, str], taints: Sequence[Mapping[str, str]]
+) -> bool:
     """Whether the scheduler may place `pod` on a node with these labels and NoSchedule taints."""
     if any(labels.get(k) != v for k, v in (pod.get("nodeSelector") or {}).items()):
         return False
@@ -122,7 +124,8 @@ def call(items: list[dict[str, Any]], config: dict[str, Any]) -> tuple[int, dict
 def copy_of(out: dict[str, Any], kind: str, tenant: str) -> dict[str, Any]:
     found = [i for i in out["items"] if i["kind"] == kind and i["metadata"].get("namespace") == tenant]
     assert len(found) == 1, [(i["kind"], i["metadata"]) for i in out["items"]]
-    return found[0]
+    obj: dict[str, Any] = found[0]
+    return obj
 
 
 HIGHMEM = {
@@ -158,7 +161,7 @@ def test_a_worker_group_added_by_a_patch_is_pinned_to_spot() -> None:
 
 
 def test_a_patch_cannot_take_placement_away() -> None:
-    ops = [
+    ops: list[dict[str, Any]] = [
         # an own required term that would admit on-demand nodes, and no tolerations at all
         {
             "op": "add",
@@ -193,7 +196,7 @@ def test_a_patch_cannot_take_placement_away() -> None:
 
 def test_a_patch_cannot_take_routing_away() -> None:
     catch_all = [{"route": [{"destination": {"host": "elsewhere.example.com", "port": {"number": 80}}}]}]
-    ops = [
+    ops: list[dict[str, Any]] = [
         {"op": "replace", "path": "/spec/http", "value": catch_all},
         {"op": "replace", "path": "/spec/hosts", "value": ["*"]},
     ]
