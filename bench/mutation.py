@@ -1,6 +1,6 @@
 """Mutation score of the domain core: how many deliberately broken copies the tests catch.
 
-Runs mutmut 3 (``pip install -e '.[mutation]'``) in a scratch copy of the checkout, so the work
+Runs mutmut 3 (in the ``test`` extra) in a scratch copy of the checkout, so the work
 tree gets no ``mutants/`` folder, and prints the score per module: killed (timeouts included)
 over all mutants. The settings are pyproject.toml's ``[tool.mutmut]``; ``--module`` and
 ``--tests`` narrow them for a quicker run. Slow (minutes per module on two cores), so it is
@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--show-survivors", action="store_true", help="print each surviving mutant's diff")
     args = parser.parse_args(argv)
     if shutil.which("mutmut") is None:
-        print("mutmut is not installed: pip install -e '.[mutation]'", file=sys.stderr)
+        print("mutmut is not installed: pip install -e '.[test]'", file=sys.stderr)
         return 2
     scratch = Path(tempfile.mkdtemp(prefix="ray-tenants-mutation-"))
     try:
