@@ -1,0 +1,291 @@
+"""Spot placement on one worker group, case by case: which tolerations are already there, the
+Ray market-type label, and the grace period. Each expectation is the whole resulting list or
+finding, written out from the README's rules.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from krm_fn.results import ResourceRef, Result
+from krm_fn.spot import apply_spot, parse_spot
+
+K = "cloud.google.com/gke-spot"
+GKE_TAINT = {"key": K, "operator": "Equal", "value": "true", "effect": "NoSchedule"}
+REF = ResourceRef("ray.io/v1", "RayCluster", "rc", "ns")
+GROUP = "spec.workerGroupSpecs[0]"
+
+
+def cluster(pod: dict[str, Any] | None = None, **group: Any) -> dict[str, Any]:
+    worker = {"groupName": "cpu", "template": {"spec": pod if pod is not None else {}}, **group}
+    return {
+        "apiVersion": "ray.io/v1",
+        "kind": "RayCluster",
+        "metadata": {"name": "rc", "namespace": "ns"},
+        "spec": {"headGroupSpec": {"template": {"spec": {}}}, "workerGroupSpecs": [worker]},
+    }
+
+
+def placed(obj: dict[str, Any], raw: Any = None) -> tuple[dict[str, Any], list[Result]]:
+    spec, problems = parse_spot(raw)
+    assert [p for p in problems if p.is_error] == []
+    before = copy.deepcopy(obj)
+    out, results = apply_spot(obj, spec)
+    assert obj == before
+    return out, results
+
+
+def worker(out: dict[str, Any]) -> dict[str, Any]:
+    group: dict[str, Any] = out["spec"]["workerGroupSpecs"][0]
+    return group
+
+
+@pytest.mark.parametrize(
+    "have",
+    [
+        GKE_TAINT,
+        {"key": K, "value": "true", "effect": "NoSchedule"},  # Equal is the default
+        {"key": K, "operator": "Equal", "value": "true", "effect": "NoSchedule", "tolerationSeconds": None},
+        {"key": K, "value": "true"},  # every effect of that taint
+        {"key": K, "operator": "Exists"},
+        {"key": K, "operator": "Exists", "effect": "NoSchedule"},
+        {"operator": "Exists"},  # everything
+        {"operator": "Exists", "effect": "NoSchedule"},
+        {"key": "", "operator": "Exists"},
+    ],
+)
+def test_a_toleration_that_already_covers_the_taint_is_enough(have: dict[str, Any]) -> None:
+    out, results = placed(cluster({"tolerations": [have]}))
+    assert results == []
+    assert worker(out)["template"]["spec"]["tolerations"] == [have]
+
+
+@pytest.mark.parametrize(
+    "have",
+    [
+        {"key": K, "value": "false", "effect": "NoSchedule"},
+        {"key": K, "value": "true", "effect": "PreferNoSchedule"},
+        {"key": K, "operator": "Exists", "effect": "NoExecute"},
+        {"key": "other", "operator": "Exists"},
+        {"key": "other", "value": "true", "effect": "NoSchedule"},
+        {"key": K, "operator": "Exists", "tolerationSeconds": 30},  # evicted after 30 s
+        {"operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 30},
+        "not a toleration",
+    ],
+)
+def test_a_toleration_that_does_not_cover_the_taint_gets_the_providers_added(have: Any) -> None:
+    out, results = placed(cluster({"tolerations": [have]}))
+    assert results == []
+    assert worker(out)["template"]["spec"]["tolerations"] == [have, GKE_TAINT]
+
+
+@pytest.mark.parametrize(
+    ("want", "have", "added"),
+    [
+        # a toleration asked for in the settings that is not a plain taint tolerance is only
+        # covered by the very same toleration (defaults filled in)
+        ({"key": "x", "operator": "Exists"}, {"key": "x", "operator": "Exists", "effect": ""}, False),
+        ({"key": "x", "operator": "Exists"}, {"operator": "Exists"}, True),
+        (
+            {"key": "x", "operator": "Exists"},
+            {"key": "x", "operator": "Exists", "effect": "NoSchedule"},
+            True,
+        ),
+        ({"key": "x", "value": "v"}, {"key": "x", "operator": "Equal", "value": "v"}, False),
+        ({"key": "x", "value": "v"}, {"key": "x", "operator": "Exists"}, True),  # no effect: not plain
+        (
+            {"key": "x", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 60},
+            {"key": "x", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 30},
+            True,
+        ),
+        (
+            {"key": "x", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 60},
+            {"key": "x", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 60},
+            False,
+        ),
+        (
+            {"key": "x", "value": "v", "effect": "NoSchedule"},
+            {"key": "x", "value": "v", "effect": "NoSchedule"},
+            False,
+        ),
+        (
+            {"key": "x", "value": "v", "effect": "NoSchedule"},
+            {"key": "x", "value": "w", "effect": "NoSchedule"},
+            True,
+        ),
+        ({"key": "x", "value": "v", "effect": "NoSchedule"}, {"key": "x", "effect": "NoSchedule"}, True),
+        ({"key": "x", "value": "", "effect": "NoSchedule"}, {"key": "x", "effect": "NoSchedule"}, False),
+    ],
+)
+def test_tolerations_from_the_settings(want: dict[str, Any], have: dict[str, Any], added: bool) -> None:
+    out, results = placed(cluster({"tolerations": [have]}), {"provider": "eks", "tolerations": [want]})
+    assert results == []
+    assert worker(out)["template"]["spec"]["tolerations"] == ([have, want] if added else [have])
+
+
+def test_pool_and_provider_tolerations_in_order_created_at_the_end() -> None:
+    pod = {"containers": [{"name": "ray-worker"}], "tolerations": None}
+    out, _ = placed(cluster(pod), {"nodePools": {"cpu": "spot-cpu"}, "taintKey": "pool"})
+    spec = worker(out)["template"]["spec"]
+    assert list(spec) == ["containers", "tolerations", "affinity"]
+    assert spec["tolerations"] == [
+        GKE_TAINT,
+        {"key": "pool", "operator": "Equal", "value": "spot-cpu", "effect": "NoSchedule"},
+    ]
+
+
+# --- the Ray market-type label ------------------------------------------------------------------
+
+
+def test_market_type_label_is_set_on_pinned_groups() -> None:
+    out, results = placed(cluster(labels={"team": "a"}), {"marketTypeLabel": True})
+    assert results == []
+    assert worker(out)["labels"] == {"team": "a", "ray.io/market-type": "spot"}
+    out, _ = placed(cluster(), {"marketTypeLabel": True})
+    assert worker(out)["labels"] == {"ray.io/market-type": "spot"}
+    out, _ = placed(cluster(labels="x"), {"marketTypeLabel": False})
+    assert worker(out)["labels"] == "x"
+
+
+def test_market_type_labels_that_are_not_a_mapping_refuse_the_group() -> None:
+    obj = cluster(labels="x")
+    out, results = placed(obj, {"marketTypeLabel": True})
+    assert results == [
+        Result("worker group 'cpu': expected a mapping, got a string", "error", REF, f"{GROUP}.labels")
+    ]
+    assert out == obj
+
+
+def test_on_demand_market_type_contradicts_required_spot() -> None:
+    obj = cluster(labels={"ray.io/market-type": "on-demand"})
+    out, results = placed(obj, {"marketTypeLabel": True})
+    assert results == [
+        Result(
+            "worker group 'cpu': ray.io/market-type is 'on-demand' but the group is pinned to Spot",
+            "error",
+            REF,
+            f"{GROUP}.labels",
+        )
+    ]
+    assert out == obj
+    out, results = placed(obj)
+    assert results == [
+        Result(
+            "worker group 'cpu': ray.io/market-type is 'on-demand' but the group is pinned to Spot: Ray tasks "
+            "that select on it will be placed on Spot nodes",
+            "warning",
+            REF,
+            f"{GROUP}.labels",
+        )
+    ]
+    assert worker(out)["labels"] == {"ray.io/market-type": "on-demand"}
+    assert placed(obj, {"mode": "preferred"})[1] == []
+    assert placed(cluster(labels={"ray.io/market-type": "spot"}))[1] == []
+
+
+# --- grace period and preStop -------------------------------------------------------------------
+
+
+def test_graceful_stop_sets_the_grace_period_only_where_none_is_set() -> None:
+    out, results = placed(cluster(), {"gracefulStop": True})
+    assert results == [] and worker(out)["template"]["spec"]["terminationGracePeriodSeconds"] == 15
+    out, results = placed(cluster({"terminationGracePeriodSeconds": 20}), {"gracefulStop": True})
+    assert results == [] and worker(out)["template"]["spec"]["terminationGracePeriodSeconds"] == 20
+    out, _ = placed(cluster())
+    assert "terminationGracePeriodSeconds" not in worker(out)["template"]["spec"]
+
+
+@pytest.mark.parametrize(
+    ("raw", "seconds", "window"),
+    [
+        ({"provider": "gke"}, 31, 30),
+        ({"provider": "eks"}, 121, 120),
+        ({"gracefulStop": {"noticeSeconds": 60}}, 61, 60),
+    ],
+)
+def test_a_grace_period_longer_than_the_notice_is_kept_with_a_warning(
+    raw: dict[str, Any], seconds: int, window: int
+) -> None:
+    out, results = placed(cluster({"terminationGracePeriodSeconds": seconds}), raw)
+    provider = raw.get("provider", "gke")
+    assert results == [
+        Result(
+            f"worker group 'cpu': {seconds} s is longer than the {window} s a {provider} Spot node gets before "
+            "it is reclaimed; the pod will be killed early",
+            "warning",
+            REF,
+            f"{GROUP}.template.spec.terminationGracePeriodSeconds",
+        )
+    ]
+    assert worker(out)["template"]["spec"]["terminationGracePeriodSeconds"] == seconds
+    assert placed(cluster({"terminationGracePeriodSeconds": window}), raw)[1] == []
+
+
+def test_pre_stop_goes_to_the_first_container() -> None:
+    hook = {"exec": {"command": ["ray", "stop"]}}
+    stop = {"gracefulStop": {"preStop": ["ray", "stop"]}}
+    out, results = placed(cluster({"containers": [{"name": "ray"}, {"name": "side"}]}), stop)
+    assert results == []
+    assert worker(out)["template"]["spec"]["containers"] == [
+        {"name": "ray", "lifecycle": {"preStop": hook}},
+        {"name": "side"},
+    ]
+    out, _ = placed(cluster({"containers": [{"name": "ray", "lifecycle": {"postStart": {}}}]}), stop)
+    assert worker(out)["template"]["spec"]["containers"][0]["lifecycle"] == {"postStart": {}, "preStop": hook}
+    same = {"name": "ray", "lifecycle": {"preStop": hook}}
+    assert placed(cluster({"containers": [same]}), stop)[1] == []
+
+
+def test_pre_stop_never_replaces_a_hook_or_invents_a_container() -> None:
+    stop = {"gracefulStop": {"preStop": ["ray", "stop"]}}
+    other = {"name": "ray", "lifecycle": {"preStop": {"exec": {"command": ["sleep", "5"]}}}}
+    out, results = placed(cluster({"containers": [other]}), stop)
+    assert results == [
+        Result(
+            "worker group 'cpu': already has a different preStop hook; kept it, gracefulStop.preStop not added",
+            "warning",
+            REF,
+            f"{GROUP}.template.spec.containers[0].lifecycle.preStop",
+        )
+    ]
+    assert worker(out)["template"]["spec"]["containers"] == [other]
+    for containers in (None, [], ["x"]):
+        pod = {} if containers is None else {"containers": containers}
+        out, results = placed(cluster(pod), stop)
+        assert results == [
+            Result(
+                "worker group 'cpu': no Ray container to add the preStop hook to",
+                "warning",
+                REF,
+                f"{GROUP}.template.spec.containers",
+            )
+        ]
+
+
+# --- what a worker group must have ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("group", "field", "message"),
+    [
+        ({"groupName": "cpu"}, "template", "template is missing"),
+        ({"groupName": "cpu", "template": "x"}, "template", "expected a mapping, got a string"),
+        ({"groupName": "cpu", "template": {}}, "template.spec", "spec is missing"),
+        ({"groupName": "cpu", "template": {"spec": []}}, "template.spec", "expected a mapping, got a list"),
+    ],
+)
+def test_a_group_without_a_pod_template_is_refused(group: dict[str, Any], field: str, message: str) -> None:
+    obj = cluster()
+    obj["spec"]["workerGroupSpecs"] = [group]
+    out, results = placed(obj)
+    assert results == [Result(f"worker group 'cpu': {message}", "error", REF, f"{GROUP}.{field}")]
+    assert out == obj
+
+
+def test_an_unnamed_group_is_named_generically() -> None:
+    obj = cluster()
+    obj["spec"]["workerGroupSpecs"] = [{"template": {}}]
+    assert placed(obj)[1] == [Result("worker group: spec is missing", "error", REF, f"{GROUP}.template.spec")]
