@@ -289,3 +289,215 @@ def test_an_unnamed_group_is_named_generically() -> None:
     obj = cluster()
     obj["spec"]["workerGroupSpecs"] = [{"template": {}}]
     assert placed(obj)[1] == [Result("worker group: spec is missing", "error", REF, f"{GROUP}.template.spec")]
+
+
+# --- the pod's own placement, checked before anything changes ------------------------------------
+
+AFF = f"{GROUP}.template.spec.affinity"
+TERMS = f"{AFF}.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms"
+
+
+def required(*terms: Any) -> dict[str, Any]:
+    return {
+        "affinity": {
+            "nodeAffinity": {
+                "requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": list(terms)}
+            }
+        }
+    }
+
+
+@pytest.mark.parametrize(
+    ("pod", "field", "message"),
+    [
+        ({"tolerations": {}}, f"{GROUP}.template.spec.tolerations", "expected a list, got a mapping"),
+        ({"nodeSelector": ["x"]}, f"{GROUP}.template.spec.nodeSelector", "expected a mapping, got a list"),
+        ({"affinity": "x"}, AFF, "expected a mapping, got a string"),
+        ({"affinity": {"nodeAffinity": 1}}, f"{AFF}.nodeAffinity", "expected a mapping, got a number"),
+        (
+            {"affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": []}}},
+            f"{AFF}.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution",
+            "expected a mapping, got a list",
+        ),
+        (
+            {
+                "affinity": {
+                    "nodeAffinity": {
+                        "requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": {}}
+                    }
+                }
+            },
+            TERMS,
+            "expected a list, got a mapping",
+        ),
+        (required("x"), f"{TERMS}[0]", "expected a mapping, got a string"),
+        (
+            required({"matchExpressions": {}}),
+            f"{TERMS}[0].matchExpressions",
+            "expected a list of {key, operator, values}",
+        ),
+        (
+            required({"matchExpressions": [{"operator": "In"}]}),
+            f"{TERMS}[0].matchExpressions",
+            "expected a list of {key, operator, values}",
+        ),
+        (
+            required({"matchExpressions": [{"key": "k", "operator": "Is"}]}),
+            f"{TERMS}[0].matchExpressions[0].operator",
+            "unknown operator 'Is'; expected one of In, NotIn, Exists, DoesNotExist, Gt, Lt",
+        ),
+    ],
+)
+def test_a_malformed_placement_refuses_the_group(pod: dict[str, Any], field: str, message: str) -> None:
+    obj = cluster(pod)
+    out, results = placed(obj)
+    assert results == [Result(f"worker group 'cpu': {message}", "error", REF, field)]
+    assert out == obj
+
+
+def test_contradictions_are_errors_in_required_mode_and_warnings_in_preferred() -> None:
+    pod = {
+        "nodeSelector": {K: "false", "zone": "a"},
+        **required(
+            {"matchExpressions": [{"key": K, "operator": "NotIn", "values": ["true"]}]},
+            {"matchExpressions": [{"key": K, "operator": "Exists"}]},
+            {
+                "matchExpressions": [
+                    {"key": K, "operator": "DoesNotExist"},
+                    {"key": "zone", "operator": "Exists"},
+                ]
+            },
+        ),
+    }
+    obj = cluster(pod)
+    out, results = placed(obj)
+    consequence = "no node could ever match"
+    assert results == [
+        Result(
+            f"worker group 'cpu': nodeSelector {K}=false contradicts the Spot requirement `{K} In [true]`: {consequence}",
+            "error",
+            REF,
+            f"{GROUP}.template.spec.nodeSelector",
+        ),
+        Result(
+            f"worker group 'cpu': `{K} NotIn [true]` contradicts the Spot requirement `{K} In [true]`: {consequence} through this term",
+            "error",
+            REF,
+            f"{TERMS}[0]",
+        ),
+        Result(
+            f"worker group 'cpu': `{K} DoesNotExist` contradicts the Spot requirement `{K} In [true]`: {consequence} through this term",
+            "error",
+            REF,
+            f"{TERMS}[2]",
+        ),
+    ]
+    assert out == obj
+    out, results = placed(obj, {"mode": "preferred"})
+    preferred = "Spot is preferred but can never be chosen"
+    assert [(r.severity, r.message.rsplit(": ", 1)[-1]) for r in results] == [
+        ("warning", preferred),
+        ("warning", f"{preferred} through this term"),
+        ("warning", f"{preferred} through this term"),
+    ]
+    assert out != obj  # warnings only: the preference is still added
+
+
+def test_empty_terms_are_left_as_they_are_with_a_warning() -> None:
+    obj = cluster(required({}, {"matchExpressions": [{"key": "zone", "operator": "Exists"}]}))
+    out, results = placed(obj)
+    assert results == [
+        Result(
+            "worker group 'cpu': an empty nodeSelectorTerm matches no node; left as it is",
+            "warning",
+            REF,
+            f"{TERMS}[0]",
+        )
+    ]
+    terms = worker(out)["template"]["spec"]["affinity"]["nodeAffinity"][
+        "requiredDuringSchedulingIgnoredDuringExecution"
+    ]["nodeSelectorTerms"]
+    assert terms == [
+        {},
+        {
+            "matchExpressions": [
+                {"key": "zone", "operator": "Exists"},
+                {"key": K, "operator": "In", "values": ["true"]},
+            ]
+        },
+    ]
+    assert placed(obj, {"mode": "preferred"})[1] == []
+
+
+def test_a_matchfields_only_term_gets_the_expressions() -> None:
+    fields = [{"key": "metadata.name", "operator": "In", "values": ["n1"]}]
+    out, _ = placed(cluster(required({"matchFields": fields})))
+    terms = worker(out)["template"]["spec"]["affinity"]["nodeAffinity"][
+        "requiredDuringSchedulingIgnoredDuringExecution"
+    ]["nodeSelectorTerms"]
+    assert terms == [
+        {"matchFields": fields, "matchExpressions": [{"key": K, "operator": "In", "values": ["true"]}]}
+    ]
+
+
+PREF = "preferredDuringSchedulingIgnoredDuringExecution"
+OURS_PREFERENCE: dict[str, Any] = {"matchExpressions": [{"key": K, "operator": "In", "values": ["true"]}]}
+OURS: dict[str, Any] = {"weight": 100, "preference": OURS_PREFERENCE}
+
+
+@pytest.mark.parametrize(
+    ("prefs", "expected"),
+    [
+        (None, [OURS]),
+        ([OURS], [OURS]),
+        (
+            [
+                {
+                    "weight": 100,
+                    "preference": {"matchExpressions": [{"key": K, "operator": "In", "values": ["true"]}]},
+                }
+            ],
+            [OURS],
+        ),
+        (
+            [{"weight": 50, "preference": OURS["preference"]}],
+            [{"weight": 50, "preference": OURS["preference"]}, OURS],
+        ),
+        (
+            [
+                {
+                    "weight": 100,
+                    "preference": {
+                        **OURS["preference"],
+                        "matchFields": [{"key": "metadata.name", "operator": "In", "values": ["a"]}],
+                    },
+                }
+            ],
+            None,  # a preference narrowed by fields is not ours: ours is added
+        ),
+        (["x"], ["x", OURS]),
+        ([{"weight": 100, "preference": {"matchExpressions": ["x"]}}], None),
+    ],
+)
+def test_preferred_mode_adds_one_weighted_preference(prefs: Any, expected: Any) -> None:
+    node = {} if prefs is None else {PREF: prefs}
+    obj = cluster({"affinity": {"nodeAffinity": node}})
+    out, results = placed(obj, {"mode": "preferred"})
+    assert results == []
+    got = worker(out)["template"]["spec"]["affinity"]["nodeAffinity"][PREF]
+    assert got == (expected if expected is not None else [*prefs, OURS])
+    assert (
+        "requiredDuringSchedulingIgnoredDuringExecution"
+        not in worker(out)["template"]["spec"]["affinity"]["nodeAffinity"]
+    )
+
+
+def test_preferred_mode_refuses_preferences_that_are_not_a_list() -> None:
+    obj = cluster({"affinity": {"nodeAffinity": {PREF: {}}}})
+    out, results = placed(obj, {"mode": "preferred"})
+    assert results == [
+        Result(
+            "worker group 'cpu': expected a list, got a mapping", "error", REF, f"{AFF}.nodeAffinity.{PREF}"
+        )
+    ]
+    assert out == obj
