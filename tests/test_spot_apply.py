@@ -501,3 +501,95 @@ def test_preferred_mode_refuses_preferences_that_are_not_a_list() -> None:
         )
     ]
     assert out == obj
+
+
+# --- the head, and names that match no group ----------------------------------------------------
+
+HEAD = "spec.headGroupSpec.template.spec"
+HEAD_MESSAGE = "the head is pinned to Spot nodes; it must survive preemption, keep it on on-demand nodes"
+
+
+def with_head(pod: dict[str, Any]) -> dict[str, Any]:
+    obj = cluster()
+    obj["spec"]["headGroupSpec"]["template"]["spec"] = pod
+    return obj
+
+
+@pytest.mark.parametrize(
+    ("pod", "raw", "field"),
+    [
+        ({"nodeSelector": {K: "true"}}, None, f"{HEAD}.nodeSelector"),
+        ({"nodeSelector": {"cloud.google.com/gke-preemptible": "true"}}, None, f"{HEAD}.nodeSelector"),
+        ({"nodeSelector": {"karpenter.sh/capacity-type": "spot"}}, None, f"{HEAD}.nodeSelector"),
+        (
+            {**required({"matchExpressions": [{"key": K, "operator": "In", "values": ["true"]}]})},
+            None,
+            f"{HEAD}.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution",
+        ),
+        (
+            required(
+                {},
+                {
+                    "matchExpressions": [
+                        {"key": "eks.amazonaws.com/capacityType", "operator": "In", "values": ["SPOT"]}
+                    ]
+                },
+            ),
+            None,
+            f"{HEAD}.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution",
+        ),
+        (
+            required(
+                {"matchExpressions": [{"key": "example.com/spot", "operator": "In", "values": ["yes"]}]}
+            ),
+            {
+                "provider": "custom",
+                "matchExpressions": [{"key": "example.com/spot", "operator": "In", "values": ["yes"]}],
+            },
+            f"{HEAD}.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution",
+        ),
+    ],
+)
+def test_a_head_pinned_to_spot_is_warned_about(pod: dict[str, Any], raw: Any, field: str) -> None:
+    obj = with_head(pod)
+    out, results = placed(obj, raw)
+    assert results == [Result(HEAD_MESSAGE, "warning", REF, field)]
+    assert out["spec"]["headGroupSpec"] == obj["spec"]["headGroupSpec"]
+
+
+@pytest.mark.parametrize(
+    "pod",
+    [
+        {"nodeSelector": {K: "false"}},
+        {"nodeSelector": {"zone": "true"}},
+        required({"matchExpressions": [{"key": K, "operator": "In", "values": ["true", "false"]}]}),
+        required(
+            {"matchExpressions": [{"key": K, "operator": "In", "values": ["true"]}]},
+            {"matchExpressions": [{"key": "zone", "operator": "Exists"}]},
+        ),
+        required({"matchExpressions": [{"key": K, "operator": "Exists"}]}),
+        required({"matchExpressions": [{"key": "example.com/spot", "operator": "In", "values": ["yes"]}]}),
+        required({}),
+        required(),
+        {"affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {}}}},
+    ],
+)
+def test_a_head_that_can_run_on_demand_is_not_warned_about(pod: dict[str, Any]) -> None:
+    assert placed(with_head(pod))[1] == []
+
+
+def test_names_that_match_no_worker_group_are_warned_about() -> None:
+    from krm_fn.spot import check_group_names
+
+    spec, _ = parse_spot({"groups": ["cpu", "gpu"], "nodePools": {"cpu": "a", "tpu": "b"}})
+    assert check_group_names(spec, [cluster()], "spec.spot") == [
+        Result(
+            "no worker group is named 'gpu'; this entry has no effect", "warning", field="spec.spot.groups[1]"
+        ),
+        Result(
+            "no worker group is named 'tpu'; this pool is never used",
+            "warning",
+            field="spec.spot.nodePools.tpu",
+        ),
+    ]
+    assert check_group_names(parse_spot(None)[0], [cluster()]) == []

@@ -421,3 +421,176 @@ def test_a_raised_notice_silences_the_share_warning() -> None:
     spec, results = parse_spot({"gracefulStop": {"noticeSeconds": 60, "terminationGracePeriodSeconds": 40}})
     assert results == []
     assert spec.graceful_stop == GracefulStop(40, None, 60)
+
+
+# --- the other settings ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (
+            {"color": 1},
+            [
+                (
+                    f"{P}.color",
+                    "unknown field 'color'; expected one of: provider, mode, nodePools, taintKey, poolLabel, matchExpressions, tolerations, groups, gracefulStop, marketTypeLabel",
+                )
+            ],
+        ),
+        (
+            {"provider": "gce"},
+            [(f"{P}.provider", "expected one of gke, eks, karpenter, aks, custom, none; got 'gce'")],
+        ),
+        ({"mode": "soft"}, [(f"{P}.mode", "expected one of required, preferred; got 'soft'")]),
+        (
+            {"taintKey": 5},
+            [(f"{P}.taintKey", "expected a taint key such as `dedicated` or '' for none, got 5")],
+        ),
+        (
+            {"taintKey": "bad key"},
+            [(f"{P}.taintKey", "expected a taint key such as `dedicated` or '' for none, got 'bad key'")],
+        ),
+        (
+            {"poolLabel": 5},
+            [(f"{P}.poolLabel", "expected a node label key such as `example.com/pool`, got 5")],
+        ),
+        (
+            {"nodePools": ["cpu"]},
+            [(f"{P}.nodePools", "expected a mapping of worker group name to node pool, got a list")],
+        ),
+        (
+            {"nodePools": {"-cpu": "p"}},
+            [(f"{P}.nodePools.-cpu", "expected a worker group name (a label value), got '-cpu'")],
+        ),
+        (
+            {"nodePools": {"cpu": 5}},
+            [(f"{P}.nodePools.cpu", "expected a node pool name (a label value), got 5")],
+        ),
+        (
+            {"nodePools": {"cpu": ""}},
+            [(f"{P}.nodePools.cpu", "expected a node pool name (a label value), got ''")],
+        ),
+        (
+            {"provider": "custom", "nodePools": {"cpu": "p"}},
+            [(f"{P}.poolLabel", "provider 'custom' has no node pool label: set poolLabel to use nodePools")],
+        ),
+        ({"groups": "cpu"}, [(f"{P}.groups", "expected a list of worker group names, got a string")]),
+        ({"groups": ["cpu", 5]}, [(f"{P}.groups[1]", "expected a worker group name (a label value), got 5")]),
+        ({"groups": ["cpu", "cpu"]}, [(f"{P}.groups[1]", "worker group 'cpu' is listed twice")]),
+        ({"marketTypeLabel": "yes"}, [(f"{P}.marketTypeLabel", "expected true or false, got 'yes'")]),
+        (
+            {"marketTypeLabel": True, "mode": "preferred"},
+            [
+                (
+                    f"{P}.marketTypeLabel",
+                    "needs mode: required (with preferred placement a worker may run on on-demand nodes)",
+                )
+            ],
+        ),
+        (
+            {"provider": "custom"},
+            [
+                (
+                    P,
+                    "provider custom needs matchExpressions (or nodePools with poolLabel): without them nothing pins workers to Spot",
+                )
+            ],
+        ),
+        (
+            {
+                "matchExpressions": [
+                    {"key": "cloud.google.com/gke-spot", "operator": "NotIn", "values": ["true"]}
+                ]
+            },
+            [
+                (
+                    f"{P}.matchExpressions[0]",
+                    "requirements on 'cloud.google.com/gke-spot' contradict each other: `cloud.google.com/gke-spot In [true]` and `cloud.google.com/gke-spot NotIn [true]`; no node matches",
+                )
+            ],
+        ),
+        (
+            {
+                "matchExpressions": [
+                    {"key": "zone", "operator": "Exists"},
+                    {"key": "cloud.google.com/gke-spot", "operator": "DoesNotExist"},
+                ]
+            },
+            [
+                (
+                    f"{P}.matchExpressions[1]",
+                    "requirements on 'cloud.google.com/gke-spot' contradict each other: `cloud.google.com/gke-spot In [true]` and `cloud.google.com/gke-spot DoesNotExist`; no node matches",
+                )
+            ],
+        ),
+        (
+            {
+                "nodePools": {"cpu": "a"},
+                "matchExpressions": [
+                    {"key": "cloud.google.com/gke-nodepool", "operator": "In", "values": ["b"]}
+                ],
+            },
+            [
+                (
+                    f"{P}.nodePools.cpu",
+                    "pool 'a' contradicts the other requirements on 'cloud.google.com/gke-nodepool': `cloud.google.com/gke-nodepool In [a]` and `cloud.google.com/gke-nodepool In [b]`; no node matches",
+                )
+            ],
+        ),
+    ],
+)
+def test_each_bad_setting_is_one_finding(raw: dict[str, Any], expected: list[tuple[str, str]]) -> None:
+    assert findings(raw) == [err(field, message) for field, message in expected]
+
+
+def test_a_pool_for_a_group_outside_groups_is_a_warning() -> None:
+    spec, results = parse_spot({"groups": ["gpu"], "nodePools": {"cpu": "a", "gpu": "b"}})
+    assert results == [
+        err(
+            f"{P}.nodePools.cpu",
+            f"worker group 'cpu' is not in {P}.groups: this pool is never used",
+            "warning",
+        )
+    ]
+    assert (spec.groups, dict(spec.node_pools)) == (("gpu",), {"cpu": "a", "gpu": "b"})
+
+
+def test_the_settings_and_their_defaults() -> None:
+    spec, results = parse_spot(
+        {
+            "provider": "custom",
+            "mode": "preferred",
+            "poolLabel": "example.com/pool",
+            "nodePools": {"cpu": "a"},
+            "taintKey": "",
+            "groups": ["cpu"],
+        },
+        "x.spot",
+    )
+    assert results == []
+    assert (spec.provider, spec.mode, spec.pool_label, spec.taint_key, spec.groups) == (
+        "custom",
+        "preferred",
+        "example.com/pool",
+        "",
+        ("cpu",),
+    )
+    assert parse_spot({"taintKey": None})[0].taint_key == ""
+    default, results = parse_spot({})
+    assert results == []
+    assert (default.provider, default.mode, default.taint_key, default.pool_label, default.groups) == (
+        "gke",
+        "required",
+        "dedicated",
+        None,
+        None,
+    )
+    assert (default.market_type_label, default.graceful_stop, dict(default.node_pools)) == (False, None, {})
+    assert (
+        findings(
+            {"bad": 1},
+        )
+        != []
+        and parse_spot({"bad": 1}, "x")[1][0].field == "x.bad"
+    )
