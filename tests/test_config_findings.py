@@ -14,6 +14,7 @@ from krm_fn.results import FnError, ResourceRef, Result
 FILE = "tenants.yaml"
 REF = ResourceRef(API_VERSION, KIND, "tenants")
 CM_REF = ResourceRef("v1", "ConfigMap", "fn")
+LONG_KEY = f"{'a' * 63}.{'b' * 63}.{'c' * 63}.{'d' * 62}/k"  # a prefix of 254 characters: one too many
 
 
 def typed(spec: Any, **top: Any) -> dict[str, Any]:
@@ -95,6 +96,54 @@ def test_unknown_function_config(api: Any, kind: str) -> None:
         ({"routing": {"clusterDomain": ""}}, [("spec.routing.clusterDomain", "'' is not a DNS name")]),
         ({"output": "files"}, [("spec.output", "expected one of resources, overlays, got 'files'")]),
         ({"output": True}, [("spec.output", "expected a string, got a boolean")]),
+        ({"outputDir": 5}, [("spec.outputDir", "expected a string, got a number")]),
+        (
+            {
+                "tenants": [
+                    {
+                        "name": "a",
+                        "patches": [
+                            {"target": {"kind": "K", "name": 5}, "patch": [{"op": "remove", "path": "/a"}]}
+                        ],
+                    }
+                ]
+            },
+            [
+                ("spec.tenants[0].patches[0].target.name", "expected a string, got a number"),
+                ("spec.tenants[0].patches[0].target", "required: kind and name of the base object to patch"),
+            ],
+        ),
+        (
+            {"tenants": [{"name": "a"}, {"name": "a"}, {"name": "Bad"}]},
+            [
+                ("spec.tenants[1].name", "duplicate tenant 'a' (also spec.tenants[0].name)"),
+                (
+                    "spec.tenants[2].name",
+                    "'Bad' is not a namespace name (a DNS-1123 label: lowercase letters, digits, '-', at most 63)",
+                ),
+            ],
+        ),
+        (
+            {"tenants": [{"name": "a", "namespaceLabels": {LONG_KEY: "v"}}]},
+            [(f"spec.tenants[0].namespaceLabels.{LONG_KEY}", f"{LONG_KEY!r} is not a valid label name")],
+        ),
+        (
+            {"tenants": [{"name": "ml\u043e\u0435\ue000"}]},
+            [
+                (
+                    "spec.tenants[0].name",
+                    "'ml\u043e\u0435\\ue000' is not a namespace name (a DNS-1123 label: lowercase letters, digits, '-', at most 63)"
+                    "; it contains non-ASCII characters: '\u043e' U+043E CYRILLIC SMALL LETTER O, '\u0435' U+0435 "
+                    "CYRILLIC SMALL LETTER IE, '\\ue000' U+E000 unnamed",
+                ),
+                (
+                    "spec.tenants[0].pathPrefix",
+                    "'/ml\u043e\u0435\\ue000/' must start and end with '/' and hold only ASCII letters, digits and '.', "
+                    "'_', '~', '-' between slashes; it contains non-ASCII characters: '\u043e' U+043E CYRILLIC "
+                    "SMALL LETTER O, '\u0435' U+0435 CYRILLIC SMALL LETTER IE, '\\ue000' U+E000 unnamed",
+                ),
+            ],
+        ),
         (
             {"outputDir": "/abs"},
             [("spec.outputDir", "expected a relative folder inside the package, got '/abs'")],
@@ -386,6 +435,14 @@ def test_accepted_spec_and_its_defaults() -> None:
     assert (defaults.hosts, defaults.gateways, defaults.cluster_domain) == (None, None, "cluster.local")
     assert (defaults.output, defaults.output_dir, defaults.tenants) == ("resources", "overlays", ())
     assert parse_config(typed({"outputDir": "."}), FILE).output_dir == "."
+    assert parse_config(typed({"outputDir": "X/"}), FILE).output_dir == "X"
+    assert parse_config(typed({"output": ""}), FILE).output == "resources"
+    long_prefix = f"{'a' * 63}.{'b' * 63}.{'c' * 63}.{'d' * 61}"  # 253 characters: the limit
+    labelled = parse_config(
+        typed({"tenants": [{"name": "x" * 63, "namespaceLabels": {f"{long_prefix}/k": "v"}}]}), FILE
+    )
+    assert labelled.tenants[0].name == "x" * 63
+    assert dict(labelled.tenants[0].namespace_labels) == {f"{long_prefix}/k": "v"}
 
 
 @pytest.mark.parametrize(
@@ -402,6 +459,7 @@ def test_accepted_spec_and_its_defaults() -> None:
             ],
         ),
         (["/ab/", "/a/", "/a.b/"], []),
+        (["/a/b/c/", "/a/b/"], [(1, "'/a/b/' contains '/a/b/c/' of tenant 't0' (spec.tenants[0])")]),
     ],
 )
 def test_overlapping_prefixes_name_both_tenants(prefixes: list[str], expected: list[tuple[int, str]]) -> None:
@@ -479,6 +537,35 @@ def configmap(data: Any) -> dict[str, Any]:
             [("data.outputDir", "expected a relative folder inside the package, got '/abs'")],
         ),
         ({"gateways": 5}, [("data.gateways", "expected a string, got a number")]),
+        (
+            {"tenants": ["a"], "provider": "gce"},
+            [
+                ("data.tenants", "expected a string, got a list"),
+                ("data.provider", "expected one of gke, eks, karpenter, aks, custom, none; got 'gce'"),
+            ],
+        ),
+        (
+            {"color": "red", "tenants": "Bad"},
+            [
+                (
+                    "data.color",
+                    "unknown field 'color'; expected one of: tenants, provider, mode, nodePools, taintKey, hosts, gateways, output, outputDir",
+                ),
+                (
+                    "data.tenants",
+                    "'Bad' is not a namespace name (a DNS-1123 label: lowercase letters, digits, '-', at most 63)",
+                ),
+            ],
+        ),
+        (
+            {"nodePools": "cpu=a=b"},
+            [("data.nodePools", "expected a node pool name (a label value), got 'a=b'")],
+        ),
+        # a problem on a field the ConfigMap form has no key for points at `data` itself
+        (
+            {"provider": "custom", "nodePools": "cpu=a"},
+            [("data", "provider 'custom' has no node pool label: set poolLabel to use nodePools")],
+        ),
     ],
 )
 def test_configmap_problems_point_at_their_data_key(data: Any, expected: list[tuple[str, str]]) -> None:

@@ -133,9 +133,10 @@ def test_valid_tolerations_are_kept_as_written(tol: dict[str, Any]) -> None:
     ],
 )
 def test_each_bad_toleration_field_is_reported(tol: dict[str, Any], expected: list[tuple[str, str]]) -> None:
-    spec, results = parse_spot({"tolerations": [{"operator": "Exists", "key": "ok"}, tol]})
+    last = {"operator": "Exists", "key": "last"}
+    spec, results = parse_spot({"tolerations": [{"operator": "Exists", "key": "ok"}, tol, last]})
     assert results == [err(f"{P}.tolerations[1]{where}", message) for where, message in expected]
-    assert spec.tolerations == ({"operator": "Exists", "key": "ok"},)  # the good one is kept
+    assert spec.tolerations == ({"operator": "Exists", "key": "ok"}, last)  # the good ones are kept
 
 
 # --- matchExpressions ---------------------------------------------------------------------------
@@ -199,9 +200,10 @@ def test_each_bad_toleration_field_is_reported(tol: dict[str, Any], expected: li
 )
 def test_each_bad_expression_field_is_reported(expr: Any, expected: list[tuple[str, str]]) -> None:
     good = {"key": "example.com/zone", "operator": "In", "values": ["a"]}
-    spec, results = parse_spot({"matchExpressions": [good, expr]})
+    last = {"key": "example.com/last", "operator": "Exists"}
+    spec, results = parse_spot({"matchExpressions": [good, expr, last]})
     assert results == [err(f"{P}.matchExpressions[1]{where}", message) for where, message in expected]
-    assert spec.match_expressions == (good,)
+    assert spec.match_expressions == (good, last)
 
 
 def test_match_expressions_must_be_a_list() -> None:
@@ -594,3 +596,40 @@ def test_the_settings_and_their_defaults() -> None:
         != []
         and parse_spot({"bad": 1}, "x")[1][0].field == "x.bad"
     )
+
+
+@pytest.mark.parametrize(
+    "tol",
+    [
+        {"key": "k", "value": "v", "when": 1, "effect": "X"},
+        {"key": "bad key", "operator": "In"},
+        {"key": "k", "value": 5, "effect": "X"},
+        {"key": "k", "operator": "Exists", "value": "v", "effect": "X"},
+        {"value": "v", "effect": "X"},
+        {"key": "k", "operator": "Exists", "tolerationSeconds": "3", "effect": "X"},
+        {"key": "k", "operator": "Exists", "tolerationSeconds": 3, "effect": "NoSchedule", "when": 1},
+    ],
+)
+def test_a_toleration_with_two_problems_is_refused(tol: dict[str, Any]) -> None:
+    spec, results = parse_spot({"tolerations": [tol]})
+    assert len(results) == 2 and all(r.is_error for r in results)
+    assert spec.tolerations == ()
+
+
+def test_is_spot_requirement() -> None:
+    from krm_fn.spot import is_spot_requirement
+
+    assert is_spot_requirement({"key": "cloud.google.com/gke-spot", "operator": "In", "values": ["true"]})
+    assert is_spot_requirement(
+        {"key": "karpenter.sh/capacity-type", "operator": "In", "values": ["spot", "spot"]}
+    )
+    for other in (
+        "x",
+        None,
+        {"key": "cloud.google.com/gke-spot", "operator": "NotIn", "values": ["true"]},
+        {"key": "cloud.google.com/gke-spot", "operator": "In", "values": ["true", "false"]},
+        {"key": "cloud.google.com/gke-spot", "operator": "In", "values": []},
+        {"key": "cloud.google.com/gke-spot", "operator": "In", "values": "true"},
+        {"key": "example.com/spot", "operator": "In", "values": ["true"]},
+    ):
+        assert not is_spot_requirement(other), other
