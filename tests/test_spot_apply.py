@@ -118,6 +118,30 @@ def test_a_toleration_that_does_not_cover_the_taint_gets_the_providers_added(hav
         ),
         ({"key": "x", "value": "v", "effect": "NoSchedule"}, {"key": "x", "effect": "NoSchedule"}, True),
         ({"key": "x", "value": "", "effect": "NoSchedule"}, {"key": "x", "effect": "NoSchedule"}, False),
+        ({"key": "x", "value": "", "effect": "NoSchedule"}, {"key": "x"}, False),
+        # a plain taint tolerance without an operator is Equal: any toleration of the taint covers it
+        ({"key": "x", "value": "v", "effect": "NoSchedule"}, {"key": "x", "operator": "Exists"}, False),
+        (
+            {"key": "x", "operator": "Equal", "value": "v", "effect": "NoExecute", "tolerationSeconds": 60},
+            {"key": "x", "operator": "Exists"},
+            True,
+        ),
+        # a toleration that only lasts some seconds covers a NoSchedule taint, not an evicting one
+        (
+            {"key": "x", "value": "v", "effect": "NoSchedule"},
+            {"key": "x", "operator": "Exists", "effect": "NoSchedule", "tolerationSeconds": 30},
+            False,
+        ),
+        (
+            {"key": "x", "value": "v", "effect": "NoSchedule"},
+            {"key": "x", "operator": "Exists", "effect": "", "tolerationSeconds": 30},
+            True,
+        ),
+        (
+            {"key": "x", "value": "v", "effect": "NoExecute"},
+            {"key": "x", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 30},
+            True,
+        ),
     ],
 )
 def test_tolerations_from_the_settings(want: dict[str, Any], have: dict[str, Any], added: bool) -> None:
