@@ -374,11 +374,6 @@ def test_the_breakages_break_only_what_they_say(tmp_path: Path) -> None:
 # --- a warning is not a failure ----------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine bug: parse_config raises FnError when the spec has only warnings (here gracefulStop "
-    "above GKE's 15 s pod share), so the function exits 0 with the input items and no tenant copies",
-)
 def test_a_spec_with_only_warnings_still_expands() -> None:
     config = spec([{"name": "team"}])
     config["spec"]["spot"]["gracefulStop"] = {"terminationGracePeriodSeconds": 20}
