@@ -81,6 +81,8 @@ class TenantsConfig(NamedTuple):
     # ("group", "Kind") -> namespaced, for kinds neither built in nor declared by a CRD input
     kind_scopes: Mapping[tuple[str, str], bool] = MappingProxyType({})
     ref: ResourceRef = ResourceRef(API_VERSION, KIND, "")
+    # the spec's warnings (it has no errors, or it would not exist): reported with the expansion
+    warnings: tuple[Result, ...] = ()
 
 
 class _Checker:
@@ -169,9 +171,10 @@ def parse_config(obj: object, file: str = "") -> TenantsConfig:
             ],
         )
     config = _parse_spec(raw_spec, checker, ref)
-    if checker.results:
-        raise _at(ref, file, [_retarget(r, translate) for r in checker.results])
-    return config
+    found = [_retarget(r, translate).at(ref, file) for r in checker.results]
+    if any(r.is_error for r in found):
+        raise FnError(found)
+    return config._replace(warnings=tuple(found)) if found else config
 
 
 def _parse_spec(raw: object, c: _Checker, ref: ResourceRef) -> TenantsConfig:
