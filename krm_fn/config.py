@@ -7,6 +7,7 @@ at the `data` key they came from.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
@@ -22,11 +23,6 @@ API_VERSION = f"{API_GROUP}/v1alpha1"
 KIND = "RayTenants"
 OUTPUT_MODES = ("resources", "overlays")
 PATCH_OPS = ("add", "remove", "replace", "move", "copy", "test")
-# Path prefixes are plain URL path segments: no lookalike unicode, no regex or query characters.
-PREFIX_RE = re.compile(r"^/(?:[A-Za-z0-9._~-]+/)+$")
-LABEL_VALUE_RE = re.compile(r"^(?:[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$")
-LABEL_NAME_RE = re.compile(r"^[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
-DNS1123_SUBDOMAIN_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 RESERVED_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 # where each ConfigMap key lands in the typed shape
 CONFIGMAP_KEYS: dict[str, str] = {
@@ -42,6 +38,23 @@ CONFIGMAP_KEYS: dict[str, str] = {
 }
 MANAGED_BY = "app.kubernetes.io/managed-by"
 TENANT_LABEL = f"{API_GROUP}/tenant"
+
+
+# patterns are compiled on first use (functools.cache): a call compiles only those it needs
+@functools.cache
+def _prefix_pattern() -> re.Pattern[str]:
+    """Path prefixes are plain URL path segments: no lookalike unicode, no regex or query characters."""
+    return re.compile(r"^/(?:[A-Za-z0-9._~-]+/)+$")
+
+
+@functools.cache
+def _label_value_pattern() -> re.Pattern[str]:
+    return re.compile(r"^(?:[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$")
+
+
+@functools.cache
+def _label_name_pattern() -> re.Pattern[str]:
+    return re.compile(r"^[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
 
 
 class TenantPatch(NamedTuple):
@@ -183,7 +196,7 @@ def _parse_spec(raw: object, c: _Checker, ref: ResourceRef) -> TenantsConfig:
     hosts = c.strings(routing.get("hosts"), "spec.routing.hosts")
     gateways = c.strings(routing.get("gateways"), "spec.routing.gateways")
     domain = c.string(routing.get("clusterDomain"), "spec.routing.clusterDomain", "cluster.local") or ""
-    if not DNS1123_SUBDOMAIN_RE.match(domain):
+    if not ray.dns1123_subdomain().match(domain):
         c.error("spec.routing.clusterDomain", f"{domain!r} is not a DNS name")
     output = c.string(spec.get("output"), "spec.output", "resources") or "resources"
     if output not in OUTPUT_MODES:
@@ -267,7 +280,7 @@ def _parse_tenants(raw: object, c: _Checker) -> tuple[Tenant, ...]:
                 f"{path}.pathPrefix",
                 "'/' is a catch-all: it would take every other tenant's traffic",
             )
-        elif not PREFIX_RE.match(prefix):
+        elif not _prefix_pattern().match(prefix):
             c.error(
                 f"{path}.pathPrefix",
                 f"{prefix!r} must start and end with '/' and hold only ASCII letters, digits and "
@@ -293,7 +306,7 @@ def _parse_tenants(raw: object, c: _Checker) -> tuple[Tenant, ...]:
 
 def _check_prefixes(tenants: list[Tenant], c: _Checker) -> None:
     """Tenants share hosts and gateways, where Istio's order between VirtualServices is undefined."""
-    valid = [t for t in tenants if PREFIX_RE.match(t.path_prefix)]
+    valid = [t for t in tenants if _prefix_pattern().match(t.path_prefix)]
     for overlap in find_overlaps(Claim(t.path_prefix, t) for t in valid):
         earlier, later = overlap.earlier.owner, overlap.later.owner
         c.error(
@@ -315,7 +328,7 @@ def _labels(raw: object, path: str, c: _Checker) -> dict[str, str]:
             c.error(f"{path}.{key}", f"{key!r} is not a valid label name")
         elif key in (MANAGED_BY, TENANT_LABEL):
             c.error(f"{path}.{key}", f"{key!r} is set by ray-tenants itself")
-        elif not isinstance(value, str) or not LABEL_VALUE_RE.match(value):
+        elif not isinstance(value, str) or not _label_value_pattern().match(value):
             c.error(
                 f"{path}.{key}",
                 f"{value!r} is not a valid label value (a string of up to 63 characters)",
@@ -431,7 +444,7 @@ def _at(ref: ResourceRef, file: str, results: list[Result]) -> FnError:
 
 
 def _namespace_problem(name: str) -> str | None:
-    if not ray.DNS1123_LABEL.match(name) or len(name) > 63:
+    if not ray.dns1123_label().match(name) or len(name) > 63:
         return (
             f"{name!r} is not a namespace name (a DNS-1123 label: lowercase letters, digits, '-', at most 63)"
             f"{_lookalikes(name)}"
@@ -454,9 +467,9 @@ def _lookalikes(text: str) -> str:
 
 def _label_key_ok(key: str) -> bool:
     prefix, sep, name = key.rpartition("/")
-    if sep and (not prefix or len(prefix) > 253 or not DNS1123_SUBDOMAIN_RE.match(prefix)):
+    if sep and (not prefix or len(prefix) > 253 or not ray.dns1123_subdomain().match(prefix)):
         return False
-    return bool(LABEL_NAME_RE.match(name))
+    return bool(_label_name_pattern().match(name))
 
 
 def _relative_dir(path: str) -> bool:

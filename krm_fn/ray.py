@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -25,8 +26,25 @@ CLUSTER_SPEC_PATHS: dict[str, tuple[str, ...]] = {
 # KubeRay validates names as DNS-1035 labels and shortens them less than the generated children
 # need: these are the limits its webhook enforces.
 NAME_LIMITS: dict[str, int] = {"RayCluster": 53, "RayJob": 47, "RayService": 47, "RayCronJob": 47}
-DNS1035 = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
-DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+
+
+# patterns are compiled on first use (functools.cache): a call compiles only those it needs
+@functools.cache
+def dns1035() -> re.Pattern[str]:
+    """A DNS-1035 label, as KubeRay wants its workloads' names."""
+    return re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+
+
+@functools.cache
+def dns1123_label() -> re.Pattern[str]:
+    """A DNS-1123 label (a namespace's name)."""
+    return re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+
+
+@functools.cache
+def dns1123_subdomain() -> re.Pattern[str]:
+    """A DNS-1123 subdomain (a domain, a label key's prefix)."""
+    return re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 
 
 def is_ray_workload(obj: Mapping[str, Any]) -> bool:
@@ -153,7 +171,7 @@ def name_problem(kind: str, name: str) -> str | None:
     limit = NAME_LIMITS.get(kind)
     if limit is None:
         return None
-    if not DNS1035.match(name):
+    if not dns1035().match(name):
         return f"{kind} name {name!r} must be a DNS-1035 label (lowercase letters, digits, '-')"
     if len(name) > limit:
         return f"{kind} name {name!r} is {len(name)} characters; KubeRay allows at most {limit}"

@@ -8,6 +8,7 @@ together (some node label value satisfies them all).
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -17,7 +18,11 @@ PREFERRED = "preferredDuringSchedulingIgnoredDuringExecution"
 OPERATORS = ("In", "NotIn", "Exists", "DoesNotExist", "Gt", "Lt")
 EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
 
-_INTEGER = re.compile(r"[+-]?[0-9]+")
+
+@functools.cache
+def _integer_pattern() -> re.Pattern[str]:
+    """A Gt/Lt value: compiled on first use, as only those operators need it."""
+    return re.compile(r"[+-]?[0-9]+")
 
 
 class NoWitness:
@@ -108,7 +113,7 @@ def int64(value: object) -> int | None:
     if isinstance(value, int) and not isinstance(value, bool):
         return value if _INT64_MIN <= value <= _INT64_MAX else None
     text = str(value)
-    if not _INTEGER.fullmatch(text):
+    if not _integer_pattern().fullmatch(text):
         return None
     digits = text.lstrip("+-").lstrip("0")
     if len(digits) > _INT64_DIGITS:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
+from krm_fn.ray import dns1123_subdomain
 from krm_fn.results import Result, Severity, describe
 from krm_fn.selectors import EFFECTS, NO_WITNESS, OPERATORS, by_key, int64, show_expressions, witness
 from krm_fn.spot.providers import (
@@ -37,8 +39,12 @@ _GRACEFUL_FIELDS = ("terminationGracePeriodSeconds", "preStop", "noticeSeconds")
 _EXPRESSION_FIELDS = ("key", "operator", "values")
 _TOLERATION_FIELDS = ("key", "operator", "value", "effect", "tolerationSeconds")
 
-_DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
+
+# patterns are compiled on first use (functools.cache): a call compiles only those it needs
+@functools.cache
+def _name_pattern() -> re.Pattern[str]:
+    """A label key's name part, or a label value (Kubernetes' qualified names)."""
+    return re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
 
 
 def parse_spot(raw: object, path: str = "spec.spot") -> tuple[SpotSpec, list[Result]]:
@@ -374,14 +380,14 @@ def _positive_int(value: object) -> bool:
 def _qualified_name(key: str) -> bool:
     """A Kubernetes label key: optional DNS subdomain prefix and a name of at most 63 chars."""
     prefix, _, name = key.rpartition("/")
-    if "/" in key and not (0 < len(prefix) <= 253 and _DNS1123_SUBDOMAIN.match(prefix)):
+    if "/" in key and not (0 < len(prefix) <= 253 and dns1123_subdomain().match(prefix)):
         return False
-    return 0 < len(name) <= 63 and bool(_NAME.match(name))
+    return 0 < len(name) <= 63 and bool(_name_pattern().match(name))
 
 
 def _label_value(value: str) -> bool:
     """A Kubernetes label value (may be empty)."""
-    return len(value) <= 63 and (value == "" or bool(_NAME.match(value)))
+    return len(value) <= 63 and (value == "" or bool(_name_pattern().match(value)))
 
 
 def _name_value(value: object) -> bool:
