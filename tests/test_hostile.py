@@ -377,20 +377,58 @@ def test_50_megabytes_of_input() -> None:
     assert elapsed < 120, f"50 MB took {elapsed:.0f} s"
 
 
+# The modules a plain KRM call may import: the core floors and the KRM front end, no sibling
+# front end (render, check, plugin), no writer, no loader of files, no overlay patch builder.
+KRM_PATH_MODULES = frozenset(
+    {
+        "krm_fn",
+        "krm_fn.cli",
+        "krm_fn.krm",
+        "krm_fn.package",
+        "krm_fn.output",
+        "krm_fn.expand",
+        "krm_fn.config",
+        "krm_fn.items",
+        "krm_fn.ray",
+        "krm_fn.results",
+        "krm_fn.selectors",
+        "krm_fn.inputs",
+        "krm_fn.inputs.function_config",
+        "krm_fn.inputs.objects",
+        "krm_fn.overlays",
+        "krm_fn.routing",
+        "krm_fn.routing.overlap",
+        "krm_fn.routing.policy",
+        "krm_fn.routing.virtualservice",
+        "krm_fn.spot",
+        "krm_fn.spot.inject",
+        "krm_fn.spot.policy",
+        "krm_fn.spot.providers",
+        "krm_fn.spot.settings",
+    }
+)
+
+
 def test_plain_call_imports_nothing_heavy() -> None:
     """Regression: every call imported jsonpatch (through the overlay patch builder too), argparse, and the
-    check with its schemas (150 ms); a plain expansion needs none of them."""
+    check with its schemas (150 ms); a plain expansion needs none of them, nor any other front end."""
     code = (
         "import io, sys; from krm_fn import cli; "
         "sys.stdin = io.TextIOWrapper(io.BytesIO(open(sys.argv[1], 'rb').read())); "
         "rc = cli.main([], io.StringIO(), io.StringIO()); "
-        "print(rc, sorted(m for m in ('jsonpatch', 'argparse', 'kubernetes_validate', 'krm_fn.overlays.patches', 'krm_fn.check') if m in sys.modules))"
+        "print(rc, sorted(m for m in ('jsonpatch', 'argparse', 'kubernetes_validate') if m in sys.modules)); "
+        "print(' '.join(sorted(m for m in sys.modules if m.split('.')[0] == 'krm_fn')))"
     )
     proc = run(
         [sys.executable, "-c", code, HOSTILE / "kustomization-passes.yaml"],
         PYTHONPATH=str(REPO),
     )
-    assert proc.stdout.decode().split() == ["0", "[]"], proc.stderr.decode()
+    lines = proc.stdout.decode().splitlines()
+    assert lines[0].split() == ["0", "[]"], proc.stderr.decode()
+    # yamlio may be one module or a package of them
+    loaded = {m for m in lines[1].split() if not m.startswith("krm_fn.yamlio")}
+    assert loaded <= KRM_PATH_MODULES, sorted(loaded - KRM_PATH_MODULES)
+    assert {"krm_fn.expand", "krm_fn.package"} <= loaded  # the call did expand
 
 
 def test_unhashable_kind_is_a_finding() -> None:
