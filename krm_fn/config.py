@@ -11,10 +11,10 @@ import functools
 import re
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
-from typing import Any, NamedTuple
+from typing import Any
 
 from krm_fn import ray
-from krm_fn.results import FnError, ResourceRef, Result, describe
+from krm_fn.results import FnError, Record, ResourceRef, Result, describe
 from krm_fn.routing.overlap import Claim, find_overlaps
 from krm_fn.spot import SpotSpec, parse_spot
 
@@ -57,45 +57,85 @@ def _label_name_pattern() -> re.Pattern[str]:
     return re.compile(r"^[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
 
 
-class TenantPatch(NamedTuple):
+class TenantPatch(Record):
     """RFC 6902 operations for the tenant's copies of one base object."""
 
-    kind: str
-    name: str
-    ops: tuple[dict[str, Any], ...]
-    field: str  # where it sits in the functionConfig, for findings
+    _fields = __slots__ = ("kind", "name", "ops", "field")
+
+    def __init__(self, kind: str, name: str, ops: tuple[dict[str, Any], ...], field: str) -> None:
+        self.kind = kind
+        self.name = name
+        self.ops = ops
+        self.field = field  # where it sits in the functionConfig, for findings
 
 
-class Tenant(NamedTuple):
+class Tenant(Record):
     """One team namespace and its Ray cluster."""
 
-    name: str
-    path_prefix: str
-    namespace_labels: Mapping[str, str] = MappingProxyType({})
-    patches: tuple[TenantPatch, ...] = ()
-    spot: bool = True
-    field: str = "spec.tenants[0]"
+    _fields = __slots__ = ("name", "path_prefix", "namespace_labels", "patches", "spot", "field")
+
+    def __init__(
+        self,
+        name: str,
+        path_prefix: str,
+        namespace_labels: Mapping[str, str] = MappingProxyType({}),
+        patches: tuple[TenantPatch, ...] = (),
+        spot: bool = True,
+        field: str = "spec.tenants[0]",
+    ) -> None:
+        self.name = name
+        self.path_prefix = path_prefix
+        self.namespace_labels = namespace_labels
+        self.patches = patches
+        self.spot = spot
+        self.field = field
 
     @property
     def exact_path(self) -> str:
         return self.path_prefix.rstrip("/")
 
 
-class TenantsConfig(NamedTuple):
+class TenantsConfig(Record):
     """The validated tenant spec."""
 
-    tenants: tuple[Tenant, ...] = ()
-    hosts: tuple[str, ...] | None = None
-    gateways: tuple[str, ...] | None = None
-    cluster_domain: str = "cluster.local"
-    spot: SpotSpec = SpotSpec()
-    output: str = "resources"
-    output_dir: str = "overlays"
-    # ("group", "Kind") -> namespaced, for kinds neither built in nor declared by a CRD input
-    kind_scopes: Mapping[tuple[str, str], bool] = MappingProxyType({})
-    ref: ResourceRef = ResourceRef(API_VERSION, KIND, "")
-    # the spec's warnings (it has no errors, or it would not exist): reported with the expansion
-    warnings: tuple[Result, ...] = ()
+    _fields = __slots__ = (
+        "tenants",
+        "hosts",
+        "gateways",
+        "cluster_domain",
+        "spot",
+        "output",
+        "output_dir",
+        "kind_scopes",
+        "ref",
+        "warnings",
+    )
+
+    def __init__(
+        self,
+        tenants: tuple[Tenant, ...] = (),
+        hosts: tuple[str, ...] | None = None,
+        gateways: tuple[str, ...] | None = None,
+        cluster_domain: str = "cluster.local",
+        spot: SpotSpec = SpotSpec(),  # noqa: B008  # immutable, as every default here
+        output: str = "resources",
+        output_dir: str = "overlays",
+        kind_scopes: Mapping[tuple[str, str], bool] = MappingProxyType({}),
+        ref: ResourceRef = ResourceRef(API_VERSION, KIND, ""),  # noqa: B008
+        warnings: tuple[Result, ...] = (),
+    ) -> None:
+        self.tenants = tenants
+        self.hosts = hosts
+        self.gateways = gateways
+        self.cluster_domain = cluster_domain
+        self.spot = spot
+        self.output = output
+        self.output_dir = output_dir
+        # ("group", "Kind") -> namespaced, for kinds neither built in nor declared by a CRD input
+        self.kind_scopes = kind_scopes
+        self.ref = ref
+        # the spec's warnings (it has no errors, or it would not exist): reported with the expansion
+        self.warnings = warnings
 
 
 class _Checker:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, NamedTuple
+from typing import Any
 
 from krm_fn import ray, routing
 from krm_fn.config import MANAGED_BY, TENANT_LABEL, Tenant, TenantsConfig
@@ -21,27 +21,36 @@ from krm_fn.items import (
     without_placement,
 )
 from krm_fn.items import meta as metadata_of
-from krm_fn.results import ResourceRef, Result, describe
+from krm_fn.results import Record, ResourceRef, Result, describe
 from krm_fn.spot import apply_spot, check_group_names
 
 
-class Roles(NamedTuple):
+class Roles(Record):
     """What the items are where the front end says so (krm_fn.package, for a kpt package's files).
 
     Without roles the items are a stream: the function owns what carries its labels, a `v1/List`
     is its objects, and the copies replace the bases.
     """
 
-    # ids of the items the function generated before: dropped, as they are generated anew
-    owned: frozenset[int]
-    # ids of objects that are never copied, whatever they are, each with the finding its place
-    # makes (None: it passes through quietly)
-    passed: Mapping[int, Result | None]
-    # the items stay as they are, the bases and a `v1/List` whole (its objects are bases where they
-    # are), and the copies are added beside them
-    bases_stay: bool
-    # the front end's findings about the items, reported before the expansion's own
-    results: tuple[Result, ...] = ()
+    _fields = __slots__ = ("owned", "passed", "bases_stay", "results")
+
+    def __init__(
+        self,
+        owned: frozenset[int],
+        passed: Mapping[int, Result | None],
+        bases_stay: bool,
+        results: tuple[Result, ...] = (),
+    ) -> None:
+        # ids of the items the function generated before: dropped, as they are generated anew
+        self.owned = owned
+        # ids of objects that are never copied, whatever they are, each with the finding its place
+        # makes (None: it passes through quietly)
+        self.passed = passed
+        # the items stay as they are, the bases and a `v1/List` whole (its objects are bases where
+        # they are), and the copies are added beside them
+        self.bases_stay = bases_stay
+        # the front end's findings about the items, reported before the expansion's own
+        self.results = results
 
 
 class Outcome:

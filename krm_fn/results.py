@@ -1,25 +1,61 @@
 """Findings of the function: one type shared by every front end (KRM results, stderr lines).
 
-The records here and on the KRM path are NamedTuples or plain classes with `__slots__`, not
-dataclasses: `dataclasses` pulls in `inspect`, and building each class costs more than the rest of
-a one-tenant call's own work (see bench/bench.py, the cold start).
+The records here and on the KRM path are plain classes on `Record`, not dataclasses or
+NamedTuples: `dataclasses` pulls in `inspect`, defining a dataclass costs ~0.4 ms and a NamedTuple
+~0.15 ms, and a one-tenant call defines a dozen of them (see bench/bench.py, the cold start).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any, ClassVar, Literal, NamedTuple
+from typing import Any, ClassVar, Literal, TypeVar
 
 Severity = Literal["error", "warning", "info"]
+_R = TypeVar("_R", bound="Record")
 
 
-class ResourceRef(NamedTuple):
+class Record:
+    """A value: equality, hash and repr by its fields (`_fields`, in order), `_replace` for a copy.
+
+    Immutable by convention. A subclass names its fields once, `_fields = __slots__ = (...)`, and
+    takes every field as a keyword of its `__init__`.
+    """
+
+    __slots__ = ()
+    _fields: ClassVar[tuple[str, ...]] = ()
+
+    def _values(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, name) for name in self._fields)
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self) or not isinstance(other, Record):
+            return NotImplemented
+        return self._values() == other._values()
+
+    def __hash__(self) -> int:
+        return hash(self._values())
+
+    def __repr__(self) -> str:
+        fields = ", ".join(
+            f"{name}={value!r}" for name, value in zip(self._fields, self._values(), strict=True)
+        )
+        return f"{type(self).__name__}({fields})"
+
+    def _replace(self: _R, **changes: Any) -> _R:
+        """A copy with the given fields changed."""
+        return type(self)(**{**dict(zip(self._fields, self._values(), strict=True)), **changes})
+
+
+class ResourceRef(Record):
     """Identity of the object a finding is about."""
 
-    api_version: str
-    kind: str
-    name: str
-    namespace: str = ""
+    _fields = __slots__ = ("api_version", "kind", "name", "namespace")
+
+    def __init__(self, api_version: str, kind: str, name: str, namespace: str = "") -> None:
+        self.api_version = api_version
+        self.kind = kind
+        self.name = name
+        self.namespace = namespace
 
     @classmethod
     def of(cls, obj: Mapping[str, Any]) -> ResourceRef:
@@ -46,16 +82,10 @@ class ResourceRef(NamedTuple):
         return out
 
 
-class Result:
-    """A finding: message, severity, and where it is (object, field path, file, line).
+class Result(Record):
+    """A finding: message, severity, and where it is (object, field path, file, line)."""
 
-    Immutable by convention: `replace` gives a changed copy. (A NamedTuple cannot have the
-    field `index`: tuple.index is a method.)
-    """
-
-    __slots__ = ("field", "file", "index", "line", "message", "resource", "severity")
-    # the constructor's order
-    FIELDS: ClassVar[tuple[str, ...]] = ("message", "severity", "resource", "field", "file", "index", "line")
+    _fields = __slots__ = ("message", "severity", "resource", "field", "file", "index", "line")
 
     def __init__(
         self,
@@ -75,22 +105,9 @@ class Result:
         self.index = index
         self.line = line
 
-    def _key(self) -> tuple[Any, ...]:
-        return (self.message, self.severity, self.resource, self.field, self.file, self.index, self.line)
-
-    def __eq__(self, other: object) -> bool:
-        return self._key() == other._key() if isinstance(other, Result) else NotImplemented
-
-    def __hash__(self) -> int:
-        return hash(self._key())
-
-    def __repr__(self) -> str:
-        fields = ", ".join(f"{name}={value!r}" for name, value in zip(self.FIELDS, self._key(), strict=True))
-        return f"Result({fields})"
-
     def replace(self, **changes: Any) -> Result:
         """The same finding with the given attributes changed."""
-        return Result(**{**dict(zip(self.FIELDS, self._key(), strict=True)), **changes})
+        return self._replace(**changes)
 
     @property
     def is_error(self) -> bool:

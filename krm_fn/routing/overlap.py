@@ -12,7 +12,9 @@ thousands of tenants are not compared pairwise.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Generic, Literal, NamedTuple, TypeVar
+from typing import Generic, Literal, TypeVar
+
+from krm_fn.results import Record
 
 Owner = TypeVar("Owner")
 FieldPath = tuple[str | int, ...]
@@ -21,20 +23,26 @@ Relation = Literal["same", "nested", "contains"]
 PHRASES: dict[Relation, str] = {"same": "is the same as", "nested": "is nested in", "contains": "contains"}
 
 
-class Claim(NamedTuple, Generic[Owner]):
+class Claim(Record, Generic[Owner]):
     """A prefix someone routes: who (a tenant, a VirtualService) and where it is written."""
 
-    prefix: str
-    owner: Owner
-    path: FieldPath = ()
+    _fields = __slots__ = ("prefix", "owner", "path")
+
+    def __init__(self, prefix: str, owner: Owner, path: FieldPath = ()) -> None:
+        self.prefix = prefix
+        self.owner = owner
+        self.path = path
 
 
-class Overlap(NamedTuple, Generic[Owner]):
+class Overlap(Record, Generic[Owner]):
     """Two claims of different owners whose prefixes overlap, in input order, and how."""
 
-    earlier: Claim[Owner]
-    later: Claim[Owner]
-    relation: Relation
+    _fields = __slots__ = ("earlier", "later", "relation")
+
+    def __init__(self, earlier: Claim[Owner], later: Claim[Owner], relation: Relation) -> None:
+        self.earlier = earlier
+        self.later = later
+        self.relation: Relation = relation
 
     @property
     def phrase(self) -> str:

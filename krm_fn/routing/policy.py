@@ -12,10 +12,10 @@ the object came from and turns them into located results.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence, Set
-from typing import Any, NamedTuple
+from typing import Any
 
 from krm_fn import ray
-from krm_fn.results import ResourceRef
+from krm_fn.results import Record, ResourceRef
 from krm_fn.routing.overlap import Claim, FieldPath, Overlap, find_overlaps
 from krm_fn.routing.virtualservice import is_virtual_service
 
@@ -24,35 +24,24 @@ from krm_fn.routing.virtualservice import is_virtual_service
 Heads = Mapping[str, Mapping[str, Set[int]]]
 
 
-class RouteFinding(NamedTuple):
+class RouteFinding(Record):
     """A problem in a VirtualService: the field (path from the object root) and what is wrong."""
 
-    path: FieldPath
-    message: str
+    _fields = __slots__ = ("path", "message")
+
+    def __init__(self, path: FieldPath, message: str) -> None:
+        self.path = path
+        self.message = message
 
 
-class RouteOverlap:
-    """A prefix of the VirtualService `index` (in the list given) overlapping another's.
+class RouteOverlap(Record):
+    """A prefix of the VirtualService `index` (in the list given) overlapping another's."""
 
-    A plain class: a NamedTuple cannot have the field `index` (tuple.index is a method).
-    """
-
-    __slots__ = ("finding", "index")
+    _fields = __slots__ = ("index", "finding")
 
     def __init__(self, index: int, finding: RouteFinding) -> None:
         self.index = index
         self.finding = finding
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, RouteOverlap):
-            return NotImplemented
-        return (self.index, self.finding) == (other.index, other.finding)
-
-    def __hash__(self) -> int:
-        return hash((self.index, self.finding))
-
-    def __repr__(self) -> str:
-        return f"RouteOverlap(index={self.index!r}, finding={self.finding!r})"
 
 
 def is_tenant_route(vs: Mapping[str, Any], heads: Heads, generated: bool = False) -> bool:

@@ -8,10 +8,10 @@ for overlap in the config, by overlap.py). policy.py verifies routes against the
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, NamedTuple, Protocol
+from typing import Any, Protocol
 
 from krm_fn import ray
-from krm_fn.results import ResourceRef, Result, describe
+from krm_fn.results import Record, ResourceRef, Result, describe
 
 ISTIO_GROUP = "networking.istio.io"
 
@@ -38,12 +38,15 @@ class RoutingSettings(Protocol):
     def cluster_domain(self) -> str: ...
 
 
-class HeadTarget(NamedTuple):
+class HeadTarget(Record):
     """The Ray workload a base VirtualService routes to, and its dashboard port."""
 
-    service: str
-    port: int
-    route: Mapping[str, Any]  # the base's dashboard route, the template for the tenant's rules
+    _fields = __slots__ = ("service", "port", "route")
+
+    def __init__(self, service: str, port: int, route: Mapping[str, Any]) -> None:
+        self.service = service
+        self.port = port
+        self.route = route  # the base's dashboard route, the template for the tenant's rules
 
 
 def is_virtual_service(obj: Mapping[str, Any]) -> bool:

@@ -9,10 +9,10 @@ caller locates them in its files.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, NamedTuple
+from typing import Any
 
 from krm_fn.ray import cluster_spec, cluster_spec_path, shape_problems, worker_groups
-from krm_fn.results import Result, Severity
+from krm_fn.results import Record, Result, Severity
 from krm_fn.selectors import (
     PREFERRED,
     REQUIRED,
@@ -38,12 +38,15 @@ FieldPath = tuple[str | int, ...]
 HEAD_ON_SPOT = "the head is pinned to Spot nodes; it must survive preemption, keep it on on-demand nodes"
 
 
-class Finding(NamedTuple):
+class Finding(Record):
     """A problem at a field path of the verified object."""
 
-    path: FieldPath
-    message: str
-    severity: Severity = "error"
+    _fields = __slots__ = ("path", "message", "severity")
+
+    def __init__(self, path: FieldPath, message: str, severity: Severity = "error") -> None:
+        self.path = path
+        self.message = message
+        self.severity: Severity = severity
 
 
 def verify_head(obj: Mapping[str, Any], spec: SpotSpec | None = None) -> list[Finding]:

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Any, NamedTuple
+from typing import Any
 
+from krm_fn.results import Record
 from krm_fn.selectors import same_expression, tolerates
 
 PROVIDERS = ("gke", "eks", "karpenter", "aks", "custom", "none")
@@ -28,18 +29,36 @@ def taint_toleration(key: str, value: str) -> dict[str, Any]:
     return {"key": key, "operator": "Equal", "value": value, "effect": "NoSchedule"}
 
 
-class Provider(NamedTuple):
+class Provider(Record):
     """What a provider's Spot nodes look like and how long their pods get on preemption."""
 
-    requirements: tuple[Mapping[str, Any], ...] = ()
-    tolerations: tuple[Mapping[str, Any], ...] = ()
-    pool_label: str | None = None
-    # seconds between the preemption notice and the VM going away
-    notice_seconds: int | None = None
-    # what `gracefulStop: true` gives a pod: the part of the notice pods really get
-    default_grace_seconds: int | None = None
-    # a grace period above this is cut short by the node's own shutdown split (warning)
-    pod_share_seconds: int | None = None
+    _fields = __slots__ = (
+        "requirements",
+        "tolerations",
+        "pool_label",
+        "notice_seconds",
+        "default_grace_seconds",
+        "pod_share_seconds",
+    )
+
+    def __init__(
+        self,
+        requirements: tuple[Mapping[str, Any], ...] = (),
+        tolerations: tuple[Mapping[str, Any], ...] = (),
+        pool_label: str | None = None,
+        notice_seconds: int | None = None,
+        default_grace_seconds: int | None = None,
+        pod_share_seconds: int | None = None,
+    ) -> None:
+        self.requirements = requirements
+        self.tolerations = tolerations
+        self.pool_label = pool_label
+        # seconds between the preemption notice and the VM going away
+        self.notice_seconds = notice_seconds
+        # what `gracefulStop: true` gives a pod: the part of the notice pods really get
+        self.default_grace_seconds = default_grace_seconds
+        # a grace period above this is cut short by the node's own shutdown split (warning)
+        self.pod_share_seconds = pod_share_seconds
 
 
 PRESETS: Mapping[str, Provider] = {
@@ -93,27 +112,61 @@ SPOT_NODE_LABELS: Mapping[str, str] = {
 }
 
 
-class GracefulStop(NamedTuple):
+class GracefulStop(Record):
     """How worker pods stop on preemption: a grace period and, only if asked, a preStop hook."""
 
-    termination_grace_period_seconds: int
-    pre_stop: tuple[str, ...] | None = None
-    notice_seconds: int | None = None
+    _fields = __slots__ = ("termination_grace_period_seconds", "pre_stop", "notice_seconds")
+
+    def __init__(
+        self,
+        termination_grace_period_seconds: int,
+        pre_stop: tuple[str, ...] | None = None,
+        notice_seconds: int | None = None,
+    ) -> None:
+        self.termination_grace_period_seconds = termination_grace_period_seconds
+        self.pre_stop = pre_stop
+        self.notice_seconds = notice_seconds
 
 
-class SpotSpec(NamedTuple):
+class SpotSpec(Record):
     """What to inject into worker groups: the parsed `spec.spot` of the tenant spec."""
 
-    provider: str = "gke"
-    mode: str = "required"
-    node_pools: Mapping[str, str] = MappingProxyType({})
-    taint_key: str = "dedicated"
-    pool_label: str | None = None
-    match_expressions: tuple[Mapping[str, Any], ...] = ()
-    tolerations: tuple[Mapping[str, Any], ...] = ()
-    groups: tuple[str, ...] | None = None
-    graceful_stop: GracefulStop | None = None
-    market_type_label: bool = False
+    _fields = __slots__ = (
+        "provider",
+        "mode",
+        "node_pools",
+        "taint_key",
+        "pool_label",
+        "match_expressions",
+        "tolerations",
+        "groups",
+        "graceful_stop",
+        "market_type_label",
+    )
+
+    def __init__(
+        self,
+        provider: str = "gke",
+        mode: str = "required",
+        node_pools: Mapping[str, str] = MappingProxyType({}),
+        taint_key: str = "dedicated",
+        pool_label: str | None = None,
+        match_expressions: tuple[Mapping[str, Any], ...] = (),
+        tolerations: tuple[Mapping[str, Any], ...] = (),
+        groups: tuple[str, ...] | None = None,
+        graceful_stop: GracefulStop | None = None,
+        market_type_label: bool = False,
+    ) -> None:
+        self.provider = provider
+        self.mode = mode
+        self.node_pools = node_pools
+        self.taint_key = taint_key
+        self.pool_label = pool_label
+        self.match_expressions = match_expressions
+        self.tolerations = tolerations
+        self.groups = groups
+        self.graceful_stop = graceful_stop
+        self.market_type_label = market_type_label
 
     @property
     def enabled(self) -> bool:
