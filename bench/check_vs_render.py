@@ -2,7 +2,7 @@
 
     python bench/check_vs_render.py [N ...] [--crd FOLDER ...]
 
-Prints one row per N: render seconds, check seconds (all checks), and distinct validations.
+Prints one row per N: render seconds, check seconds (all checks), and the first check run.
 
     python bench/check_vs_render.py --cel-cost UPSTREAM [N ...]
 

@@ -21,12 +21,11 @@ from krm_fn.check.schemas import CrdSchemas, FieldPath, Finding, SchemaChecker, 
 from krm_fn.config import KIND, TenantsConfig, parse_config
 from krm_fn.inputs.function_config import is_tenant_spec, tenant_specs
 from krm_fn.inputs.objects import Manifest
-from krm_fn.items import clone, is_tool_config, meta, owner_tenant, same_object
+from krm_fn.items import CRD_GROUP, clone, is_tool_config, meta, owner_tenant, same_object
 from krm_fn.package import all_placed, expand_placed
 from krm_fn.results import FnError, ResourceRef, Result
 from krm_fn.spot import SpotSpec
 
-CRD_GROUP = "apiextensions.k8s.io"
 _FIELD_PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
 
 
@@ -87,7 +86,7 @@ def check(docs: Sequence[Manifest], options: Options) -> Report:
         generated = _expand(inputs, spec_doc, config, report)
 
     if "schema" in options.select:
-        report.validations = _check_schemas(objects, generated, version, options, report)
+        _check_schemas(objects, generated, version, options, report)
     if "policy" in options.select:
         _check_policy(objects, generated, spec_doc, config, report)
     if "drift" in options.select and config is not None and spec_doc is not None and not report.failed:
@@ -181,7 +180,7 @@ def _check_schemas(
     version: str,
     options: Options,
     report: Report,
-) -> int:
+) -> None:
     crds = CrdSchemas()
     for doc in [*options.crds, *objects]:
         api = str(doc.data.get("apiVersion")) if doc.is_object else ""
@@ -216,7 +215,6 @@ def _check_schemas(
                 severity="info",
             )
         )
-    return checker.validations
 
 
 def _notes(result: Any, notes: Sequence[Finding], noted: set[str]) -> list[Result]:

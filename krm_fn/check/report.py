@@ -15,7 +15,6 @@ class Report:
 
     results: list[Result] = field(default_factory=list)
     written: list[str] = field(default_factory=list)
-    validations: int = 0
 
     @property
     def failed(self) -> bool:

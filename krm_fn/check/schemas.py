@@ -41,7 +41,6 @@ def _schemas() -> Any:
     return importlib.resources.files("kubernetes_validate") / "kubernetes-json-schema"
 
 
-SCHEMA_BASE = "https://kubernetes.io/api/"
 POD_TEMPLATE_SPEC = "podtemplatespec-v1.json"
 OBJECT_META = "objectmeta-meta-v1.json"
 # marks a pod template inside a CRD schema: it is validated as the core PodTemplateSpec instead
