@@ -7,6 +7,7 @@ at the `data` key they came from.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -84,6 +85,8 @@ class TenantsConfig:
     # ("group", "Kind") -> namespaced, for kinds neither built in nor declared by a CRD input
     kind_scopes: Mapping[tuple[str, str], bool] = field(default_factory=dict)
     ref: ResourceRef = field(default_factory=lambda: ResourceRef(API_VERSION, KIND, ""))
+    # the spec's warnings (it has no errors, or it would not exist): reported with the expansion
+    warnings: tuple[Result, ...] = ()
 
 
 class _Checker:
@@ -172,9 +175,10 @@ def parse_config(obj: object, file: str = "") -> TenantsConfig:
             ],
         )
     config = _parse_spec(raw_spec, checker, ref)
-    if checker.results:
-        raise _at(ref, file, [_retarget(r, translate) for r in checker.results])
-    return config
+    found = [_retarget(r, translate).at(ref, file) for r in checker.results]
+    if any(r.is_error for r in found):
+        raise FnError(found)
+    return dataclasses.replace(config, warnings=tuple(found)) if found else config
 
 
 def _parse_spec(raw: object, c: _Checker, ref: ResourceRef) -> TenantsConfig:

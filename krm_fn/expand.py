@@ -90,6 +90,7 @@ def expand(
     config_file = path_of(function_config) if function_config else ""
     if config.spot.enabled and workloads:
         out.results.extend(r.at(config.ref, config_file) for r in check_group_names(config.spot, workloads))
+    out.results[:0] = config.warnings
     return out
 
 

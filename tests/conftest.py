@@ -45,9 +45,12 @@ def require_tool(name: str, why: str = "") -> str:
 
 
 def require_upstream() -> Path:
-    """../shared/upstream, or a clean skip where this checkout has none beside it."""
+    """../shared/upstream; skip where this checkout has none beside it, fail when CI requires it."""
     if not UPSTREAM.is_dir():
-        pytest.skip(f"{UPSTREAM} is absent (upstream samples are only beside the CI checkout)")
+        message = f"{UPSTREAM} is absent (upstream samples are only beside the CI checkout)"
+        if REQUIRE_E2E:
+            pytest.fail(f"RAY_TENANTS_REQUIRE_E2E=1 but {message}")
+        pytest.skip(message)
     return UPSTREAM
 
 

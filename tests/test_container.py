@@ -141,6 +141,26 @@ def test_image_gives_the_installed_commands_output(
         assert b"Not_A_Namespace" in boxed.stderr
 
 
+@pytest.mark.parametrize(
+    ("config", "code"),
+    [
+        pytest.param(EXAMPLE_CONFIG, 0, id="example"),
+        pytest.param(DATA / "bad-tenant.yaml", 1, id="bad-tenant"),
+    ],
+)
+def test_image_runs_on_a_read_only_root(image: str, fn_exec: Path, config: Path, code: int) -> None:
+    """It writes nothing: a read-only root and no tmpfs at all, on success and on error alike."""
+    stdin = resource_list(config)
+    local = run([fn_exec], stdin=stdin)
+    boxed = run(
+        ["podman", "run", "-i", "--rm", "--read-only", "--read-only-tmpfs=false", *AS_KPT_RUNS_IT, image],
+        stdin=stdin,
+    )
+    assert boxed.returncode == code, boxed.stderr.decode()
+    assert boxed.stdout == local.stdout
+    assert b"Read-only file system" not in boxed.stderr and b"Traceback" not in boxed.stderr
+
+
 def test_image_holds_the_function_and_nothing_else(image: str) -> None:
     inspect = run(
         ["podman", "image", "inspect", "--format", "{{.Config.User}} {{json .Config.Entrypoint}}", image]

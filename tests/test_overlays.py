@@ -6,19 +6,17 @@ import io
 import shutil
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
+import jsonpatch
 import pytest
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from krm_fn import cli, ray
-from krm_fn import expand as expand_module
+from krm_fn import cli
 from krm_fn.config import TENANT_LABEL
 from krm_fn.overlays import patches
-from krm_fn.results import Result
-from krm_fn.spot import SpotSpec
 from tests.conftest import REPO, TESTDATA, require_tool, run
 
 CASES_DIR = TESTDATA / "overlays"
@@ -81,46 +79,12 @@ def snapshot(root: Path) -> dict[str, bytes]:
     return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
 
-def fake_spot(obj: Mapping[str, Any], spec: SpotSpec) -> tuple[dict[str, Any], list[Result]]:
-    """A Spot engine as the real one behaves: AND into every required term, add tolerations."""
-    copy: dict[str, Any] = yaml.safe_load(yaml.safe_dump(dict(obj)))
-    for _, entry in ray.worker_groups(copy):
-        group = cast(dict[str, Any], entry)  # worker_groups yields the copy's own dicts
-        name = str(group.get("groupName"))
-        pool = spec.node_pools.get(name, f"spot-{name}")
-        wanted = [
-            {"key": "cloud.google.com/gke-nodepool", "operator": "In", "values": [pool]},
-            {"key": "cloud.google.com/gke-spot", "operator": "In", "values": ["true"]},
-        ]
-        pod = group["template"].setdefault("spec", {})
-        node = pod.setdefault("affinity", {}).setdefault("nodeAffinity", {})
-        required = node.setdefault("requiredDuringSchedulingIgnoredDuringExecution", {})
-        terms = required.setdefault("nodeSelectorTerms", []) or [{}]
-        required["nodeSelectorTerms"] = terms
-        for term in terms:
-            exprs = term.setdefault("matchExpressions", [])
-            exprs.extend(w for w in wanted if w not in exprs)
-        toleration = {"key": "dedicated", "operator": "Equal", "value": pool, "effect": "NoSchedule"}
-        if toleration not in pod.setdefault("tolerations", []):
-            pod["tolerations"].append(toleration)
-        group.setdefault("labels", {})["ray.io/market-type"] = "spot"
-    return copy, []
-
-
-@pytest.fixture(params=["engine", "fake-spot"])
-def spot_engine(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """The Spot engine in the tree, and a stand-in that injects what the real one does."""
-    if request.param == "fake-spot":
-        monkeypatch.setattr(expand_module, "apply_spot", fake_spot)
-    return str(request.param)
-
-
 # --- equivalence with the real kustomize ---------------------------------------------------------
 
 
 @pytest.mark.parametrize("case", CASES)
 def test_overlay_builds_exactly_the_tenants_resources(
-    case: str, spot_engine: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    case: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     kubectl = require_tool("kubectl", "the overlays are proven with the real kustomize")
     monkeypatch.chdir(stage(case, tmp_path))
@@ -134,21 +98,51 @@ def test_overlay_builds_exactly_the_tenants_resources(
             assert built[k] == obj, f"{tenant}: {k}"
 
 
-def test_spot_placement_reaches_the_overlay(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:  # guards the equivalence test against a vacuous pass
-    monkeypatch.setattr(expand_module, "apply_spot", fake_spot)
+def test_spot_placement_reaches_the_overlay(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Guards the equivalence test against a vacuous pass: the overlay itself pins the workers.
+
+    The overlay's RayCluster patch is applied here with jsonpatch (no kustomize needed): every
+    worker group of the result needs Spot and its pool in every required term, and tolerates the
+    pool's taint; the head and the opted-out tenant's workers get nothing.
+    """
     monkeypatch.chdir(stage("groups", tmp_path))
     render_overlays()
-    spot = Path("overlays/team-a/kustomization.yaml").read_text()
-    plain = Path("overlays/on-demand/kustomization.yaml").read_text()
-    assert spot.count("cloud.google.com/gke-spot") == 4  # one term per worker group
-    assert "path: /spec/workerGroupSpecs/3/groupName\n      value: highmem" in spot
-    assert "gke-spot" not in plain
+    base_file = next(p for p in Path("base").iterdir() if "kind: RayCluster" in p.read_text())
+    base = yaml.safe_load(base_file.read_text())
+    pools = {"small": "spot-small", "large": "spot-large", "gpu": "spot-gpu", "highmem": "spot-highmem"}
+    assert sorted(g["groupName"] for g in base["spec"]["workerGroupSpecs"]) == sorted(pools)
+    for tenant, pinned in (("team-a", True), ("team-b", True), ("on-demand", False)):
+        kust = yaml.safe_load(Path(f"overlays/{tenant}/kustomization.yaml").read_text())
+        ops = [
+            op
+            for p in kust.get("patches") or []
+            if p["target"]["kind"] == "RayCluster"
+            for op in yaml.safe_load(p["patch"])
+        ]
+        out = jsonpatch.apply_patch(base, ops)
+        assert out["spec"]["headGroupSpec"] == base["spec"]["headGroupSpec"]
+        for group in out["spec"]["workerGroupSpecs"]:
+            pod = group["template"]["spec"]
+            pool = pools[group["groupName"]]
+            wanted = [
+                {"key": "cloud.google.com/gke-spot", "operator": "In", "values": ["true"]},
+                {"key": "cloud.google.com/gke-nodepool", "operator": "In", "values": [pool]},
+            ]
+            terms = (
+                ((pod.get("affinity") or {}).get("nodeAffinity") or {})
+                .get("requiredDuringSchedulingIgnoredDuringExecution", {})
+                .get("nodeSelectorTerms")
+            )
+            taint = {"key": "dedicated", "operator": "Equal", "value": pool, "effect": "NoSchedule"}
+            if pinned:
+                assert terms, (tenant, group["groupName"])
+                assert all(w in t["matchExpressions"] for t in terms for w in wanted), (tenant, terms)
+                assert taint in pod["tolerations"]
+            else:
+                assert not terms and taint not in (pod.get("tolerations") or [])
 
 
 def test_existing_terms_are_guarded_and_anded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(expand_module, "apply_spot", fake_spot)
     monkeypatch.chdir(stage("affinities", tmp_path))
     render_overlays()
     text = Path("overlays/alpha/kustomization.yaml").read_text()
@@ -185,7 +179,6 @@ def test_stale_overlay_fails_the_build(
     case: str, tenant: str, edit: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     kubectl = require_tool("kubectl", "the guard is kustomize's test operation")
-    monkeypatch.setattr(expand_module, "apply_spot", fake_spot)
     monkeypatch.chdir(stage(case, tmp_path))
     render_overlays()
     kustomize(kubectl, f"overlays/{tenant}")  # builds before the base changes
@@ -453,7 +446,11 @@ NAMED = st.lists(
 @given(JSON, JSON, NAMED, NAMED)
 def test_patch_ops_reproduce_any_copy_and_guard_every_index(a: Any, b: Any, na: Any, nb: Any) -> None:
     base, copy = wrap({"x": a, "named": na}), wrap({"x": b, "named": nb})
-    ops = patches.patch_ops(base, copy)  # raises PatchMismatch unless the ops give exactly `copy`
+    ops = patches.patch_ops(base, copy)
+    # applied by jsonpatch, not by the builder's own check: the guards hold on the base and the
+    # ops give exactly the copy
+    assert jsonpatch.apply_patch(base, ops) == copy
+    assert [op for op in ops if op["op"] != "test"] or base == copy
     for i, op in enumerate(ops):
         parts = op["path"].split("/")
         for depth, part in enumerate(parts):

@@ -2,7 +2,9 @@
 
 The node matching below is an independent reference of the Kubernetes NodeSelector rules
 (terms ORed, expressions ANDed, an empty term matches nothing, nodeSelector also required),
-checked over generated nodes, so the engine's own solver is tested rather than trusted.
+checked over generated nodes, so the engine's own solver is tested rather than trusted. What
+"Spot" means for a group (the requirements and tolerations it must carry) is worked out here
+from the raw settings and the README's provider table, never asked of the engine.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import copy
 import functools
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
@@ -18,14 +21,7 @@ from hypothesis import strategies as st
 from krm_fn import yamlio
 from krm_fn.results import Result
 from krm_fn.selectors import witness
-from krm_fn.spot import (
-    PRESETS,
-    SpotSpec,
-    apply_spot,
-    parse_spot,
-    spot_requirements,
-    spot_tolerations,
-)
+from krm_fn.spot import SpotSpec, apply_spot, parse_spot
 
 SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -36,17 +32,115 @@ BOUNDS = ["1", "2", "3"]
 # every value the generated expressions can tell apart: listed ones, an unlisted one, numbers
 # beyond the bounds, and absence (None); brute force over it decides satisfiability exactly
 UNIVERSE: list[str | None] = [None, *VALUES, "zz", "0", "4", "5"]
-GROUPS = ["g0", "g1"]
+GROUPS = ["g0", "g1", "gpu-workers"]
 NODE_NAMES = ["node-1", "node-2"]
 EXTRA_KEYS = ["topology.kubernetes.io/zone", "example.com/gen"]
 
 
+@dataclass(frozen=True)
+class Preset:
+    """One row of the README's provider table, written out by hand."""
+
+    spot_label: str | None
+    spot_value: str | None
+    tainted: bool  # whether Spot nodes carry the taint <spot_label>=<spot_value>:NoSchedule
+    pool_label: str | None
+    grace_seconds: int | None  # what `gracefulStop: true` gives
+
+
+PROVIDER_TABLE = {
+    "gke": Preset("cloud.google.com/gke-spot", "true", True, "cloud.google.com/gke-nodepool", 15),
+    "eks": Preset("eks.amazonaws.com/capacityType", "SPOT", False, "eks.amazonaws.com/nodegroup", 90),
+    "karpenter": Preset("karpenter.sh/capacity-type", "spot", False, "karpenter.sh/nodepool", 90),
+    "aks": Preset(
+        "kubernetes.azure.com/scalesetpriority", "spot", True, "kubernetes.azure.com/agentpool", 25
+    ),
+    "custom": Preset(None, None, False, None, None),
+}
+# where each Ray kind keeps its embedded cluster spec (README, "Spot placement")
+CLUSTER_PATHS = {
+    "RayCluster": ("spec",),
+    "RayJob": ("spec", "rayClusterSpec"),
+    "RayService": ("spec", "rayClusterConfig"),
+    "RayCronJob": ("spec", "jobTemplate", "rayClusterSpec"),
+}
+
+
 @functools.cache
 def keys_for(provider: str) -> tuple[str, ...]:
-    preset = PRESETS[provider]
-    keys = [str(r["key"]) for r in preset.requirements]
+    preset = PROVIDER_TABLE[provider]
+    keys = [preset.spot_label] if preset.spot_label else []
     keys.append(preset.pool_label or "example.com/pool")
     return (*keys, *EXTRA_KEYS)
+
+
+@dataclass(frozen=True)
+class Expected:
+    """What the raw `spec.spot` settings promise, derived without the engine."""
+
+    raw: Mapping[str, Any]
+
+    @property
+    def preset(self) -> Preset:
+        return PROVIDER_TABLE[self.raw["provider"]]
+
+    @property
+    def mode(self) -> str:
+        return str(self.raw.get("mode", "required"))
+
+    def targets(self, group: str) -> bool:
+        return "groups" not in self.raw or group in self.raw["groups"]
+
+    def pool(self, group: str) -> str | None:
+        pools: Mapping[str, str] = self.raw.get("nodePools") or {}
+        return pools.get(group)
+
+    def requirements(self, group: str) -> list[dict[str, Any]]:
+        """The provider's expression, the pool's, then matchExpressions; duplicates dropped."""
+        wanted: list[dict[str, Any]] = []
+        preset = self.preset
+        if preset.spot_label:
+            wanted.append({"key": preset.spot_label, "operator": "In", "values": [preset.spot_value]})
+        pool_label = self.raw.get("poolLabel") or preset.pool_label
+        pool = self.pool(group)
+        if pool is not None and pool_label:
+            wanted.append({"key": pool_label, "operator": "In", "values": [pool]})
+        wanted.extend(copy.deepcopy(list(self.raw.get("matchExpressions") or [])))
+        out: list[dict[str, Any]] = []
+        for e in wanted:
+            if not any(_same(e, seen) for seen in out):
+                out.append(e)
+        return out
+
+    def tolerations(self, group: str) -> list[dict[str, Any]]:
+        """The provider's taint, the pool's (`taintKey`, default `dedicated`), then tolerations."""
+        preset = self.preset
+        out: list[dict[str, Any]] = []
+        if preset.tainted:
+            out.append(
+                {
+                    "key": preset.spot_label,
+                    "operator": "Equal",
+                    "value": preset.spot_value,
+                    "effect": "NoSchedule",
+                }
+            )
+        pool = self.pool(group)
+        if pool is not None:
+            out.append({"key": "dedicated", "operator": "Equal", "value": pool, "effect": "NoSchedule"})
+        out.extend(copy.deepcopy(list(self.raw.get("tolerations") or [])))
+        return out
+
+    @property
+    def grace_seconds(self) -> int | None:
+        stop = self.raw.get("gracefulStop")
+        if stop is True:
+            return self.preset.grace_seconds
+        return int(stop["terminationGracePeriodSeconds"]) if isinstance(stop, Mapping) else None
+
+    @property
+    def market_type_label(self) -> bool:
+        return bool(self.raw.get("marketTypeLabel"))
 
 
 # ------------------------------------------------------------------------------------------
@@ -199,14 +293,14 @@ def pod(keys: tuple[str, ...]) -> st.SearchStrategy[dict[str, Any]]:
     )
 
 
-def _parsed(raw: dict[str, Any]) -> SpotSpec | None:
+def _parsed(raw: dict[str, Any]) -> tuple[SpotSpec, Expected] | None:
     spec, results = parse_spot(raw)
     # settings parse_spot refuses (e.g. requirements that contradict each other) are dropped
-    return None if any(r.is_error for r in results) else spec
+    return None if any(r.is_error for r in results) else (spec, Expected(raw))
 
 
 @functools.cache
-def spot_spec(provider: str) -> st.SearchStrategy[SpotSpec]:
+def spot_spec(provider: str) -> st.SearchStrategy[tuple[SpotSpec, Expected]]:
     keys = keys_for(provider)
     optional: dict[str, st.SearchStrategy[Any]] = {
         "nodePools": st.dictionaries(st.sampled_from(GROUPS), st.sampled_from(["a", "b"]), max_size=2),
@@ -251,25 +345,62 @@ def nodes(keys: tuple[str, ...]) -> st.SearchStrategy[list[dict[str, Any]]]:
     return st.lists(node, min_size=1, max_size=6)
 
 
-Case = tuple[dict[str, Any], SpotSpec, list[dict[str, Any]]]
+@dataclass(frozen=True)
+class Case:
+    """A generated Ray workload, the parsed settings, what they promise, and some nodes."""
+
+    obj: dict[str, Any]
+    spec: SpotSpec
+    expected: Expected
+    nodes: list[dict[str, Any]]
+
+    def __iter__(self) -> Any:
+        return iter((self.obj, self.spec, self.nodes))
 
 
 @st.composite
 def case(draw: st.DrawFn) -> Case:
     provider = draw(st.sampled_from(["gke", "eks", "karpenter", "aks", "custom"]))
     keys = keys_for(provider)
-    spec = draw(spot_spec(provider))
-    names = draw(st.sampled_from([["g0"], ["g1"], ["g0", "g1"], ["g1", "g0"]]))
+    spec, expected = draw(spot_spec(provider))
+    kind = draw(st.sampled_from(sorted(CLUSTER_PATHS)))
+    # no group, one, or several, in any order, some named in nodePools/groups and some not
+    names = draw(st.lists(st.sampled_from([*GROUPS, "other"]), unique=True, max_size=3))
+    cluster = {
+        "headGroupSpec": {"template": {"spec": draw(pod(keys))}},
+        "workerGroupSpecs": [draw(worker_group(keys, n)) for n in names],
+    }
+    body: dict[str, Any] = cluster
+    for key in reversed(CLUSTER_PATHS[kind][1:]):
+        body = {key: body}
+    if kind == "RayJob":
+        body["entrypoint"] = "python job.py"
+        body["submitterPodTemplate"] = {"spec": draw(pod(keys))}
+    if kind == "RayCronJob":
+        body["schedule"] = "*/5 * * * *"
     obj = {
         "apiVersion": "ray.io/v1",
-        "kind": "RayCluster",
+        "kind": kind,
         "metadata": {"name": "rc", "namespace": "ns"},
-        "spec": {
-            "headGroupSpec": {"template": {"spec": draw(pod(keys))}},
-            "workerGroupSpecs": [draw(worker_group(keys, n)) for n in names],
-        },
+        "spec": body,
     }
-    return obj, spec, draw(nodes(keys))
+    return Case(obj, spec, expected, draw(nodes(keys)))
+
+
+def cluster_of(obj: Mapping[str, Any]) -> dict[str, Any]:
+    """The embedded cluster spec, found by the README's table."""
+    node: Any = obj
+    for key in CLUSTER_PATHS[obj["kind"]]:
+        node = node[key]
+    return dict(node)
+
+
+def groups_of(obj: Mapping[str, Any]) -> list[dict[str, Any]]:
+    return list(cluster_of(obj)["workerGroupSpecs"])
+
+
+def group_prefix(obj: Mapping[str, Any], i: int) -> str:
+    return ".".join(CLUSTER_PATHS[obj["kind"]]) + f".workerGroupSpecs[{i}]"
 
 
 def witness_nodes(pod: Mapping[str, Any], reqs: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -297,13 +428,13 @@ def witness_nodes(pod: Mapping[str, Any], reqs: list[dict[str, Any]]) -> list[di
     return out
 
 
-def group_errors(results: list[Result], i: int) -> list[Result]:
-    prefix = f"spec.workerGroupSpecs[{i}]"
+def group_errors(results: list[Result], obj: Mapping[str, Any], i: int) -> list[Result]:
+    prefix = group_prefix(obj, i)
     return [r for r in results if r.is_error and (r.field == prefix or r.field.startswith(prefix + "."))]
 
 
 def pods(obj: Mapping[str, Any]) -> list[dict[str, Any]]:
-    return [g["template"]["spec"] for g in obj["spec"]["workerGroupSpecs"]]
+    return [g["template"]["spec"] for g in groups_of(obj)]
 
 
 # ------------------------------------------------------------------------------------------
@@ -339,8 +470,20 @@ def check_input_never_mutated_and_head_untouched(
     before = copy.deepcopy(obj)
     out, _ = apply_spot(obj, spec)
     assert obj == before
-    assert out["spec"]["headGroupSpec"] == obj["spec"]["headGroupSpec"]
+    assert cluster_of(out)["headGroupSpec"] == cluster_of(obj)["headGroupSpec"]
     assert out["metadata"] == obj["metadata"]
+    # outside the worker groups nothing changes (a RayJob's submitter included)
+    assert len(groups_of(out)) == len(groups_of(obj))
+    assert _without_groups(out) == _without_groups(obj)
+
+
+def _without_groups(obj: Mapping[str, Any]) -> dict[str, Any]:
+    bare = copy.deepcopy(dict(obj))
+    node: Any = bare
+    for key in CLUSTER_PATHS[obj["kind"]]:
+        node = node[key]
+    node.pop("workerGroupSpecs")
+    return bare
 
 
 def check_required_placement_is_exactly_input_and_spot(
@@ -353,14 +496,14 @@ def check_required_placement_is_exactly_input_and_spot(
     obj, spec, nodes = c
     out, results = apply_spot(obj, spec)
     for i, (before, after) in enumerate(zip(pods(obj), pods(out), strict=True)):
-        g = obj["spec"]["workerGroupSpecs"][i]
-        if not spec.targets(g["groupName"]) or group_errors(results, i):
-            assert out["spec"]["workerGroupSpecs"][i] == g
+        g = groups_of(obj)[i]
+        if not c.expected.targets(g["groupName"]) or group_errors(results, obj, i):
+            assert groups_of(out)[i] == g
             continue
-        reqs = spot_requirements(spec, g["groupName"])
+        reqs = c.expected.requirements(g["groupName"])
         for node in [*nodes, *witness_nodes(before, reqs)]:
             is_spot = all(expr_matches(r, node["labels"].get(r["key"])) for r in reqs)
-            if spec.mode == "required":
+            if c.expected.mode == "required":
                 assert pod_matches(after, node) == (pod_matches(before, node) and is_spot)
             else:
                 assert pod_matches(after, node) == pod_matches(before, node)
@@ -371,13 +514,13 @@ def check_no_new_ored_term_and_every_term_carries_the_requirements(
 ) -> None:
     obj, spec, _ = c
     out, results = apply_spot(obj, spec)
-    if spec.mode != "required":
+    if c.expected.mode != "required":
         return
     for i, (before, after) in enumerate(zip(pods(obj), pods(out), strict=True)):
-        name = obj["spec"]["workerGroupSpecs"][i]["groupName"]
-        if not spec.targets(name) or group_errors(results, i):
+        name = groups_of(obj)[i]["groupName"]
+        if not c.expected.targets(name) or group_errors(results, obj, i):
             continue
-        reqs = spot_requirements(spec, name)
+        reqs = c.expected.requirements(name)
         if not reqs:  # e.g. `custom` with a pool for other groups only: nothing to pin with
             assert after.get("affinity") == before.get("affinity")
             continue
@@ -400,16 +543,16 @@ def check_errors_exactly_for_contradictions(
     obj, spec, _ = c
     _, results = apply_spot(obj, spec)
     for i, before in enumerate(pods(obj)):
-        g = obj["spec"]["workerGroupSpecs"][i]
-        if not spec.targets(g["groupName"]):
-            assert group_errors(results, i) == []
+        g = groups_of(obj)[i]
+        if not c.expected.targets(g["groupName"]):
+            assert group_errors(results, obj, i) == []
             continue
-        reqs = spot_requirements(spec, g["groupName"])
+        reqs = c.expected.requirements(g["groupName"])
         by_key: dict[str, list[dict[str, Any]]] = {}
         for r in reqs:
             by_key.setdefault(r["key"], []).append(r)
         expected = set()
-        base = f"spec.workerGroupSpecs[{i}].template.spec"
+        base = group_prefix(obj, i) + ".template.spec"
         selector = before.get("nodeSelector") or {}
         if any(
             k in by_key and not satisfiable([{"key": k, "operator": "In", "values": [v]}, *by_key[k]])
@@ -423,10 +566,10 @@ def check_errors_exactly_for_contradictions(
                 mine = [e for e in exprs if e["key"] == k]
                 if mine and satisfiable(mine) and not satisfiable([*mine, *wanted]):
                     expected.add(f"{base}.affinity.nodeAffinity.{REQ}.nodeSelectorTerms[{j}]")
-        if spec.market_type_label and (g.get("labels") or {}).get("ray.io/market-type") == "on-demand":
-            expected.add(f"spec.workerGroupSpecs[{i}].labels")
-        got = {r.field for r in group_errors(results, i)}
-        if spec.mode == "required":
+        if c.expected.market_type_label and (g.get("labels") or {}).get("ray.io/market-type") == "on-demand":
+            expected.add(group_prefix(obj, i) + ".labels")
+        got = {r.field for r in group_errors(results, obj, i)}
+        if c.expected.mode == "required":
             assert got == expected
         else:
             assert got == set()
@@ -438,9 +581,9 @@ def check_removing_the_injected_parts_gives_the_input_back(
     """Everything else is untouched: the output is the input plus injected items, appended."""
     obj, spec, _ = c
     out, _ = apply_spot(obj, spec)
-    for i, g in enumerate(obj["spec"]["workerGroupSpecs"]):
-        injected = Injected(spec, g["groupName"])
-        stripped = injected.strip(out["spec"]["workerGroupSpecs"][i], g)
+    for i, g in enumerate(groups_of(obj)):
+        injected = Injected(c.expected, g["groupName"])
+        stripped = injected.strip(groups_of(out)[i], g)
         # dumped, so that key order counts too
         assert yamlio.dump(stripped) == yamlio.dump(g)
 
@@ -448,10 +591,10 @@ def check_removing_the_injected_parts_gives_the_input_back(
 class Injected:
     """What apply_spot may add to one worker group, and how to take it away again."""
 
-    def __init__(self, spec: SpotSpec, group: str) -> None:
-        self.spec = spec
-        self.reqs = spot_requirements(spec, group)
-        self.tols = spot_tolerations(spec, group)
+    def __init__(self, expected: Expected, group: str) -> None:
+        self.expected = expected
+        self.reqs = expected.requirements(group)
+        self.tols = expected.tolerations(group)
 
     def strip(self, got: Any, want: Any, key: str = "") -> Any:
         """`got` without the injected parts, guided by what the input `want` held."""
@@ -479,12 +622,11 @@ class Injected:
         if key in (PREF, "tolerations", "matchExpressions", "nodeSelectorTerms"):
             return isinstance(value, list) and all(self.item(key, v) for v in value)
         if key == "terminationGracePeriodSeconds":
-            stop = self.spec.graceful_stop
-            return stop is not None and value == stop.termination_grace_period_seconds
+            return value is not None and value == self.expected.grace_seconds
         if key == "labels":
-            return self.spec.market_type_label and value == {"ray.io/market-type": "spot"}
+            return self.expected.market_type_label and value == {"ray.io/market-type": "spot"}
         if key == "ray.io/market-type":
-            return self.spec.market_type_label and value == "spot"
+            return self.expected.market_type_label and value == "spot"
         return False
 
     def item(self, key: str, value: Any) -> bool:
@@ -506,15 +648,15 @@ def check_tolerations_added_once_and_kept(
     obj, spec, _ = c
     out, results = apply_spot(obj, spec)
     for i, (before, after) in enumerate(zip(pods(obj), pods(out), strict=True)):
-        name = obj["spec"]["workerGroupSpecs"][i]["groupName"]
-        if not spec.targets(name) or group_errors(results, i):
+        name = groups_of(obj)[i]["groupName"]
+        if not c.expected.targets(name) or group_errors(results, obj, i):
             continue
         have = before.get("tolerations") or []
         now = after.get("tolerations") or []
         assert now[: len(have)] == have
         added = now[len(have) :]
         assert len(added) == len({yamlio.dump(t) for t in added})
-        for want in spot_tolerations(spec, name):
+        for want in c.expected.tolerations(name):
             if want.get("operator", "Equal") == "Equal" and "tolerationSeconds" not in want:
                 assert any(tolerates(t, want) for t in now if t.get("tolerationSeconds") is None), want
             else:
@@ -525,13 +667,13 @@ def check_preferred_term_added_at_most_once(
     c: Case,
 ) -> None:
     obj, spec, _ = c
-    if spec.mode != "preferred":
+    if c.expected.mode != "preferred":
         return
     out, _ = apply_spot(apply_spot(obj, spec)[0], spec)
     for i, after in enumerate(pods(out)):
-        name = obj["spec"]["workerGroupSpecs"][i]["groupName"]
-        reqs = spot_requirements(spec, name)
-        if not spec.targets(name) or not reqs:
+        name = groups_of(obj)[i]["groupName"]
+        reqs = c.expected.requirements(name)
+        if not c.expected.targets(name) or not reqs:
             continue
         prefs = after["affinity"]["nodeAffinity"][PREF]
         ours = [

@@ -1,7 +1,7 @@
 """Spot placement over KubeRay's own samples: every worker group pinned, no head touched.
 
-Reads ../shared/upstream (beside the checkout in CI); skips cleanly where it is absent. The
-behaviour itself is covered by the self-contained tests in test_spot.py.
+Reads ../shared/upstream (beside the checkout in CI); skips where it is absent, and fails there
+under RAY_TENANTS_REQUIRE_E2E=1 (tests.conftest.require_upstream). The behaviour itself is covered by the self-contained tests in test_spot.py.
 """
 
 from __future__ import annotations
@@ -16,20 +16,30 @@ import pytest
 
 from krm_fn import yamlio
 from krm_fn.ray import CLUSTER_SPEC_PATHS, cluster_spec, is_ray_workload, worker_groups
-from krm_fn.spot import apply_spot, parse_spot, spot_requirements, spot_tolerations
+from krm_fn.spot import apply_spot, parse_spot
+from tests.conftest import require_upstream
 
 UPSTREAM = Path(__file__).resolve().parents[1].parent / "shared" / "upstream"
 KUBERAY = UPSTREAM / "kuberay"
 SAMPLES = KUBERAY / "samples"
 REQ = "requiredDuringSchedulingIgnoredDuringExecution"
-PROVIDERS = ["gke", "eks", "karpenter", "aks"]
+# what the README's provider table promises, written out here rather than read from the engine:
+# provider -> (Spot label, its value, whether Spot nodes carry a taint of that label, pool label)
+PROVIDER_TABLE = {
+    "gke": ("cloud.google.com/gke-spot", "true", True, "cloud.google.com/gke-nodepool"),
+    "eks": ("eks.amazonaws.com/capacityType", "SPOT", False, "eks.amazonaws.com/nodegroup"),
+    "karpenter": ("karpenter.sh/capacity-type", "spot", False, "karpenter.sh/nodepool"),
+    "aks": ("kubernetes.azure.com/scalesetpriority", "spot", True, "kubernetes.azure.com/agentpool"),
+}
+PROVIDERS = list(PROVIDER_TABLE)
 # jsonschema comes with kubernetes-validate; its type stubs are not a test dependency
 jsonschema: Any = importlib.import_module("jsonschema")
 
-pytestmark = pytest.mark.skipif(
-    not SAMPLES.is_dir(),
-    reason=f"{SAMPLES} is absent (upstream samples are only beside the CI checkout)",
-)
+
+@pytest.fixture(autouse=True)
+def _upstream_samples() -> None:
+    """Every test here reads the samples: skip or, in strict mode, fail without them."""
+    require_upstream()
 
 
 def workloads() -> Iterator[tuple[str, dict[str, Any]]]:
@@ -66,7 +76,7 @@ def test_samples_are_there() -> None:
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)
-@pytest.mark.parametrize("name", EMBEDDED)
+@pytest.mark.parametrize("name", EMBEDDED or ["absent"])
 def test_every_worker_group_pinned_no_head_touched(name: str, provider: str) -> None:
     obj = WORKLOADS[name]
     groups = {str(g.get("groupName")): f"spot-{i}" for i, (_, g) in enumerate(worker_groups(obj))}
@@ -80,14 +90,22 @@ def test_every_worker_group_pinned_no_head_touched(name: str, provider: str) -> 
 
     for (path, before), (_, after) in zip(worker_groups(obj), worker_groups(out), strict=True):
         pod = after["template"]["spec"]
-        reqs = spot_requirements(spec, str(before.get("groupName")))
+        label, value, tainted, pool_label = PROVIDER_TABLE[provider]
+        pool = groups[str(before.get("groupName"))]
+        reqs = [
+            {"key": label, "operator": "In", "values": [value]},
+            {"key": pool_label, "operator": "In", "values": [pool]},
+        ]
+        tolerations = [{"key": "dedicated", "operator": "Equal", "value": pool, "effect": "NoSchedule"}]
+        if tainted:
+            tolerations.append({"key": label, "operator": "Equal", "value": value, "effect": "NoSchedule"})
         terms = pod["affinity"]["nodeAffinity"][REQ]["nodeSelectorTerms"]
         assert terms, path
         for term in terms:
             for req in reqs:
                 assert req in term["matchExpressions"], (path, req)
-        for tol in spot_tolerations(spec, str(before.get("groupName"))):
-            assert tol in pod["tolerations"]
+        for tol in tolerations:
+            assert tol in pod["tolerations"], (path, tol)
         # what the sample already said about placement is still there
         for key, value in (before["template"]["spec"].get("nodeSelector") or {}).items():
             assert pod["nodeSelector"][key] == value
