@@ -411,12 +411,13 @@ KRM_PATH_MODULES = frozenset(
 
 def test_plain_call_imports_nothing_heavy() -> None:
     """Regression: every call imported jsonpatch (through the overlay patch builder too), argparse, and the
-    check with its schemas (150 ms); a plain expansion needs none of them, nor any other front end."""
+    check with its schemas (150 ms); a plain expansion needs none of them, nor any other front end, nor
+    dataclasses (it imports inspect: 4 ms, and each dataclass costs ~0.4 ms to define)."""
     code = (
         "import io, sys; from krm_fn import cli; "
         "sys.stdin = io.TextIOWrapper(io.BytesIO(open(sys.argv[1], 'rb').read())); "
         "rc = cli.main([], io.StringIO(), io.StringIO()); "
-        "print(rc, sorted(m for m in ('jsonpatch', 'argparse', 'kubernetes_validate') if m in sys.modules)); "
+        "print(rc, sorted(m for m in ('jsonpatch', 'argparse', 'kubernetes_validate', 'dataclasses') if m in sys.modules)); "
         "print(' '.join(sorted(m for m in sys.modules if m.split('.')[0] == 'krm_fn')))"
     )
     proc = run(
