@@ -9,7 +9,6 @@ from __future__ import annotations
 import importlib
 from collections.abc import Iterator
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,9 +16,8 @@ import pytest
 from krm_fn import yamlio
 from krm_fn.ray import CLUSTER_SPEC_PATHS, cluster_spec, is_ray_workload, worker_groups
 from krm_fn.spot import apply_spot, parse_spot
-from tests.conftest import require_upstream
+from tests.conftest import TESTDATA, UPSTREAM, require_upstream
 
-UPSTREAM = Path(__file__).resolve().parents[1].parent / "shared" / "upstream"
 KUBERAY = UPSTREAM / "kuberay"
 SAMPLES = KUBERAY / "samples"
 REQ = "requiredDuringSchedulingIgnoredDuringExecution"
@@ -134,7 +132,7 @@ def test_workloads_without_an_embedded_cluster_pass_through() -> None:
         assert apply_spot(obj, parse_spot(None)[0]) == (obj, [])
 
 
-GOLDEN = Path(__file__).resolve().parent / "testdata" / "spot"
+GOLDEN = TESTDATA / "spot"
 
 
 @pytest.mark.parametrize("case", sorted(p.name for p in GOLDEN.iterdir() if p.is_dir()))

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from krm_fn import krm
 from tests.conftest import REPO
-from tests.test_hostile import HOSTILE, assert_contract
+from tests.krm.test_hostile import HOSTILE, assert_contract
 
 CI = os.environ.get("HYPOTHESIS_PROFILE") == "ci"
 RAW_EXAMPLES = 2000 if CI else 300

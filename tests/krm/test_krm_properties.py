@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from krm_fn import config, krm
 from krm_fn.results import FnError
 from tests.conftest import REPO
-from tests.test_hostile import assert_contract
+from tests.krm.test_hostile import assert_contract
 
 LOCAL_CONFIG = "config.kubernetes.io/local-config"
 CI = os.environ.get("HYPOTHESIS_PROFILE") == "ci"

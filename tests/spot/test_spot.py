@@ -25,8 +25,9 @@ from krm_fn.spot import (
     spot_requirements,
     spot_tolerations,
 )
+from tests.conftest import REPO, TESTDATA
 
-GOLDEN = Path(__file__).resolve().parent / "testdata" / "spot"
+GOLDEN = TESTDATA / "spot"
 WRITE_GOLDEN = os.environ.get("WRITE_GOLDEN_OUTPUT") == "1"
 
 SPOT = {"key": "cloud.google.com/gke-spot", "operator": "In", "values": ["true"]}
@@ -1044,7 +1045,7 @@ def test_golden_cases_cover_every_provider_and_mode() -> None:
     assert ("none", "required") in seen
 
 
-DOCS = Path(__file__).resolve().parents[1] / "README.md"
+DOCS = REPO / "README.md"
 
 
 def test_documented_examples_parse() -> None:
