@@ -994,8 +994,9 @@ def test_fast_enough_for_a_thousand_tenants() -> None:
     for _ in range(1000):
         apply_spot(base, GKE_POOLS)
     elapsed = time.perf_counter() - start
-    # about 40 us per two-group cluster here; the bound only catches an accidental blow-up
-    assert elapsed < 2.0, f"1,000 applications took {elapsed:.2f} s"
+    # about 40 us per two-group cluster (bench/bench.py measures it); this bound only catches a
+    # hang or a quadratic blow-up, never a loaded machine
+    assert elapsed < 60, f"1,000 applications took {elapsed:.2f} s"
 
 
 # ------------------------------------------------------------------------------------------
