@@ -14,7 +14,7 @@ import yaml
 from krm_fn import check, cli, crd_rules, krm
 from tests.conftest import REPO, TESTDATA, require_upstream, run
 
-DATA = TESTDATA / "check" / "cel"
+DATA = TESTDATA / "cel"
 WIDGETS = DATA / "widgets-crd.yaml"
 
 

@@ -17,7 +17,8 @@ from krm_fn.spot import SpotSpec
 from tests.conftest import REPO, TESTDATA, require_tool, require_upstream, run
 
 DATA = TESTDATA / "check"
-BAD = sorted((DATA / "bad").glob("*.yaml"))
+# each bad fixture is the golden case check/<name>/<name>.yaml, its first line stating what it pins
+BAD = sorted(p for p in DATA.glob("*/*.yaml") if p.read_text().startswith("# expect: "))
 
 
 def check_cli(*args: str | Path, cwd: Path | None = None) -> tuple[int, list[str], str]:
@@ -87,15 +88,15 @@ def test_missing_path_and_binary_file_are_reported_not_raised(tmp_path: Path) ->
 
 
 def test_stream_on_stdin() -> None:
-    bad = (DATA / "bad" / "schema-core.yaml").read_bytes()
+    bad = (DATA / "schema-core" / "schema-core.yaml").read_bytes()
     proc = run([sys.executable, "-m", "krm_fn", "check", "-"], cwd=REPO, stdin=bad)
     assert proc.returncode == 1
     assert proc.stdout.decode().startswith("-:6: Namespace/team-a metadata.lables: unknown field 'lables'")
 
 
 def test_warnings_only_exit_zero_and_errors_exit_one() -> None:
-    assert check_cli(DATA / "bad" / "no-apiversion.yaml")[0] == 0
-    assert check_cli(DATA / "bad" / "schema-core.yaml")[0] == 1
+    assert check_cli(DATA / "no-apiversion" / "no-apiversion.yaml")[0] == 0
+    assert check_cli(DATA / "schema-core" / "schema-core.yaml")[0] == 1
 
 
 def test_usage_errors_exit_two() -> None:
@@ -117,7 +118,7 @@ def test_kubernetes_version_is_selectable() -> None:
 
 
 def test_no_strict_accepts_unknown_fields() -> None:
-    assert check_cli("--no-strict", "--select", "schema", DATA / "bad" / "schema-core.yaml")[0] == 0
+    assert check_cli("--no-strict", "--select", "schema", DATA / "schema-core" / "schema-core.yaml")[0] == 0
 
 
 def test_pod_templates_are_validated_once_per_distinct_template() -> None:
@@ -307,12 +308,12 @@ def test_spot_as_the_spec_asks_every_term_every_pool() -> None:
 
 def test_spot_any_known_provider_without_a_spec() -> None:
     assert check.check_spot(spot_target(DATA / "good" / "mlops" / "raycluster.yaml"), None) == []
-    typo = spot_target(DATA / "bad" / "schema-typo.yaml")  # EKS spot in its only term
+    typo = spot_target(DATA / "schema-typo" / "schema-typo.yaml")  # EKS spot in its only term
     assert check.check_spot(typo, None) == []
 
 
 def test_spot_through_node_selector_counts() -> None:
-    obj: dict[str, Any] = yaml.safe_load((DATA / "bad" / "spot-none.yaml").read_text())
+    obj: dict[str, Any] = yaml.safe_load((DATA / "spot-none" / "spot-none.yaml").read_text())
     obj["spec"]["rayClusterSpec"]["workerGroupSpecs"][0]["template"]["spec"]["nodeSelector"] = {
         "kubernetes.azure.com/scalesetpriority": "spot"
     }
@@ -409,7 +410,7 @@ CHECK_CONFIG: dict[str, Any] = {
 
 
 def test_validator_returns_results_and_items_unchanged() -> None:
-    item: dict[str, Any] = yaml.safe_load((DATA / "bad" / "schema-core.yaml").read_text())
+    item: dict[str, Any] = yaml.safe_load((DATA / "schema-core" / "schema-core.yaml").read_text())
     item["metadata"]["annotations"] = {
         "config.kubernetes.io/path": "ns.yaml",
         "config.kubernetes.io/index": "0",

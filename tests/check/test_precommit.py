@@ -161,7 +161,7 @@ def test_check_hook_fails_with_the_message_on_bad_manifests(
     tmp_path: Path, hook_repo: tuple[Path, str], pre_commit_env: dict[str, str]
 ) -> None:
     repo = good_repo(tmp_path)
-    shutil.copy(TESTDATA / "check" / "bad" / "overlap.yaml", repo / "deploy" / "overlap.yaml")
+    shutil.copy(TESTDATA / "check" / "overlap" / "overlap.yaml", repo / "deploy" / "overlap.yaml")
     git_repo(repo)
     proc = try_repo(hook_repo, pre_commit_env, repo, "ray-tenants-check")
     output = proc.stdout.decode()

@@ -1,12 +1,10 @@
-"""Spot placement: unit tests for parse_spot and apply_spot, and the golden cases."""
+"""Spot placement: unit tests for parse_spot and apply_spot (the golden cases are in tests/test_golden.py)."""
 
 from __future__ import annotations
 
 import copy
-import os
 import time
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
@@ -28,7 +26,6 @@ from krm_fn.spot import (
 from tests.conftest import REPO, TESTDATA
 
 GOLDEN = TESTDATA / "spot"
-WRITE_GOLDEN = os.environ.get("WRITE_GOLDEN_OUTPUT") == "1"
 
 SPOT = {"key": "cloud.google.com/gke-spot", "operator": "In", "values": ["true"]}
 SPOT_TOL = {
@@ -989,7 +986,7 @@ def test_idempotent_on_a_busy_template() -> None:
 
 
 def test_fast_enough_for_a_thousand_tenants() -> None:
-    base = yamlio.load_documents((GOLDEN / "gke-required" / "input.yaml").read_text())[0].data
+    base = yamlio.load_documents((GOLDEN / "gke-required" / "resources.yaml").read_text())[0].data
     start = time.perf_counter()
     for _ in range(1000):
         apply_spot(base, GKE_POOLS)
@@ -997,53 +994,6 @@ def test_fast_enough_for_a_thousand_tenants() -> None:
     # about 40 us per two-group cluster (bench/bench.py measures it); this bound only catches a
     # hang or a quadratic blow-up, never a loaded machine
     assert elapsed < 60, f"1,000 applications took {elapsed:.2f} s"
-
-
-# ------------------------------------------------------------------------------------------
-# golden cases: testdata/spot/<case>/{input.yaml, spot.yaml, _expected.yaml}
-
-
-CASES = sorted(p.name for p in GOLDEN.iterdir() if p.is_dir()) if GOLDEN.is_dir() else []
-
-
-def render(case: Path) -> dict[str, Any]:
-    """Parse the case's spot settings and apply them to every input object."""
-    spec, results = parse_spot(yamlio.load((case / "spot.yaml").read_text()))
-    items = []
-    for doc in yamlio.load_documents((case / "input.yaml").read_text()):
-        out, found = apply_spot(doc.data, spec)
-        items.append(out)
-        results.extend(found)
-    return {"items": items, "results": [r.to_krm() for r in results]}
-
-
-@pytest.mark.parametrize("name", CASES)
-def test_golden(name: str) -> None:
-    case = GOLDEN / name
-    got = yamlio.dump(render(case))
-    expected = case / "_expected.yaml"
-    if WRITE_GOLDEN:
-        expected.write_text(got)
-    assert got == expected.read_text()
-
-
-@pytest.mark.parametrize("name", CASES)
-def test_golden_idempotent(name: str) -> None:
-    once = render(GOLDEN / name)
-    spec, _ = parse_spot(yamlio.load((GOLDEN / name / "spot.yaml").read_text()))
-    twice = [apply_spot(obj, spec)[0] for obj in once["items"]]
-    assert yamlio.dump_all(twice) == yamlio.dump_all(once["items"])
-
-
-def test_golden_cases_cover_every_provider_and_mode() -> None:
-    seen = set()
-    for name in CASES:
-        raw = yamlio.load((GOLDEN / name / "spot.yaml").read_text()) or {}
-        seen.add((raw.get("provider", "gke"), raw.get("mode", "required")))
-    for provider in ("gke", "eks", "karpenter", "aks", "custom"):
-        for mode in ("required", "preferred"):
-            assert (provider, mode) in seen
-    assert ("none", "required") in seen
 
 
 DOCS = REPO / "README.md"
