@@ -12,6 +12,10 @@ A case folder holds its inputs (every file or folder whose name does not start w
 - check: `ray-tenants check ARGS` run in the case folder, ARGS from _args.txt (shell words) or
   else every input file; _expected.txt is the whole report: the command, the exit code, every
   stdout line and the stderr summary.
+- overlays: base/ and tenants.yaml through `ray-tenants render --config tenants.yaml --output
+  overlays --out overlays base` in a scratch copy; _expected.txt is the exit code, stdout, stderr
+  and every file written. (These cases are also built with the real kustomize by
+  tests/test_overlays.py, which proves them equal to `output: resources`.)
 
 WRITE_GOLDEN_OUTPUT=1 rewrites every _expected file; review the diff, it is the specification.
 """
@@ -21,6 +25,8 @@ from __future__ import annotations
 import io
 import os
 import shlex
+import shutil
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -117,12 +123,38 @@ def check_output(case: Path) -> str:
     )
 
 
+# --- overlays ----------------------------------------------------------------------------------
+
+OVERLAYS_ARGS = ["--config", "tenants.yaml", "--output", "overlays", "--out", "overlays", "base"]
+
+
+def overlays_output(case: Path) -> str:
+    out, err = io.StringIO(), io.StringIO()
+    with tempfile.TemporaryDirectory() as scratch, pytest.MonkeyPatch.context() as mp:
+        work = Path(scratch)
+        for given in inputs(case):
+            copy = shutil.copytree if given.is_dir() else shutil.copy
+            copy(given, work / given.name)
+        mp.chdir(work)
+        code = cli.main(["render", *OVERLAYS_ARGS], out, err)
+        written = sorted(p for p in (work / "overlays").rglob("*") if p.is_file())
+        files = "".join(f"--- {p.relative_to(work).as_posix()}\n{p.read_text()}" for p in written)
+    return (
+        f"$ ray-tenants render {shlex.join(OVERLAYS_ARGS)}\n"
+        f"exit code: {code}\n"
+        f"--- stdout\n{out.getvalue()}"
+        f"--- stderr\n{err.getvalue()}"
+        f"{files}"
+    )
+
+
 # --- the one runner ----------------------------------------------------------------------------
 
 FRONT_ENDS: dict[str, tuple[Callable[[Path], str], str]] = {
     "krm": (krm_output, "_expected.yaml"),
     "spot": (spot_output, "_expected.yaml"),
     "check": (check_output, "_expected.txt"),
+    "overlays": (overlays_output, "_expected.txt"),
 }
 
 
@@ -147,8 +179,8 @@ def test_golden(front_end: str, name: str) -> None:
 
 def test_every_case_folder_is_a_case_of_a_known_front_end() -> None:
     """A case left in a folder the runner does not know would never run."""
-    runs = {"krm", "spot", "check"}
-    fixtures = {"hostile", "container", "cel", "overlays"}  # inputs of other suites, not goldens
+    runs = {"krm", "spot", "check", "overlays"}
+    fixtures = {"hostile", "container", "cel"}  # inputs of other suites, not goldens
     assert {p.name for p in TESTDATA.iterdir() if p.is_dir()} == runs | fixtures
     assert set(FRONT_ENDS) == runs
     for front_end, name in CASES:
