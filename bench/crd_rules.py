@@ -18,7 +18,8 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from krm_fn import check, crd_rules, ray  # noqa: E402
+from krm_fn import ray  # noqa: E402
+from krm_fn.check import crd_rules, schemas  # noqa: E402
 from krm_fn.inputs.loader import load_paths  # noqa: E402
 
 
@@ -28,7 +29,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     upstream = Path(args[0]) if args else REPO.parent / "shared" / "upstream"
     docs, problems = load_paths([str(upstream)])
     assert not problems, problems
-    crds = check.CrdSchemas()
+    crds = schemas.CrdSchemas()
     for doc in docs:
         if doc.is_object and doc.data.get("kind") == "CustomResourceDefinition":
             crds.add(doc.data, doc.file)

@@ -88,9 +88,9 @@ def _run(args: list[str], out: IO[str], err: IO[str]) -> int:
 
         return render.main(ns.paths, ns.config, out, err, ns.output, ns.out)
     if ns.command == "check":
-        from krm_fn import check
+        from krm_fn.check import command
 
-        return check.main(
+        return command.main(
             ns.paths,
             out,
             err,

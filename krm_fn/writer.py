@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from krm_fn import items as it
 from krm_fn import yamlio
+from krm_fn.items import meta, owner_tenant
 from krm_fn.results import FnError, Result
 
 YAML_SUFFIXES = (".yaml", ".yml")
@@ -48,7 +48,7 @@ def generated_name(obj: Mapping[str, Any]) -> str:
     by where a file sits as well as by its labels.
     """
     kind = str(obj.get("kind", "")).lower()
-    return f"{kind}.yaml" if kind in SINGLE_FILE_KINDS else f"{kind}_{it.meta(obj).get('name')}.yaml"
+    return f"{kind}.yaml" if kind in SINGLE_FILE_KINDS else f"{kind}_{meta(obj).get('name')}.yaml"
 
 
 def is_generated(objs: Sequence[Any], tenant: str, name: str) -> bool:
@@ -58,7 +58,7 @@ def is_generated(objs: Sequence[Any], tenant: str, name: str) -> bool:
     file of exactly this name; a file without objects is nobody's.
     """
     return bool(objs) and all(
-        isinstance(o, dict) and it.owner_tenant(o) == tenant and generated_name(o) == name for o in objs
+        isinstance(o, dict) and owner_tenant(o) == tenant and generated_name(o) == name for o in objs
     )
 
 

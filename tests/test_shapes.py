@@ -18,8 +18,10 @@ from typing import Any
 import pytest
 import yaml
 
-from krm_fn import check, cli, krm, ray
+from krm_fn import cli, krm, ray
+from krm_fn.check import checker, options
 from krm_fn.inputs.loader import from_items, load_files, load_paths
+from krm_fn.inputs.objects import Manifest
 from tests.conftest import REPO
 
 WORKER = {
@@ -140,7 +142,7 @@ def test_a_malformed_workload_of_each_kind_is_an_error_naming_the_field(
 def test_the_check_without_a_spec_reports_a_worker_list_it_cannot_read(kind: str) -> None:
     """Policy without a tenant spec: a string workerGroupSpecs is not 'every worker pinned'."""
     doc = from_items([workload(kind, set_groups("cpu"))])
-    report = check.check(doc, check.Options(select=frozenset({"policy"})))
+    report = checker.check(doc, options.Options(select=frozenset({"policy"})))
     assert report.failed
     assert [(r.field, r.message) for r in report.results if r.is_error] == [
         (f"{prefix(kind)}.workerGroupSpecs", "expected a list of worker groups, got a string")
@@ -198,7 +200,7 @@ def test_check_of_a_50000_value_in_list_across_100_tenants(tmp_path: Path) -> No
     [spec_doc], _ = load_files([str(config)])
     assert not problems
     started = time.perf_counter()
-    report = check.check(docs, check.Options(select=frozenset({"schema", "policy"}), config=spec_doc))
+    report = checker.check(docs, options.Options(select=frozenset({"schema", "policy"}), config=spec_doc))
     elapsed = time.perf_counter() - started
     assert not report.failed, [r.one_line() for r in report.results if r.is_error]
     # the check did verify the copies: they are there, each with the long list and the Spot pin
@@ -213,7 +215,7 @@ def test_check_of_a_50000_value_in_list_across_100_tenants(tmp_path: Path) -> No
     assert elapsed < HANG, f"check took {elapsed:.1f} s"
 
 
-def _expanded(docs: list[check.Doc], spec_doc: check.Doc) -> tuple[Any, list[dict[str, Any]]]:
+def _expanded(docs: list[Manifest], spec_doc: Manifest) -> tuple[Any, list[dict[str, Any]]]:
     from krm_fn.config import parse_config
     from krm_fn.expand import expand
 
@@ -286,6 +288,6 @@ def test_the_schema_check_of_a_kind_no_schema_file_can_have_is_a_finding_not_a_c
     """Regression: a 5,000-character kind (a tenant patch's, here a base's) reached the file
     system as a schema file name and raised OSError (file name too long)."""
     obj = {"apiVersion": "v1", "kind": "K" * 5000, "metadata": {"name": "x", "namespace": "team"}}
-    report = check.check(from_items([obj]), check.Options(select=frozenset({"schema"})))
+    report = checker.check(from_items([obj]), options.Options(select=frozenset({"schema"})))
     assert [r.severity for r in report.results] == ["info"], report.results
     assert "no CRD for" in report.results[0].message

@@ -26,7 +26,7 @@ EXPANSION = "krm_fn.package:expand_package"
 PROCESSORS: Mapping[tuple[str, str], str] = {
     (API_GROUP, KIND): EXPANSION,
     ("", "ConfigMap"): EXPANSION,
-    (API_GROUP, CHECK_KIND): "krm_fn.check:validate_items",
+    (API_GROUP, CHECK_KIND): "krm_fn.check.validator:validate_items",
 }
 
 Processor = Callable[[Sequence[Any], Mapping[str, Any] | None, str], "Outcome"]

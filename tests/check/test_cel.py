@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 import yaml
 
-from krm_fn import check, cli, crd_rules, krm
+from krm_fn import cli, krm
+from krm_fn.check import crd_rules, schemas
 from tests.conftest import REPO, TESTDATA, require_upstream, run
 
 DATA = TESTDATA / "cel"
@@ -110,7 +111,7 @@ def test_without_the_cel_evaluator_the_rules_are_noted_not_passed(monkeypatch: p
 def test_the_evaluator_loads_without_its_command_line_tools() -> None:
     # a fresh interpreter: the check's start must not pay for the CEL package's REPL
     code = (
-        "import sys; from krm_fn import crd_rules; assert crd_rules._backend() is not None; "
+        "import sys; from krm_fn.check import crd_rules; assert crd_rules._backend() is not None; "
         "print(sorted(m for m in ('typer', 'rich', 'prompt_toolkit') if m in sys.modules))"
     )
     proc = run([sys.executable, "-c", code], cwd=REPO, PYTHONPATH=str(REPO))
@@ -129,9 +130,9 @@ def test_each_rule_is_compiled_once_per_crd_version(monkeypatch: pytest.MonkeyPa
         return real(text)
 
     monkeypatch.setattr(cel, "compile", counting)
-    crds = check.CrdSchemas()
+    crds = schemas.CrdSchemas()
     crds.add(yaml.safe_load(WIDGETS.read_text()), str(WIDGETS))
-    checker = check.SchemaChecker(check.resolve_version(None), crds)
+    checker = schemas.SchemaChecker(schemas.resolve_version(None), crds)
     bad = yaml.safe_load((DATA / "widget-bad.yaml").read_text())
     for i in range(20):
         verdict = checker.check(

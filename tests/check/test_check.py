@@ -11,8 +11,10 @@ from typing import Any
 import pytest
 import yaml
 
-from krm_fn import check, cli, krm
+from krm_fn import cli, krm
+from krm_fn.check import checker, schemas
 from krm_fn.inputs.loader import load_files
+from krm_fn.inputs.objects import Manifest
 from krm_fn.spot import SpotSpec
 from tests.conftest import REPO, TESTDATA, require_tool, require_upstream, run
 
@@ -109,9 +111,9 @@ def test_usage_errors_exit_two() -> None:
 
 
 def test_kubernetes_version_is_selectable() -> None:
-    shipped = check.versions()
-    assert check.resolve_version(None) == shipped[-1]
-    assert check.resolve_version("v1.30.4") == "1.30.0"
+    shipped = schemas.versions()
+    assert schemas.resolve_version(None) == shipped[-1]
+    assert schemas.resolve_version("v1.30.4") == "1.30.0"
     code, lines, _ = check_cli("--kubernetes-version", "1.99", DATA / "good")
     assert code == 1 and "no schemas for Kubernetes 1.99" in lines[0]
     assert check_cli("--kubernetes-version", shipped[0], DATA / "good")[0] == 0
@@ -123,7 +125,7 @@ def test_no_strict_accepts_unknown_fields() -> None:
 
 def test_pod_templates_are_validated_once_per_distinct_template() -> None:
     base: dict[str, Any] = yaml.safe_load((REPO / "base" / "raycluster.yaml").read_text())
-    checker = check.SchemaChecker(check.resolve_version(None), check.CrdSchemas())
+    checker = schemas.SchemaChecker(schemas.resolve_version(None), schemas.CrdSchemas())
     for i in range(50):
         copy = yaml.safe_load(yaml.safe_dump(base))
         copy["metadata"] = {"name": f"raycluster-{i}", "namespace": f"team-{i}"}
@@ -189,7 +191,7 @@ def test_without_a_crd_a_custom_resource_is_only_noted() -> None:
 
 
 def test_structural_schema_translation() -> None:
-    schema = check.structural_to_jsonschema(
+    schema = schemas.structural_to_jsonschema(
         {
             "type": "object",
             "properties": {
@@ -284,16 +286,16 @@ def test_overlay_folders_drift_and_fix(tmp_path: Path) -> None:
     assert check_cli("base", "overlays", cwd=tmp_path) == (0, [], "")
 
 
-def spot_target(path: Path, doc: int = 0) -> check.Target:
+def spot_target(path: Path, doc: int = 0) -> checker.Target:
     docs, problems = load_files([str(path)])
     assert not problems
-    return check.Target(docs[doc].data, docs[doc], docs[doc].ref)
+    return checker.Target(docs[doc].data, docs[doc], docs[doc].ref)
 
 
 def test_spot_as_the_spec_asks_every_term_every_pool() -> None:
     target = spot_target(DATA / "good" / "mlops" / "raycluster.yaml")
     asks = SpotSpec(provider="gke", node_pools={"cpu": "spot-cpu"})
-    findings = check.check_spot(target, asks)
+    findings = checker.check_spot(target, asks)
     # term 1 names pool spot-cpu-2, not the pool the spec asks for
     assert [(r.field, r.line) for r in findings] == [
         (
@@ -303,13 +305,13 @@ def test_spot_as_the_spec_asks_every_term_every_pool() -> None:
         )
     ]
     assert "lacks `cloud.google.com/gke-nodepool In [spot-cpu]`" in findings[0].message
-    assert check.check_spot(target, SpotSpec(provider="none")) == []
+    assert checker.check_spot(target, SpotSpec(provider="none")) == []
 
 
 def test_spot_any_known_provider_without_a_spec() -> None:
-    assert check.check_spot(spot_target(DATA / "good" / "mlops" / "raycluster.yaml"), None) == []
+    assert checker.check_spot(spot_target(DATA / "good" / "mlops" / "raycluster.yaml"), None) == []
     typo = spot_target(DATA / "schema-typo" / "schema-typo.yaml")  # EKS spot in its only term
-    assert check.check_spot(typo, None) == []
+    assert checker.check_spot(typo, None) == []
 
 
 def test_spot_through_node_selector_counts() -> None:
@@ -317,8 +319,8 @@ def test_spot_through_node_selector_counts() -> None:
     obj["spec"]["rayClusterSpec"]["workerGroupSpecs"][0]["template"]["spec"]["nodeSelector"] = {
         "kubernetes.azure.com/scalesetpriority": "spot"
     }
-    doc = check.Doc(obj, "x.yaml", 1)
-    assert check.check_spot(check.Target(obj, doc, doc.ref), None) == []
+    doc = Manifest(obj, "x.yaml", 1)
+    assert checker.check_spot(checker.Target(obj, doc, doc.ref), None) == []
 
 
 # ---------------------------------------------------------------------------------------------

@@ -18,7 +18,8 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from krm_fn import check
+from krm_fn.check import checker
+from krm_fn.inputs.objects import Manifest
 from krm_fn.ray import worker_groups
 from krm_fn.selectors import REQUIRED
 from krm_fn.spot import SpotSpec, apply_spot, parse_spot, verify_head, verify_workers
@@ -222,8 +223,8 @@ def test_the_head_verdict_is_one_warning_from_the_engine_and_the_check(
     _, results = apply_spot(x, spec)
     engine = [(r.field, r.severity) for r in results if "the head is pinned" in r.message]
     policy = [(".".join(map(str, f.path)), f.severity) for f in verify_head(x, spec)]
-    doc = check.Doc(x, "w.yaml", 1)
-    located = [(r.field, r.severity) for r in check.check_head(check.Target(x, doc, doc.ref), spec)]
+    doc = Manifest(x, "w.yaml", 1)
+    located = [(r.field, r.severity) for r in checker.check_head(checker.Target(x, doc, doc.ref), spec)]
     assert engine == policy == located
     assert all(severity == "warning" for _, severity in engine)
 

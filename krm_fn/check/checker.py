@@ -1,0 +1,300 @@
+"""The check: manifests in, findings out; orchestration only.
+
+Every rule belongs to the module that applies it: Spot placement to `krm_fn.spot`, routes and
+prefix overlap to `krm_fn.routing`, KubeRay names to `krm_fn.ray`, schemas to
+`krm_fn.check.schemas`, drift to `krm_fn.check.drift`. Here they are run over the inputs (or,
+with a tenant spec, over what the inputs expand to) and their findings located in files.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from krm_fn import ray, routing, spot
+from krm_fn.check.drift import check_drift
+from krm_fn.check.options import Options
+from krm_fn.check.report import Report
+from krm_fn.check.schemas import CrdSchemas, FieldPath, Finding, SchemaChecker, resolve_version
+from krm_fn.config import KIND, TenantsConfig, parse_config
+from krm_fn.inputs.function_config import is_tenant_spec, tenant_specs
+from krm_fn.inputs.objects import Manifest
+from krm_fn.items import CRD_GROUP, clone, is_tool_config, meta, owner_tenant, same_object
+from krm_fn.package import all_placed, expand_placed
+from krm_fn.results import FnError, ResourceRef, Result
+from krm_fn.spot import SpotSpec
+
+_FIELD_PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
+
+
+@dataclass(frozen=True)
+class Target:
+    """An object to check, the document its findings point at, and the identity they name."""
+
+    obj: Mapping[str, Any]
+    doc: Manifest
+    ref: ResourceRef
+
+    def result(self, message: str, path: FieldPath = (), severity: str = "error") -> Result:
+        return self.doc.result(message, path, severity, self.ref)
+
+
+# --------------------------------------------------------------------------------------------
+# Spot: the rules and their verdicts are the Spot package's; here they are located in files
+
+
+def check_spot(target: Target, spec: SpotSpec | None) -> list[Result]:
+    """Every worker group pinned to Spot as `spec` asks (any known provider without a spec)."""
+    return [target.result(f.message, f.path, f.severity) for f in spot.verify_workers(target.obj, spec)]
+
+
+def check_head(target: Target, spec: SpotSpec | None = None) -> list[Result]:
+    """The head must survive preemption: a warning when it can only run on Spot nodes."""
+    return [target.result(f.message, f.path, f.severity) for f in spot.verify_head(target.obj, spec)]
+
+
+def check_name(target: Target) -> list[Result]:
+    """Ray workload names within KubeRay's limits."""
+    name = meta(target.obj).get("name")
+    problem = ray.name_problem(str(target.obj.get("kind")), str(name)) if isinstance(name, str) else None
+    return [target.result(problem, ("metadata", "name"))] if problem else []
+
+
+def check(docs: Sequence[Manifest], options: Options) -> Report:
+    """Run the selected checks over `docs`; a problem anywhere is a finding, never an exception."""
+    report = Report()
+    objects = [d for d in docs if d.is_object]
+    report.results.extend(_not_objects(docs))
+    try:
+        version = resolve_version(options.kubernetes_version)
+    except FnError as exc:
+        report.results.extend(exc.results)
+        return report
+
+    spec_doc, config = _tenant_spec(objects, options, report)
+    inputs = [
+        d
+        for d in objects
+        if d is not spec_doc
+        and not (spec_doc is not None and same_object(d.data, spec_doc.data))
+        and owner_tenant(d.data) is None
+    ]
+    generated: list[Target] = []
+    if config is not None and spec_doc is not None:
+        generated = _expand(inputs, spec_doc, config, report)
+
+    if "schema" in options.select:
+        _check_schemas(objects, generated, version, options, report)
+    if "policy" in options.select:
+        _check_policy(objects, generated, spec_doc, config, report)
+    if "drift" in options.select and config is not None and spec_doc is not None and not report.failed:
+        check_drift(docs, inputs, spec_doc, config, options, report)
+    report.results.sort(key=lambda r: (r.file, r.line or 0))
+    return report
+
+
+def _not_objects(docs: Sequence[Manifest]) -> list[Result]:
+    out = []
+    for doc in docs:
+        if doc.is_object:
+            continue
+        data = doc.data
+        if isinstance(data, Mapping) and ("apiVersion" in data) != ("kind" in data):
+            missing = "kind" if "apiVersion" in data else "apiVersion"
+            out.append(
+                doc.result(
+                    f"has {'apiVersion' if missing == 'kind' else 'kind'} but no {missing}: not checked",
+                    severity="warning",
+                )
+            )
+        else:
+            out.append(
+                doc.result("not a Kubernetes object (no apiVersion and kind): skipped", severity="info")
+            )
+    return out
+
+
+def _tenant_spec(
+    objects: Sequence[Manifest], options: Options, report: Report
+) -> tuple[Manifest | None, TenantsConfig | None]:
+    if options.config is not None:
+        spec_doc: Manifest | None = options.config
+    else:
+        specs = tenant_specs(objects)
+        for extra in specs[1:]:
+            report.results.append(
+                extra.result(
+                    f"a second tenant spec ({KIND}; first in {specs[0].file}): check each with --config FILE",
+                )
+            )
+        spec_doc = specs[0] if specs else None
+    if spec_doc is None:
+        return None, None
+    try:
+        return spec_doc, parse_config(spec_doc.data, spec_doc.file)
+    except FnError as exc:
+        report.results.extend(_locate(r, [spec_doc]) for r in exc.results)
+        return spec_doc, None
+
+
+def _expand(
+    inputs: Sequence[Manifest], spec_doc: Manifest, config: TenantsConfig, report: Report
+) -> list[Target]:
+    """The tenant copies (or, without tenants, the pinned objects), located at their bases."""
+    items = [clone(d.data) for d in inputs]
+    outcome = expand_placed(items, config, spec_doc.data, [d.file for d in inputs], kpt=all_placed(items))
+    for result in outcome.results:
+        if result.resource is not None and is_tenant_spec(result.resource.to_krm()):
+            # a finding about the spec (a tenant's patch) belongs in the spec's file, not the base's
+            result = replace(result, file=spec_doc.file, line=None)
+        report.results.append(_locate(result, [*inputs, spec_doc]))
+    if outcome.failed:
+        return []
+    # an object whose kind or name is not a string (passed through, never copied) names no base
+    by_name = {
+        (kind, name): d
+        for d in inputs
+        if isinstance(kind := d.data.get("kind"), str) and isinstance(name := meta(d.data).get("name"), str)
+    }
+    out = []
+    for obj in outcome.items:
+        if config.tenants and owner_tenant(obj) is None:
+            continue
+        if not config.tenants and not (ray.is_ray_workload(obj) or routing.is_virtual_service(obj)):
+            continue
+        kind, name = obj.get("kind"), meta(obj).get("name")
+        doc = (
+            by_name.get((kind, name), spec_doc)
+            if isinstance(kind, str) and isinstance(name, str)
+            else spec_doc
+        )
+        out.append(Target(obj, doc, ResourceRef.of(obj)))
+    return out
+
+
+def _check_schemas(
+    objects: Sequence[Manifest],
+    generated: Sequence[Target],
+    version: str,
+    options: Options,
+    report: Report,
+) -> None:
+    crds = CrdSchemas()
+    for doc in [*options.crds, *objects]:
+        api = str(doc.data.get("apiVersion")) if doc.is_object else ""
+        if doc.is_object and doc.data.get("kind") == "CustomResourceDefinition" and api.startswith(CRD_GROUP):
+            report.results.extend(doc.result(m, p) for p, m in crds.add(doc.data, doc.file))
+    checker = SchemaChecker(version, crds, options.strict)
+    unchecked: dict[tuple[str, str], tuple[Manifest, str, int]] = {}
+    own: dict[int, set[tuple[Any, ...]]] = {}
+    noted: set[str] = set()  # a CEL rule not evaluated is said once, where it first applies
+    for doc in objects:
+        if is_tool_config(doc.data):
+            continue  # kpt, kustomize and ray-tenants configuration: checked by their own tools
+        verdict = checker.check(doc.data)
+        own[id(doc)] = {(p, m) for p, m in verdict.findings}
+        report.results.extend(doc.result(m, p) for p, m in verdict.findings)
+        report.results.extend(_notes(doc.result, verdict.notes, noted))
+        if verdict.unchecked:
+            _note_unchecked(unchecked, doc, doc.data, verdict.unchecked)
+    for target in generated:
+        # a finding the base already has is reported once, on the base, not once per tenant
+        verdict = checker.check(target.obj)
+        seen = own.get(id(target.doc), set())
+        report.results.extend(target.result(m, p) for p, m in verdict.findings if (p, m) not in seen)
+        report.results.extend(_notes(target.result, verdict.notes, noted))
+        if verdict.unchecked:
+            _note_unchecked(unchecked, target.doc, target.obj, verdict.unchecked)
+    for (api, kind), (doc, what, count) in unchecked.items():
+        report.results.append(
+            doc.result(
+                f"no CRD for {kind} ({api}) among the inputs: {count} object(s) validated for "
+                f"{what}; pass the CRD with --crd FILE to validate the rest",
+                severity="info",
+            )
+        )
+
+
+def _notes(result: Any, notes: Sequence[Finding], noted: set[str]) -> list[Result]:
+    """Informational findings for the notes not yet said (each once per run)."""
+    out = []
+    for path, message in notes:
+        if message not in noted:
+            noted.add(message)
+            out.append(result(message, path, severity="info"))
+    return out
+
+
+def _note_unchecked(
+    unchecked: dict[tuple[str, str], tuple[Manifest, str, int]],
+    doc: Manifest,
+    obj: Mapping[str, Any],
+    what: str,
+) -> None:
+    key = (str(obj.get("apiVersion")), str(obj.get("kind")))
+    first, _, count = unchecked.get(key, (doc, what, 0))
+    unchecked[key] = (first, what, count + 1)
+
+
+def _check_policy(
+    objects: Sequence[Manifest],
+    generated: Sequence[Target],
+    spec_doc: Manifest | None,
+    config: TenantsConfig | None,
+    report: Report,
+) -> None:
+    if spec_doc is not None and not (config is not None and not config.tenants):
+        # bases are templates: what they expand to is checked, not the bases themselves
+        targets = list(generated)
+    else:
+        # without tenants (Spot only) the inputs are the manifests themselves, not templates:
+        # what render would change in them is a finding
+        targets = [Target(d.data, d, d.ref) for d in objects if not is_tool_config(d.data)]
+    # generated routes carry the port their base routes the dashboard on, as the expansion reads it
+    bases = list({id(t.doc): t.doc.data for t in generated}.values())
+    ports = routing.dashboard_ports(
+        [b for b in bases if routing.is_virtual_service(b)], [b for b in bases if ray.is_ray_workload(b)]
+    )
+    heads: dict[str, dict[str, set[int]]] = {}
+    for t in targets:
+        name = ray.head_service_name(t.obj)
+        if name:
+            namespace = str(meta(t.obj).get("namespace") or "")
+            heads.setdefault(namespace, {})[name] = ports.get(name, {ray.DASHBOARD_PORT})
+    opted_out = {t.name for t in config.tenants if not t.spot} if config else set()
+    routes = []
+    for t in targets:
+        if ray.is_ray_workload(t.obj):
+            if config is None:
+                report.results.extend(check_spot(t, None))
+            elif config.spot.enabled and owner_tenant(t.obj) not in opted_out:
+                report.results.extend(check_spot(t, config.spot))
+            if not (config is not None and config.spot.enabled and owner_tenant(t.obj) not in opted_out):
+                # where the Spot engine ran, the expansion already gave its head warning
+                report.results.extend(check_head(t, config.spot if config else None))
+            report.results.extend(check_name(t))
+        elif (config is not None and routing.is_virtual_service(t.obj)) or routing.is_tenant_route(
+            t.obj, heads, generated=owner_tenant(t.obj) is not None
+        ):
+            routes.append(t)
+            report.results.extend(t.result(f.message, f.path) for f in routing.check_route(t.obj, heads))
+    for overlap in routing.route_overlaps([t.obj for t in routes]):
+        report.results.append(routes[overlap.index].result(overlap.finding.message, overlap.finding.path))
+
+
+def _locate(result: Result, docs: Sequence[Manifest]) -> Result:
+    """Add the line of the finding's field, where its file and object are among `docs`."""
+    if result.line is not None:
+        return result
+    ref = result.resource
+    for doc in docs:
+        if doc.file == result.file and (ref is None or (doc.ref.kind, doc.ref.name) == (ref.kind, ref.name)):
+            return replace(result, line=doc.line_of(parse_field(result.field)))
+    return result
+
+
+def parse_field(text: str) -> tuple[str | int, ...]:
+    """`spec.tenants[0].name` as a path."""
+    return tuple(int(i) if i else k for k, i in _FIELD_PART.findall(text))

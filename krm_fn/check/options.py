@@ -1,0 +1,29 @@
+"""How to check: the options every front end of the check builds."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from krm_fn.inputs.objects import Manifest
+
+CHECKS = ("schema", "policy", "drift")
+
+
+@dataclass(frozen=True)
+class Options:
+    """How to check: Kubernetes version, which checks, extra CRDs, the tenant spec, drift setup."""
+
+    kubernetes_version: str | None = None
+    strict: bool = True
+    select: frozenset[str] = frozenset(CHECKS)
+    crds: Sequence[Manifest] = ()
+    config: Manifest | None = None
+    # folder that generated paths are relative to (standalone); None when items carry kpt paths
+    root: Path | None = None
+    # the command line's paths and --config: `output: overlays` drift renders them as `render` does
+    paths: Sequence[str] = ()
+    config_file: str | None = None
+    regenerate: str = "kpt fn render"
+    fix: bool = False
