@@ -6,7 +6,6 @@ under RAY_TENANTS_REQUIRE_E2E=1 (tests.conftest.require_upstream). The behaviour
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Iterator
 from functools import cache
 from typing import Any
@@ -14,6 +13,7 @@ from typing import Any
 import pytest
 
 from krm_fn import yamlio
+from krm_fn.check import schemas
 from krm_fn.ray import CLUSTER_SPEC_PATHS, cluster_spec, is_ray_workload, worker_groups
 from krm_fn.spot import apply_spot, parse_spot
 from tests.conftest import TESTDATA, UPSTREAM, require_upstream
@@ -30,8 +30,6 @@ PROVIDER_TABLE = {
     "aks": ("kubernetes.azure.com/scalesetpriority", "spot", True, "kubernetes.azure.com/agentpool"),
 }
 PROVIDERS = list(PROVIDER_TABLE)
-# jsonschema comes with kubernetes-validate; its type stubs are not a test dependency
-jsonschema: Any = importlib.import_module("jsonschema")
 
 
 @pytest.fixture(autouse=True)
@@ -53,17 +51,20 @@ EMBEDDED = sorted(name for name, obj in WORKLOADS.items() if cluster_spec(obj) i
 
 
 @cache
-def crd_validator(kind: str) -> Any:
-    """A validator for the kind's CRD schema (built once: checking the schema itself is slow)."""
-    plural = {
-        "RayCluster": "rayclusters",
-        "RayJob": "rayjobs",
-        "RayService": "rayservices",
-        "RayCronJob": "raycronjobs",
-    }
-    crd = yamlio.load((KUBERAY / "crd" / f"ray.io_{plural[kind]}.yaml").read_text())
-    version = next(v for v in crd["spec"]["versions"] if v["name"] == "v1")
-    return jsonschema.Draft7Validator(version["schema"]["openAPIV3Schema"])
+def kuberay_schemas() -> schemas.SchemaChecker:
+    """The check's own validation: the KubeRay CRDs' schemas (strict) and their CEL rules."""
+    crds = schemas.CrdSchemas()
+    for file in sorted((KUBERAY / "crd").glob("ray.io_*.yaml")):
+        assert crds.add(yamlio.load(file.read_text()), str(file)) == []
+    return schemas.SchemaChecker(schemas.resolve_version(None), crds)
+
+
+def assert_valid(obj: dict[str, Any]) -> None:
+    """Valid as the API server sees it: schema, pod templates and CEL rules (none left unevaluated)."""
+    verdict = kuberay_schemas().check(obj)
+    assert verdict.findings == [], verdict.findings
+    assert verdict.unchecked is None
+    assert [n for n in verdict.notes if "transition" not in n[1]] == [], verdict.notes
 
 
 def test_samples_are_there() -> None:
@@ -122,7 +123,7 @@ def test_every_worker_group_pinned_no_head_touched(name: str, provider: str) -> 
 
     again, _ = apply_spot(out, spec)
     assert yamlio.dump(again) == yamlio.dump(out)
-    crd_validator(obj["kind"]).validate(out)
+    assert_valid(out)
 
 
 def test_workloads_without_an_embedded_cluster_pass_through() -> None:
@@ -141,4 +142,4 @@ def test_golden_outputs_fit_the_crds(case: str) -> None:
     expected = yamlio.load((GOLDEN / case / "_expected.yaml").read_text())
     for obj in expected["items"]:
         if is_ray_workload(obj):
-            crd_validator(obj["kind"]).validate(obj)
+            assert_valid(obj)
