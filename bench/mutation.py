@@ -7,7 +7,7 @@ over all mutants. The settings are pyproject.toml's ``[tool.mutmut]``; ``--modul
 not a test and not part of CI.
 
     python3 bench/mutation.py                                   # every module in only_mutate
-    python3 bench/mutation.py --module routing --tests tests/test_routing.py
+    python3 bench/mutation.py --module routing --tests tests/routing/test_routing.py
 """
 
 from __future__ import annotations
