@@ -47,16 +47,6 @@ def _prefix_pattern() -> re.Pattern[str]:
     return re.compile(r"^/(?:[A-Za-z0-9._~-]+/)+$")
 
 
-@functools.cache
-def _label_value_pattern() -> re.Pattern[str]:
-    return re.compile(r"^(?:[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$")
-
-
-@functools.cache
-def _label_name_pattern() -> re.Pattern[str]:
-    return re.compile(r"^[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
-
-
 class TenantPatch(Record):
     """RFC 6902 operations for the tenant's copies of one base object."""
 
@@ -364,11 +354,11 @@ def _labels(raw: object, path: str, c: _Checker) -> dict[str, str]:
         return {}
     out: dict[str, str] = {}
     for key, value in raw.items():
-        if not isinstance(key, str) or not _label_key_ok(key):
+        if not isinstance(key, str) or not ray.is_label_key(key):
             c.error(f"{path}.{key}", f"{key!r} is not a valid label name")
         elif key in (MANAGED_BY, TENANT_LABEL):
             c.error(f"{path}.{key}", f"{key!r} is set by ray-tenants itself")
-        elif not isinstance(value, str) or not _label_value_pattern().match(value):
+        elif not isinstance(value, str) or not ray.is_label_value(value):
             c.error(
                 f"{path}.{key}",
                 f"{value!r} is not a valid label value (a string of up to 63 characters)",
@@ -503,13 +493,6 @@ def _lookalikes(text: str) -> str:
         return ""
     named = ", ".join(f"{ch!r} U+{ord(ch):04X} {unicodedata.name(ch, 'unnamed')}" for ch in odd)
     return f"; it contains non-ASCII characters: {named}"
-
-
-def _label_key_ok(key: str) -> bool:
-    prefix, sep, name = key.rpartition("/")
-    if sep and (not prefix or len(prefix) > 253 or not ray.dns1123_subdomain().match(prefix)):
-        return False
-    return bool(_label_name_pattern().match(name))
 
 
 def _relative_dir(path: str) -> bool:

@@ -47,6 +47,24 @@ def dns1123_subdomain() -> re.Pattern[str]:
     return re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 
 
+@functools.cache
+def _qualified_name_part() -> re.Pattern[str]:
+    return re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
+
+
+def is_label_key(key: str) -> bool:
+    """A Kubernetes label key: an optional DNS subdomain prefix and `/`, then a name of 1-63 chars."""
+    prefix, sep, name = key.rpartition("/")
+    if sep and not (0 < len(prefix) <= 253 and dns1123_subdomain().match(prefix)):
+        return False
+    return 0 < len(name) <= 63 and bool(_qualified_name_part().match(name))
+
+
+def is_label_value(value: str) -> bool:
+    """A Kubernetes label value: empty, or up to 63 chars of the name alphabet."""
+    return value == "" or (len(value) <= 63 and bool(_qualified_name_part().match(value)))
+
+
 def is_ray_workload(obj: Mapping[str, Any]) -> bool:
     """True for the KubeRay kinds that embed a RayClusterSpec."""
     api, kind = obj.get("apiVersion"), obj.get("kind")

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import functools
-import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
-from krm_fn.ray import dns1123_subdomain
+from krm_fn.ray import is_label_key, is_label_value
 from krm_fn.results import Result, Severity, describe
 from krm_fn.selectors import EFFECTS, NO_WITNESS, OPERATORS, by_key, int64, show_expressions, witness
 from krm_fn.spot.providers import (
@@ -40,13 +38,6 @@ _EXPRESSION_FIELDS = ("key", "operator", "values")
 _TOLERATION_FIELDS = ("key", "operator", "value", "effect", "tolerationSeconds")
 
 
-# patterns are compiled on first use (functools.cache): a call compiles only those it needs
-@functools.cache
-def _name_pattern() -> re.Pattern[str]:
-    """A label key's name part, or a label value (Kubernetes' qualified names)."""
-    return re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
-
-
 def parse_spot(raw: object, path: str = "spec.spot") -> tuple[SpotSpec, list[Result]]:
     """Validate and default the `spot` settings; findings carry field paths under `path`.
 
@@ -73,7 +64,7 @@ def parse_spot(raw: object, path: str = "spec.spot") -> tuple[SpotSpec, list[Res
     taint_key = raw.get("taintKey", "dedicated")
     if taint_key is None:
         taint_key = ""
-    if not isinstance(taint_key, str) or (taint_key and not _qualified_name(taint_key)):
+    if not isinstance(taint_key, str) or (taint_key and not is_label_key(taint_key)):
         err(
             f"{path}.taintKey",
             f"expected a taint key such as `dedicated` or '' for none, got {taint_key!r}",
@@ -81,7 +72,7 @@ def parse_spot(raw: object, path: str = "spec.spot") -> tuple[SpotSpec, list[Res
         taint_key = "dedicated"
 
     pool_label = raw.get("poolLabel")
-    if pool_label is not None and not (isinstance(pool_label, str) and _qualified_name(pool_label)):
+    if pool_label is not None and not (isinstance(pool_label, str) and is_label_key(pool_label)):
         err(
             f"{path}.poolLabel",
             f"expected a node label key such as `example.com/pool`, got {pool_label!r}",
@@ -201,7 +192,7 @@ def _expressions(raw: object, path: str, err: Report) -> Iterator[dict[str, Any]
                 err(f"{where}.{k}", f"unknown field {k!r}; expected key, operator, values")
                 ok = False
         key, op, values = expr.get("key"), expr.get("operator"), expr.get("values")
-        if not (isinstance(key, str) and _qualified_name(key)):
+        if not (isinstance(key, str) and is_label_key(key)):
             err(f"{where}.key", f"expected a node label key, got {key!r}")
             ok = False
         if op not in OPERATORS:
@@ -245,13 +236,13 @@ def _tolerations(raw: object, path: str, err: Report) -> Iterator[dict[str, Any]
         value = tol.get("value", "")
         effect = tol.get("effect", "")
         seconds = tol.get("tolerationSeconds")
-        if not isinstance(key, str) or (key and not _qualified_name(key)):
+        if not isinstance(key, str) or (key and not is_label_key(key)):
             err(f"{where}.key", f"expected a taint key, got {key!r}")
             problems += 1
         if op not in ("Equal", "Exists"):
             err(f"{where}.operator", f"expected Equal or Exists, got {op!r}")
             problems += 1
-        if not isinstance(value, str) or (value and not _label_value(value)):
+        if not isinstance(value, str) or (value and not is_label_value(value)):
             err(f"{where}.value", f"expected a taint value (a string), got {value!r}")
             problems += 1
         elif op == "Exists" and value:
@@ -377,19 +368,6 @@ def _positive_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value > 0
 
 
-def _qualified_name(key: str) -> bool:
-    """A Kubernetes label key: optional DNS subdomain prefix and a name of at most 63 chars."""
-    prefix, _, name = key.rpartition("/")
-    if "/" in key and not (0 < len(prefix) <= 253 and dns1123_subdomain().match(prefix)):
-        return False
-    return 0 < len(name) <= 63 and bool(_name_pattern().match(name))
-
-
-def _label_value(value: str) -> bool:
-    """A Kubernetes label value (may be empty)."""
-    return len(value) <= 63 and (value == "" or bool(_name_pattern().match(value)))
-
-
 def _name_value(value: object) -> bool:
     """A non-empty label value: what group names and pool names must be."""
-    return isinstance(value, str) and value != "" and _label_value(value)
+    return isinstance(value, str) and value != "" and is_label_value(value)
