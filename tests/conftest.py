@@ -76,3 +76,19 @@ def fn_exec(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path.write_text(f'#!/bin/sh\nPYTHONPATH="{REPO}" exec "{sys.executable}" -m krm_fn "$@"\n')
     path.chmod(path.stat().st_mode | stat.S_IEXEC)
     return path
+
+
+def kptfile(exec_path: Path, name: str = "pkg") -> str:
+    """A kpt package's Kptfile that runs `exec_path` as its one mutator on tenants.yaml."""
+    return f"""\
+apiVersion: kpt.dev/v1
+kind: Kptfile
+metadata:
+  name: {name}
+  annotations:
+    config.kubernetes.io/local-config: "true"
+pipeline:
+  mutators:
+    - exec: {exec_path}
+      configPath: tenants.yaml
+"""

@@ -23,7 +23,7 @@ import pytest
 import yaml
 
 from krm_fn import krm
-from tests.conftest import REPO, require_tool, run
+from tests.conftest import REPO, kptfile, require_tool, run
 
 REQ = "requiredDuringSchedulingIgnoredDuringExecution"
 SPOT = {"key": "cloud.google.com/gke-spot", "operator": "In", "values": ["true"]}
@@ -267,19 +267,6 @@ def test_configmap_taint_key_names_the_pool_toleration(taint_key: str | None, ex
 
 # --- kpt fn render writes nothing on any error ------------------------------------------------
 
-KPTFILE = """\
-apiVersion: kpt.dev/v1
-kind: Kptfile
-metadata:
-  name: pkg
-  annotations:
-    config.kubernetes.io/local-config: "true"
-pipeline:
-  mutators:
-    - exec: {exec}
-      configPath: tenants.yaml
-"""
-
 
 def tree(root: Path) -> dict[str, bytes]:
     return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
@@ -330,7 +317,7 @@ def package(tmp_path: Path, fn_exec: Path) -> Path:
     pkg = tmp_path / "pkg"
     shutil.copytree(REPO / "base", pkg / "base")
     shutil.copy(REPO / "overlays" / "tenants.yaml", pkg / "tenants.yaml")
-    (pkg / "Kptfile").write_text(KPTFILE.format(exec=fn_exec))
+    (pkg / "Kptfile").write_text(kptfile(fn_exec))
     return pkg
 
 

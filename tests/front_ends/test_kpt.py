@@ -9,20 +9,8 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.conftest import REPO, require_tool, run
+from tests.conftest import REPO, kptfile, require_tool, run
 
-KPTFILE = """\
-apiVersion: kpt.dev/v1
-kind: Kptfile
-metadata:
-  name: ray-tenants-example
-  annotations:
-    config.kubernetes.io/local-config: "true"
-pipeline:
-  mutators:
-    - exec: {exec}
-      configPath: tenants.yaml
-"""
 BASE_KUSTOMIZATION = """\
 # a kustomization without metadata.name: not the function's, passed through
 resources:
@@ -44,7 +32,7 @@ def package(tmp_path: Path, fn_exec: Path) -> Path:
     shutil.copytree(REPO / "base", pkg / "base")
     (pkg / "base" / "kustomization.yaml").write_text(BASE_KUSTOMIZATION)
     shutil.copy(REPO / "overlays" / "tenants.yaml", pkg / "tenants.yaml")
-    (pkg / "Kptfile").write_text(KPTFILE.format(exec=fn_exec))
+    (pkg / "Kptfile").write_text(kptfile(fn_exec, "ray-tenants-example"))
     return pkg
 
 

@@ -18,24 +18,12 @@ import yaml
 
 from krm_fn import krm, render, standalone
 from krm_fn.cli import main
-from tests.conftest import REPO, example_bases, require_tool, run
+from tests.conftest import REPO, example_bases, kptfile, require_tool, run
 
 BASES = example_bases()
 EXAMPLE_CONFIG = REPO / "overlays" / "tenants.yaml"
 PLUGIN = Path("fn.ray-tenants.dev/v1alpha1/raytenants/RayTenants")
 TENANTS = ("mlops", "research")
-KPTFILE = """\
-apiVersion: kpt.dev/v1
-kind: Kptfile
-metadata:
-  name: pkg
-  annotations:
-    config.kubernetes.io/local-config: "true"
-pipeline:
-  mutators:
-    - exec: {exec}
-      configPath: tenants.yaml
-"""
 SPEC = """\
 apiVersion: fn.ray-tenants.dev/v1alpha1
 kind: RayTenants
@@ -128,7 +116,7 @@ def package(tmp_path: Path, fn_exec: Path) -> Path:
     for base in BASES:
         shutil.copy(base, pkg / "base")
     shutil.copy(EXAMPLE_CONFIG, pkg / "tenants.yaml")
-    (pkg / "Kptfile").write_text(KPTFILE.format(exec=fn_exec))
+    (pkg / "Kptfile").write_text(kptfile(fn_exec))
     return pkg
 
 
