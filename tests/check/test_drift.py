@@ -2,13 +2,223 @@
 
 from __future__ import annotations
 
+import io
+import os
 import shutil
+import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
+from krm_fn import cli, writer
+from krm_fn.results import FnError
 from tests.conftest import REPO, require_tool, run
+
+SPEC = "overlays/tenants.yaml"
+# a document of the user's in the file the rendered objects were saved to: kept byte for byte
+MINE = "---\n# mine, spaced my way\napiVersion: scheduling.k8s.io/v1\nkind: PriorityClass\nmetadata: {name: mine}\nvalue:   1000\n"
+
+
+def ray_tenants(cwd: Path, *args: str, stdin: bytes | None = None) -> tuple[int, list[str], str]:
+    """The real command in `cwd`, as a process: exit code, stdout lines, stderr."""
+    proc = run([sys.executable, "-m", "krm_fn", *args], cwd=cwd, stdin=stdin, PYTHONPATH=str(REPO))
+    return proc.returncode, proc.stdout.decode().splitlines(), proc.stderr.decode()
+
+
+def check(cwd: Path, *args: str) -> tuple[int, list[str], str]:
+    """`ray-tenants check ARGS` through the command line's entry function, in `cwd`."""
+    out, err = io.StringIO(), io.StringIO()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(cwd)
+        code = cli.main(["check", *args], out, err)
+    return code, out.getvalue().splitlines(), err.getvalue()
+
+
+def write_spec(repo: Path, tenants: list[dict[str, Any]]) -> None:
+    spec: dict[str, Any] = yaml.safe_load((REPO / "overlays" / "tenants.yaml").read_text())
+    spec["spec"]["tenants"] = tenants
+    (repo / SPEC).write_text(yaml.safe_dump(spec, sort_keys=False))
+
+
+def user_repo(tmp: Path, tenants: tuple[str, ...] = ("mlops", "research")) -> Path:
+    """base/ and overlays/tenants.yaml (no patches, workers on Spot), no Kptfile."""
+    repo = tmp / "repo"
+    shutil.copytree(REPO / "base", repo / "base")
+    (repo / "overlays").mkdir()
+    write_spec(repo, [{"name": t, "namespaceLabels": {"istio-injection": "enabled"}} for t in tenants])
+    return repo
+
+
+def rendered(repo: Path) -> str:
+    """What `ray-tenants render` prints for the repository now: the oracle for the saved file."""
+    code, lines, err = ray_tenants(repo, "render", "--config", SPEC, "base")
+    assert code == 0, err
+    return "\n".join(lines) + "\n"
+
+
+def tree(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+# ---------------------------------------------------------------------------------------------
+# --fix on stdin, and drift without the bases
+
+
+def test_fix_on_stdin_is_a_usage_error_naming_the_flag(tmp_path: Path) -> None:
+    repo = user_repo(tmp_path)
+    stream = ((repo / SPEC).read_text() + "---\n" + rendered(repo)).encode()
+    shutil.rmtree(repo / "base")
+    before = tree(repo)
+    code, lines, err = ray_tenants(repo, "check", "--select", "drift", "--fix", "-", stdin=stream)
+    assert (code, lines) == (2, [])
+    assert "--fix" in err and "stdin" in err and "Traceback" not in err
+    assert tree(repo) == before
+    # without --fix the stream is checked as it is
+    assert ray_tenants(repo, "check", "--select", "drift", "-", stdin=stream)[0] == 0
+
+
+@pytest.mark.parametrize("layout", ["saved-stream", "kpt-folders"])
+def test_drift_without_the_bases_says_so_once_and_judges_nothing_stale(tmp_path: Path, layout: str) -> None:
+    repo = user_repo(tmp_path)
+    if layout == "saved-stream":
+        (repo / "all.yaml").write_text(rendered(repo))
+    else:
+        (repo / "Kptfile").write_text("apiVersion: kpt.dev/v1\nkind: Kptfile\nmetadata:\n  name: pkg\n")
+        assert check(repo, "--select", "drift", "--fix", ".")[0] == 1  # overlays/<tenant>/ written
+    shutil.rmtree(repo / "base")
+    before = tree(repo)
+    want = (
+        "drift needs the bases the spec expands, and none is among the inputs (the generated objects "
+        "are copies of RayCluster/raycluster, VirtualService/ray-dashboard): give their files or folder too; "
+    )
+    code, lines, err = check(repo, "--select", "drift", ".")
+    assert code == 0, lines
+    assert lines == [f"{SPEC}:8: RayTenants/tenants spec.tenants: warning: {want}drift was not checked"]
+    code, lines, err = check(repo, "--select", "drift", "--fix", ".")
+    assert code == 1 and "Traceback" not in err
+    assert lines == [f"{SPEC}:8: RayTenants/tenants spec.tenants: {want}nothing was regenerated"]
+    assert tree(repo) == before
+
+
+# ---------------------------------------------------------------------------------------------
+# generated objects saved where the user chose
+
+
+def test_objects_saved_where_the_user_chose_are_checked_and_fixed_there(tmp_path: Path) -> None:
+    repo = user_repo(tmp_path)
+    (repo / "deploy").mkdir()
+    saved = repo / "deploy" / "all.yaml"
+    saved.write_text(rendered(repo) + MINE)
+    assert check(repo, ".") == (0, [], "")
+
+    # a field edited by hand, a tenant added between the two: out of date and missing
+    text = saved.read_text()
+    line = text[: text.index("maxReplicas: 20")].count("\n") + 1
+    saved.write_text(text.replace("maxReplicas: 20", "maxReplicas: 7", 1))
+    write_spec(repo, [{"name": "mlops"}, {"name": "science"}, {"name": "research"}])
+    code, lines, _ = check(repo, ".")
+    assert code == 1
+    assert (
+        f"deploy/all.yaml:{line}: RayCluster/mlops/raycluster spec.workerGroupSpecs[0].maxReplicas: out of date: "
+        "on disk 7, the spec generates 20; regenerate with `ray-tenants check --select drift --fix .`"
+    ) in lines
+    assert (
+        f"{SPEC}:8: RayTenants/tenants spec.tenants: RayCluster/science/raycluster is not generated yet "
+        "(expected in deploy/all.yaml); regenerate with `ray-tenants check --select drift --fix .`"
+    ) in lines
+
+    code, lines, err = check(repo, "--select", "drift", "--fix", ".")
+    assert (code, lines) == (1, ["wrote deploy/all.yaml"]), err
+    assert "error" not in err.split(";")[0] and "regenerated 1 file" in err
+    assert saved.read_text() == rendered(repo) + MINE  # where it was, in render's order, mine untouched
+    assert not (repo / "overlays" / "science").exists()  # no duplicates in the output folder
+    settled = tree(repo)
+    assert check(repo, "--select", "drift", "--fix", ".") == (0, [], "")
+    assert tree(repo) == settled
+
+    # a tenant removed: its objects leave the file, nothing else does
+    write_spec(repo, [{"name": "science"}, {"name": "research"}])
+    code, lines, _ = check(repo, "--select", "drift", "--fix", ".")
+    assert (code, lines) == (1, ["wrote deploy/all.yaml"])
+    assert saved.read_text() == rendered(repo) + MINE
+    assert check(repo, ".") == (0, [], "")
+
+
+def test_a_generated_object_in_two_files_is_an_error_naming_both(tmp_path: Path) -> None:
+    repo = user_repo(tmp_path)
+    (repo / "deploy").mkdir()
+    (repo / "deploy" / "all.yaml").write_text(rendered(repo))
+    docs = rendered(repo).split("---\n")
+    vs = next(d for d in docs if "kind: VirtualService" in d and "namespace: research" in d)
+    (repo / "deploy" / "research-route.yaml").write_text("# kept by hand too\n" + vs)
+    first = rendered(repo)[: rendered(repo).index(vs)].count("\n") + 1
+    before = tree(repo)
+    for args in ((".",), ("--select", "drift", "--fix", ".")):
+        code, lines, _ = check(repo, *args)
+        assert code == 1
+        assert [line for line in lines if "also in" in line] == [
+            f"deploy/research-route.yaml:2: VirtualService/research/ray-dashboard: generated object also in "
+            f"deploy/all.yaml:{first}: it belongs in one file (two copies would be applied, and regenerating "
+            "cannot tell which to keep); delete one of them"
+        ]
+        assert tree(repo) == before  # --fix writes nothing while a copy is doubled
+
+
+def test_fix_in_the_output_folder_says_each_file_it_wrote(tmp_path: Path) -> None:
+    repo = user_repo(tmp_path)
+    (repo / "Kptfile").write_text("apiVersion: kpt.dev/v1\nkind: Kptfile\nmetadata:\n  name: pkg\n")
+    code, lines, err = ray_tenants(repo, "check", "--select", "drift", "--fix", ".")
+    assert code == 1
+    assert lines == [
+        f"wrote overlays/{tenant}/{name}" for tenant in ("mlops", "research") for name in GENERATED_FILES
+    ]
+    assert err == "ray-tenants check: regenerated 6 files; 0 errors, 0 warnings in 4 files\n"
+    assert ray_tenants(repo, "check", "--select", "drift", "--fix", ".") == (0, [], "")
+    write_spec(repo, [{"name": "mlops", "namespaceLabels": {"istio-injection": "enabled"}}])
+    code, lines, err = ray_tenants(repo, "check", "--select", "drift", "--fix", ".")
+    assert (code, lines) == (1, [f"removed overlays/research/{name}" for name in GENERATED_FILES])
+
+
+# ---------------------------------------------------------------------------------------------
+# the writer's in-place edits
+
+
+def test_an_edit_never_replaces_a_document_without_the_ownership_labels(tmp_path: Path) -> None:
+    path = tmp_path / "all.yaml"
+    path.write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: mine}\n")
+    with pytest.raises(FnError, match="never rewrites a user's objects"):
+        writer.write_files(tmp_path / "overlays", {}, {path: writer.Edit({1: "kind: Other\n"})})
+    assert path.read_text() == "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: mine}\n"
+
+
+def test_an_edit_never_writes_through_a_symbolic_link(tmp_path: Path) -> None:
+    (tmp_path / "real").mkdir()
+    target = tmp_path / "real" / "all.yaml"
+    labelled = (
+        "metadata:\n  labels: {app.kubernetes.io/managed-by: ray-tenants, fn.ray-tenants.dev/tenant: a}\n"
+    )
+    target.write_text(labelled)
+    os.symlink(tmp_path / "real", tmp_path / "link")
+    with pytest.raises(FnError, match="symbolic link"):
+        writer.write_files(
+            tmp_path / "overlays", {}, {tmp_path / "link" / "all.yaml": writer.Edit({1: None})}
+        )
+    assert target.read_text() == labelled
+
+
+def test_document_chunks_cover_the_text_and_keep_what_precedes_each_document() -> None:
+    text = "# head\n---\na: 1\n---\n# c\nb: 2\n...\n---\nc: 3\n--- {d: 4}\n"
+    chunks = writer.document_chunks(text)
+    assert "".join(text[s:e] for s, _, _, e in chunks) == text
+    assert [(text[s:b], line) for s, b, line, _ in chunks] == [
+        ("# head\n---\n", 3),
+        ("---\n# c\n", 6),
+        ("---\n", 9),
+        ("", 10),
+    ]
+
 
 # ---------------------------------------------------------------------------------------------
 # kpt prunes are reported
