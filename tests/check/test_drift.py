@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,10 @@ import yaml
 
 from krm_fn import cli, writer
 from krm_fn.results import FnError
+from tests.check.test_precommit import GIT, git_repo, hook_repo, pre_commit_env, try_repo
 from tests.conftest import REPO, require_tool, run
+
+__all__ = ["hook_repo", "pre_commit_env"]  # the hook fixtures, shared with the hook tests
 
 SPEC = "overlays/tenants.yaml"
 # a document of the user's in the file the rendered objects were saved to: kept byte for byte
@@ -144,6 +148,33 @@ def test_objects_saved_where_the_user_chose_are_checked_and_fixed_there(tmp_path
     assert (code, lines) == (1, ["wrote deploy/all.yaml"])
     assert saved.read_text() == rendered(repo) + MINE
     assert check(repo, ".") == (0, [], "")
+
+
+def test_render_hook_fixes_a_saved_stream_then_passes(
+    tmp_path: Path, hook_repo: tuple[Path, str], pre_commit_env: dict[str, str]
+) -> None:
+    repo = user_repo(tmp_path)
+    (repo / ".pre-commit-config.yaml").write_text("repos: []\n")
+    (repo / "deploy").mkdir()
+    saved = repo / "deploy" / "all.yaml"
+    saved.write_text(rendered(repo) + MINE)
+    write_spec(repo, [{"name": "mlops"}, {"name": "research"}, {"name": "science"}])
+    git_repo(repo)
+    first = try_repo(hook_repo, pre_commit_env, repo, "ray-tenants-render")
+    assert first.returncode == 1, first.stdout.decode()
+    assert "wrote deploy/all.yaml" in first.stdout.decode()
+    assert saved.read_text() == rendered(repo) + MINE
+    subprocess.run([*GIT, "-C", str(repo), "add", "-A"], check=True)
+    second = try_repo(hook_repo, pre_commit_env, repo, "ray-tenants-render")
+    assert second.returncode == 0, second.stdout.decode()
+    assert sorted(p.relative_to(repo).as_posix() for p in repo.rglob("*.yaml")) == [
+        ".pre-commit-config.yaml",
+        "base/kustomization.yaml",
+        "base/raycluster.yaml",
+        "base/virtualservice.yaml",
+        "deploy/all.yaml",
+        SPEC,
+    ]
 
 
 def test_a_generated_object_in_two_files_is_an_error_naming_both(tmp_path: Path) -> None:
