@@ -176,10 +176,19 @@ def compare_generated(
             )
     elsewhere = {k: d for k, d in found.items() if not _in(d, own)}
     places: dict[Key, tuple[str, int] | None] = {}
+    tenant_files: dict[str | None, set[str]] = {}
+    for doc in elsewhere.values():
+        tenant_files.setdefault(owner_tenant(doc.data), set()).add(doc.file)
+    every = {f for files in tenant_files.values() for f in files}
+    # per file, the last document (in render's order) found there so far: a missing one follows it
+    last: dict[str, tuple[int, int]] = {}
     for index, obj in enumerate(want):
         key = _key(obj)
-        if key not in found:
-            places[key] = _place(index, want, elsewhere)
+        if key in elsewhere:
+            last[elsewhere[key].file] = (index, elsewhere[key].line or 0)
+        elif key not in found:
+            files = tenant_files.get(owner_tenant(obj)) or (every if len(every) == 1 else set())
+            places[key] = _place(files, last)
             drift.results.append(
                 spec_doc.result(
                     f"{ResourceRef.of(obj).label()} is not generated yet (expected in "
@@ -213,22 +222,15 @@ def _where(doc: Manifest) -> str:
     return f"{doc.file}:{doc.line}" if doc.line else doc.file
 
 
-def _place(
-    index: int, want: Sequence[Mapping[str, Any]], elsewhere: Mapping[Key, Manifest]
-) -> tuple[str, int] | None:
-    """Where the missing `want[index]` goes among files of the user's choosing: (file, the line of
-    the document it follows, 0 for the file's start), or None for the output folder."""
-    tenant = owner_tenant(want[index])
-    files = {d.file for d in elsewhere.values() if owner_tenant(d.data) == tenant}
-    if not files:
-        every = {d.file for d in elsewhere.values()}
-        files = every if len(every) == 1 else set()
+def _place(files: Collection[str], last: Mapping[str, tuple[int, int]]) -> tuple[str, int] | None:
+    """Where a missing object goes among the user's `files`: (file, the line of the document it
+    follows, 0 for the file's start); None for the output folder (no such file)."""
     if not files:
         return None
-    for before in reversed(want[:index]):
-        doc = elsewhere.get(_key(before))
-        if doc is not None and doc.file in files:
-            return doc.file, doc.line or 0
+    seen = [(last[f][0], f, last[f][1]) for f in files if f in last]
+    if seen:
+        _, file, line = max(seen)
+        return file, line
     return min(files), 0
 
 

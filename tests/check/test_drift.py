@@ -150,6 +150,35 @@ def test_objects_saved_where_the_user_chose_are_checked_and_fixed_there(tmp_path
     assert check(repo, ".") == (0, [], "")
 
 
+def test_a_labelled_object_that_is_no_copy_of_a_base_is_kept_with_a_warning(tmp_path: Path) -> None:
+    repo = user_repo(tmp_path)
+    (repo / "deploy").mkdir()
+    saved = repo / "deploy" / "all.yaml"
+    labels = {"app.kubernetes.io/managed-by": "ray-tenants", "fn.ray-tenants.dev/tenant": "mlops"}
+    extra = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "x", "namespace": "mlops", "labels": labels},
+    }
+    text = rendered(repo).replace("maxReplicas: 20", "maxReplicas: 7") + "---\n" + yaml.safe_dump(extra)
+    saved.write_text(text)
+    line = text[: text.rindex("---\n")].count("\n") + 2  # the ConfigMap's first line
+    warning = (
+        f"deploy/all.yaml:{line}: ConfigMap/mlops/x: warning: labelled as generated for tenant 'mlops', but "
+        "the spec expands no base ConfigMap/x: kept as it is; delete it if it is left over"
+    )
+    code, lines, _ = check(repo, "--select", "drift", ".")
+    assert code == 1 and warning in lines
+    code, lines, _ = check(repo, "--select", "drift", "--fix", ".")
+    assert (code, lines) == (1, [warning, "wrote deploy/all.yaml"])
+    assert saved.read_text() == rendered(repo) + "---\n" + yaml.safe_dump(extra)
+    assert check(repo, "--select", "drift", ".") == (
+        0,
+        [warning],
+        "ray-tenants check: 0 errors, 1 warning in 5 files\n",
+    )
+
+
 def test_render_hook_fixes_a_saved_stream_then_passes(
     tmp_path: Path, hook_repo: tuple[Path, str], pre_commit_env: dict[str, str]
 ) -> None:
