@@ -46,10 +46,11 @@ class Drift:
 
 @dataclass
 class OnDisk:
-    """Generated objects found, and which of their files are the function's own (absolute paths)."""
+    """Generated objects found, and which of their files are the function's own (absolute paths;
+    None: all of them, as for a kpt package's items)."""
 
     objects: list[Manifest] = field(default_factory=list)
-    own_files: set[str] = field(default_factory=set)
+    own_files: set[str] | None = field(default_factory=set)
 
 
 def generated_on_disk(
@@ -73,15 +74,16 @@ def generated_on_disk(
     by_file: dict[str, list[Manifest]] = {}
     for doc in found:
         by_file.setdefault(doc.file if doc.file == "-" else os.path.abspath(doc.file), []).append(doc)
-    out = OnDisk()
+    objects: list[Manifest] = []
+    own: set[str] = set()
     for file, group in by_file.items():
         tenant = writer.tenant_folder_of(folder, file) if file != "-" else None
         if tenant is not None and writer.is_generated([d.data for d in group], tenant, Path(file).name):
-            out.own_files.add(file)
-            out.objects.extend(group)
+            own.add(file)
+            objects.extend(group)
         elif anywhere:
-            out.objects.extend(d for d in group if d.is_object and owner_tenant(d.data) is not None)
-    return out
+            objects.extend(d for d in group if d.is_object and owner_tenant(d.data) is not None)
+    return OnDisk(objects, own)
 
 
 def expected_generated(
@@ -112,13 +114,14 @@ def compare_generated(
     have: Sequence[Manifest],
     regenerate: str,
     spec_doc: Manifest,
-    own_files: Collection[str] = (),
+    own_files: Collection[str] | None = None,
     text: Callable[[Mapping[str, Any]], str] = yamlio.dump,
 ) -> Drift:
     """Duplicate, stale, changed and missing generated objects, and what regenerating would write.
 
     An object found in one of `own_files` (the function's files in the output folder) is
-    rewritten whole with its file; one found elsewhere is replaced in place by `text(object)`,
+    rewritten whole with its file (None: every object found is in the function's own files); one
+    found elsewhere is replaced in place by `text(object)`,
     a stale one there removed from its file; a missing one goes where its tenant's generated
     objects are (for a new tenant, into the one file that holds them all, as after `render >
     deploy/all.yaml`), after its neighbour in the order render prints them; else to its file in
@@ -127,7 +130,7 @@ def compare_generated(
     drift = Drift()
     wanted: dict[Key, Mapping[str, Any]] = {_key(o): o for o in want}
     copies = {(k, n) for k, _, n in wanted}
-    own = set(own_files)
+    own = None if own_files is None else set(own_files)
     found: dict[Key, Manifest] = {}
     stale: list[Manifest] = []
     changed: set[Key] = set()
@@ -214,8 +217,8 @@ def compare_generated(
     return drift
 
 
-def _in(doc: Manifest, files: set[str]) -> bool:
-    return doc.file != "-" and os.path.abspath(doc.file) in files
+def _in(doc: Manifest, files: set[str] | None) -> bool:
+    return files is None or (doc.file != "-" and os.path.abspath(doc.file) in files)
 
 
 def _where(doc: Manifest) -> str:
@@ -307,7 +310,8 @@ def check_drift(
     if root is not None:
         on_disk = generated_on_disk(docs, config, root, anywhere=not kpt)
     else:
-        on_disk = OnDisk([d for d in docs if d.is_object and _generated_item(d.data, config)])
+        # a kpt package's items: the function's own are in their tenant's folder (kpt's paths)
+        on_disk = OnDisk([d for d in docs if d.is_object and _generated_item(d.data, config)], None)
     have = on_disk.objects
     # overlay folders on disk (generated kustomizations) are drift-checked as overlays, whatever
     # the spec's default output: `ray-tenants render --output overlays` writes them

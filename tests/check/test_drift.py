@@ -241,6 +241,45 @@ def test_fix_in_the_output_folder_says_each_file_it_wrote(tmp_path: Path) -> Non
     assert (code, lines) == (1, [f"removed overlays/research/{name}" for name in GENERATED_FILES])
 
 
+def test_the_kpt_validator_calls_a_copy_of_a_removed_base_stale(tmp_path: Path) -> None:
+    repo = user_repo(tmp_path)
+    (repo / "Kptfile").write_text("apiVersion: kpt.dev/v1\nkind: Kptfile\nmetadata:\n  name: pkg\n")
+    assert check(repo, "--select", "drift", "--fix", ".")[0] == 1
+    (repo / "base" / "virtualservice.yaml").unlink()
+    items = []
+    for path in sorted(repo.rglob("*.yaml")):
+        for index, obj in enumerate(yaml.safe_load_all(path.read_text())):
+            notes = obj.setdefault("metadata", {}).setdefault("annotations", {})
+            notes.update(
+                {
+                    "config.kubernetes.io/path": path.relative_to(repo).as_posix(),
+                    "config.kubernetes.io/index": str(index),
+                }
+            )
+            items.append(obj)
+    config = {
+        "apiVersion": "fn.ray-tenants.dev/v1alpha1",
+        "kind": "RayTenantsCheck",
+        "metadata": {"name": "c"},
+        "spec": {"select": ["drift"]},
+    }
+    stream = yaml.safe_dump(
+        {
+            "apiVersion": "config.kubernetes.io/v1",
+            "kind": "ResourceList",
+            "items": items,
+            "functionConfig": config,
+        }
+    )
+    code, lines, err = ray_tenants(repo, stdin=stream.encode())
+    results = yaml.safe_load("\n".join(lines))["results"]
+    assert code == 1, err
+    assert sorted((r["file"]["path"], r["severity"]) for r in results) == [
+        (f"overlays/{t}/virtualservice_ray-dashboard.yaml", "error") for t in ("mlops", "research")
+    ]
+    assert all("the spec no longer generates it" in r["message"] for r in results)
+
+
 # ---------------------------------------------------------------------------------------------
 # the writer's in-place edits
 
