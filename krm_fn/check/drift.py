@@ -119,13 +119,12 @@ def compare_generated(
 ) -> Drift:
     """Duplicate, stale, changed and missing generated objects, and what regenerating would write.
 
-    An object found in one of `own_files` (the function's files in the output folder) is
-    rewritten whole with its file (None: every object found is in the function's own files); one
-    found elsewhere is replaced in place by `text(object)`,
-    a stale one there removed from its file; a missing one goes where its tenant's generated
-    objects are (for a new tenant, into the one file that holds them all, as after `render >
-    deploy/all.yaml`), after its neighbour in the order render prints them; else to its file in
-    the output folder.
+    An object found in one of `own_files` (the function's files in the output folder; None: every
+    object found is in them) is rewritten whole with its file. One found elsewhere is replaced in
+    place by `text(object)`, a stale one there removed from its file. A missing one goes where its
+    tenant's generated objects are (for a new tenant, into the one file that holds them all, as
+    after `render > deploy/all.yaml`), after its neighbour in the order render prints them; else
+    to its file in the output folder.
     """
     drift = Drift()
     wanted: dict[Key, Mapping[str, Any]] = {_key(o): o for o in want}
@@ -201,7 +200,7 @@ def compare_generated(
             )
     if not any(r.is_error for r in drift.results):
         return drift
-    for obj in sorted(want, key=lambda o: index_of(o) or 0):
+    for obj in want:  # in render's order: objects added to one place keep it
         key = _key(obj)
         place = found.get(key)
         if place is not None and not _in(place, own):
@@ -214,6 +213,8 @@ def compare_generated(
     for doc in stale:
         if not _in(doc, own):
             drift.edit(doc.file)[0][doc.line or 0] = None
+    for objs in drift.rewrite.values():
+        objs.sort(key=lambda o: index_of(o) or 0)
     return drift
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import os
 import shutil
 import subprocess
@@ -13,10 +12,12 @@ from typing import Any
 import pytest
 import yaml
 
-from krm_fn import cli, writer
+from krm_fn import writer
 from krm_fn.results import FnError
+from tests.check.test_check import check_cli
 from tests.check.test_precommit import GIT, git_repo, hook_repo, pre_commit_env, try_repo
 from tests.conftest import REPO, require_tool, run
+from tests.front_ends.test_kpt import tree
 
 __all__ = ["hook_repo", "pre_commit_env"]  # the hook fixtures, shared with the hook tests
 
@@ -29,15 +30,6 @@ def ray_tenants(cwd: Path, *args: str, stdin: bytes | None = None) -> tuple[int,
     """The real command in `cwd`, as a process: exit code, stdout lines, stderr."""
     proc = run([sys.executable, "-m", "krm_fn", *args], cwd=cwd, stdin=stdin, PYTHONPATH=str(REPO))
     return proc.returncode, proc.stdout.decode().splitlines(), proc.stderr.decode()
-
-
-def check(cwd: Path, *args: str) -> tuple[int, list[str], str]:
-    """`ray-tenants check ARGS` through the command line's entry function, in `cwd`."""
-    out, err = io.StringIO(), io.StringIO()
-    with pytest.MonkeyPatch.context() as mp:
-        mp.chdir(cwd)
-        code = cli.main(["check", *args], out, err)
-    return code, out.getvalue().splitlines(), err.getvalue()
 
 
 def write_spec(repo: Path, tenants: list[dict[str, Any]]) -> None:
@@ -60,10 +52,6 @@ def rendered(repo: Path) -> str:
     code, lines, err = ray_tenants(repo, "render", "--config", SPEC, "base")
     assert code == 0, err
     return "\n".join(lines) + "\n"
-
-
-def tree(root: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -90,17 +78,17 @@ def test_drift_without_the_bases_says_so_once_and_judges_nothing_stale(tmp_path:
         (repo / "all.yaml").write_text(rendered(repo))
     else:
         (repo / "Kptfile").write_text("apiVersion: kpt.dev/v1\nkind: Kptfile\nmetadata:\n  name: pkg\n")
-        assert check(repo, "--select", "drift", "--fix", ".")[0] == 1  # overlays/<tenant>/ written
+        assert check_cli("--select", "drift", "--fix", ".", cwd=repo)[0] == 1  # overlays/<tenant>/ written
     shutil.rmtree(repo / "base")
     before = tree(repo)
     want = (
         "drift needs the bases the spec expands, and none is among the inputs (the generated objects "
         "are copies of RayCluster/raycluster, VirtualService/ray-dashboard): give their files or folder too; "
     )
-    code, lines, err = check(repo, "--select", "drift", ".")
+    code, lines, err = check_cli("--select", "drift", ".", cwd=repo)
     assert code == 0, lines
     assert lines == [f"{SPEC}:8: RayTenants/tenants spec.tenants: warning: {want}drift was not checked"]
-    code, lines, err = check(repo, "--select", "drift", "--fix", ".")
+    code, lines, err = check_cli("--select", "drift", "--fix", ".", cwd=repo)
     assert code == 1 and "Traceback" not in err
     assert lines == [f"{SPEC}:8: RayTenants/tenants spec.tenants: {want}nothing was regenerated"]
     assert tree(repo) == before
@@ -115,14 +103,14 @@ def test_objects_saved_where_the_user_chose_are_checked_and_fixed_there(tmp_path
     (repo / "deploy").mkdir()
     saved = repo / "deploy" / "all.yaml"
     saved.write_text(rendered(repo) + MINE)
-    assert check(repo, ".") == (0, [], "")
+    assert check_cli(".", cwd=repo) == (0, [], "")
 
     # a field edited by hand, a tenant added between the two: out of date and missing
     text = saved.read_text()
     line = text[: text.index("maxReplicas: 20")].count("\n") + 1
     saved.write_text(text.replace("maxReplicas: 20", "maxReplicas: 7", 1))
     write_spec(repo, [{"name": "mlops"}, {"name": "science"}, {"name": "research"}])
-    code, lines, _ = check(repo, ".")
+    code, lines, _ = check_cli(".", cwd=repo)
     assert code == 1
     assert (
         f"deploy/all.yaml:{line}: RayCluster/mlops/raycluster spec.workerGroupSpecs[0].maxReplicas: out of date: "
@@ -133,21 +121,21 @@ def test_objects_saved_where_the_user_chose_are_checked_and_fixed_there(tmp_path
         "(expected in deploy/all.yaml); regenerate with `ray-tenants check --select drift --fix .`"
     ) in lines
 
-    code, lines, err = check(repo, "--select", "drift", "--fix", ".")
+    code, lines, err = check_cli("--select", "drift", "--fix", ".", cwd=repo)
     assert (code, lines) == (1, ["wrote deploy/all.yaml"]), err
     assert "error" not in err.split(";")[0] and "regenerated 1 file" in err
     assert saved.read_text() == rendered(repo) + MINE  # where it was, in render's order, mine untouched
     assert not (repo / "overlays" / "science").exists()  # no duplicates in the output folder
     settled = tree(repo)
-    assert check(repo, "--select", "drift", "--fix", ".") == (0, [], "")
+    assert check_cli("--select", "drift", "--fix", ".", cwd=repo) == (0, [], "")
     assert tree(repo) == settled
 
     # a tenant removed: its objects leave the file, nothing else does
     write_spec(repo, [{"name": "science"}, {"name": "research"}])
-    code, lines, _ = check(repo, "--select", "drift", "--fix", ".")
+    code, lines, _ = check_cli("--select", "drift", "--fix", ".", cwd=repo)
     assert (code, lines) == (1, ["wrote deploy/all.yaml"])
     assert saved.read_text() == rendered(repo) + MINE
-    assert check(repo, ".") == (0, [], "")
+    assert check_cli(".", cwd=repo) == (0, [], "")
 
 
 def test_a_labelled_object_that_is_no_copy_of_a_base_is_kept_with_a_warning(tmp_path: Path) -> None:
@@ -167,12 +155,12 @@ def test_a_labelled_object_that_is_no_copy_of_a_base_is_kept_with_a_warning(tmp_
         f"deploy/all.yaml:{line}: ConfigMap/mlops/x: warning: labelled as generated for tenant 'mlops', but "
         "the spec expands no base ConfigMap/x: kept as it is; delete it if it is left over"
     )
-    code, lines, _ = check(repo, "--select", "drift", ".")
+    code, lines, _ = check_cli("--select", "drift", ".", cwd=repo)
     assert code == 1 and warning in lines
-    code, lines, _ = check(repo, "--select", "drift", "--fix", ".")
+    code, lines, _ = check_cli("--select", "drift", "--fix", ".", cwd=repo)
     assert (code, lines) == (1, [warning, "wrote deploy/all.yaml"])
     assert saved.read_text() == rendered(repo) + "---\n" + yaml.safe_dump(extra)
-    assert check(repo, "--select", "drift", ".") == (
+    assert check_cli("--select", "drift", ".", cwd=repo) == (
         0,
         [warning],
         "ray-tenants check: 0 errors, 1 warning in 5 files\n",
@@ -216,7 +204,7 @@ def test_a_generated_object_in_two_files_is_an_error_naming_both(tmp_path: Path)
     first = rendered(repo)[: rendered(repo).index(vs)].count("\n") + 1
     before = tree(repo)
     for args in ((".",), ("--select", "drift", "--fix", ".")):
-        code, lines, _ = check(repo, *args)
+        code, lines, _ = check_cli(*args, cwd=repo)
         assert code == 1
         assert [line for line in lines if "also in" in line] == [
             f"deploy/research-route.yaml:2: VirtualService/research/ray-dashboard: generated object also in "
@@ -244,7 +232,7 @@ def test_fix_in_the_output_folder_says_each_file_it_wrote(tmp_path: Path) -> Non
 def test_the_kpt_validator_calls_a_copy_of_a_removed_base_stale(tmp_path: Path) -> None:
     repo = user_repo(tmp_path)
     (repo / "Kptfile").write_text("apiVersion: kpt.dev/v1\nkind: Kptfile\nmetadata:\n  name: pkg\n")
-    assert check(repo, "--select", "drift", "--fix", ".")[0] == 1
+    assert check_cli("--select", "drift", "--fix", ".", cwd=repo)[0] == 1
     (repo / "base" / "virtualservice.yaml").unlink()
     items = []
     for path in sorted(repo.rglob("*.yaml")):
