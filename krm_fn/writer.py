@@ -131,6 +131,7 @@ class _Plan:
     writes: dict[Path, str] = field(default_factory=dict)  # changed files only
     modes: dict[Path, int] = field(default_factory=dict)
     prune: list[Path] = field(default_factory=list)
+    emptied: set[Path] = field(default_factory=set)  # files of the user's left with no document
     problems: list[Result] = field(default_factory=list)
 
 
@@ -161,8 +162,9 @@ def write_files(
                 [Result(f"cannot remove: {_reason(exc)}; {_summary(changes)}", file=file.as_posix())]
             ) from None
         changes.append(f"removed {file.as_posix()}")
-        with suppress(OSError):  # a folder that still holds anything stays
-            file.parent.rmdir()
+        if file not in plan.emptied:  # a tenant folder goes when empty; a folder of the user's stays
+            with suppress(OSError):  # a folder that still holds anything stays
+                file.parent.rmdir()
     return changes
 
 
@@ -260,11 +262,11 @@ def _plan_edits(plan: _Plan, edits: Mapping[Path, Edit]) -> None:
                 Result("would be written twice: as a generated file and in place", file=shown)
             )
             continue
-        if not _is_regular(path) or os.path.realpath(path) != os.path.abspath(path):
+        if not _is_regular(path):  # a symbolic link would be replaced by a file, or lead elsewhere
             plan.problems.append(
                 Result(
-                    "is not a regular file reached without a symbolic link: ray-tenants never writes "
-                    "through one; its generated objects are left as they are",
+                    "is a symbolic link or not a regular file: ray-tenants never writes through one; "
+                    "its generated objects are left as they are",
                     file=shown,
                 )
             )
@@ -281,6 +283,7 @@ def _plan_edits(plan: _Plan, edits: Mapping[Path, Edit]) -> None:
             continue
         if not text.strip():
             plan.prune.append(path)  # it held only generated objects, none of them generated now
+            plan.emptied.add(path)
             continue
         plan.writes[path] = text
         plan.modes[path] = stat.S_IMODE(os.lstat(path).st_mode)
@@ -339,7 +342,7 @@ def document_chunks(text: str) -> list[tuple[int, int, int, int]]:
     when the node sits on the `---` line itself), `line` that node's line (1-based: the loader's
     document line), `end` where the next chunk begins.
     """
-    line_starts = [0] + [i + 1 for i, c in enumerate(text) if c == "\n"]
+    line_starts = [0, *(m.end() for m in re.finditer("\n", text))]
     starts: list[int] = []
     bodies: list[tuple[int, int]] = []
     for event in yaml.parse(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)):

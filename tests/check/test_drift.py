@@ -137,6 +137,18 @@ def test_objects_saved_where_the_user_chose_are_checked_and_fixed_there(tmp_path
     assert saved.read_text() == rendered(repo) + MINE
     assert check_cli(".", cwd=repo) == (0, [], "")
 
+    # a file left with no document goes; its folder, the user's, stays
+    only = repo / "deploy" / "science" / "namespace.yaml"
+    only.parent.mkdir()
+    only.write_text(saved.read_text().split("---\n")[0])  # science's Namespace, moved to its own file
+    saved.write_text("---\n".join(saved.read_text().split("---\n")[1:]))
+    assert check_cli(".", cwd=repo) == (0, [], "")
+    write_spec(repo, [{"name": "research"}])
+    code, lines, _ = check_cli("--select", "drift", "--fix", ".", cwd=repo)
+    assert (code, sorted(lines)) == (1, ["removed deploy/science/namespace.yaml", "wrote deploy/all.yaml"])
+    assert saved.read_text() == rendered(repo) + MINE
+    assert only.parent.is_dir() and not only.exists()
+
 
 def test_a_labelled_object_that_is_no_copy_of_a_base_is_kept_with_a_warning(tmp_path: Path) -> None:
     repo = user_repo(tmp_path)
@@ -281,18 +293,15 @@ def test_an_edit_never_replaces_a_document_without_the_ownership_labels(tmp_path
 
 
 def test_an_edit_never_writes_through_a_symbolic_link(tmp_path: Path) -> None:
-    (tmp_path / "real").mkdir()
-    target = tmp_path / "real" / "all.yaml"
+    target = tmp_path / "real.yaml"
     labelled = (
         "metadata:\n  labels: {app.kubernetes.io/managed-by: ray-tenants, fn.ray-tenants.dev/tenant: a}\n"
     )
     target.write_text(labelled)
-    os.symlink(tmp_path / "real", tmp_path / "link")
+    os.symlink(target, tmp_path / "all.yaml")
     with pytest.raises(FnError, match="symbolic link"):
-        writer.write_files(
-            tmp_path / "overlays", {}, {tmp_path / "link" / "all.yaml": writer.Edit({1: None})}
-        )
-    assert target.read_text() == labelled
+        writer.write_files(tmp_path / "overlays", {}, {tmp_path / "all.yaml": writer.Edit({1: None})})
+    assert target.read_text() == labelled and (tmp_path / "all.yaml").is_symlink()
 
 
 def test_document_chunks_cover_the_text_and_keep_what_precedes_each_document() -> None:
