@@ -330,8 +330,8 @@ def _tenant_copy(
                 ]
             if before is not None and target is not None:
                 # the tenant's route after this patch, by the rule the check verifies routes with
-                found = routing.patch_findings(before, copy, base, target, tenant, config)
-                by_patches.extend(found)
+                made = routing.patch_findings(before, copy, base, target, tenant, config)
+                by_patches.extend(made)
                 results.extend(
                     Result(
                         f"patch for {patch.kind}/{patch.name} of tenant {tenant.name!r}: "
@@ -339,7 +339,7 @@ def _tenant_copy(
                         field=f"{patch.field}.patch",
                         resource=config.ref,
                     )
-                    for f in found
+                    for f in made
                 )
     old = copy.get("metadata") or {}
     # name and namespace first, as people write them
