@@ -234,12 +234,16 @@ def _expand_tenants(
     out.results.extend(_unmatched_patches(config, [b for b, _ in bases]))
     if config.output == "overlays":
         return _overlays(out, objs, files, bases, targets, config), [b for b, _ in bases]
+    routes: list[tuple[dict[str, Any], Tenant]] = []
     for tenant in config.tenants:
         out.add(_namespace(tenant), tenant)
         for base, file in bases:
             copy, found = _tenant_copy(base, tenant, config, targets.get(id(base)))
             out.results.extend(r.at(file=file) for r in found)
             out.add(copy, tenant)
+            if id(base) in targets:
+                routes.append((copy, tenant))
+    out.results.extend(_route_overlaps(routes, config))
     return out, [b for b, _ in bases]
 
 
@@ -278,6 +282,7 @@ def _overlays(
         patches.Base(o, f) for o, f in zip(objs, files, strict=True) if is_kustomization_file(f)
     ]
     out.results.extend(patches.check_bases(refs, kustomizations, config.output_dir))
+    routes: list[tuple[dict[str, Any], Tenant]] = []
     for tenant in config.tenants:
         out.add(_namespace(tenant), tenant)
         pairs = []
@@ -285,10 +290,26 @@ def _overlays(
             copy, found = _tenant_copy(ref.obj, tenant, config, targets.get(id(ref.obj)))
             out.results.extend(r.at(file=ref.file) for r in found)
             pairs.append((ref, copy))
+            if id(ref.obj) in targets:
+                routes.append((copy, tenant))
         if not out.failed:  # a patch is only computed from copies that are right
             kust = patches.kustomization(tenant, pairs, config.output_dir)
             out.add(kust, tenant)
+    out.results.extend(_route_overlaps(routes, config))
     return out
+
+
+def _route_overlaps(routes: list[tuple[dict[str, Any], Tenant]], config: TenantsConfig) -> list[Result]:
+    """The tenants' routes overlap nowhere, by the check's rule: the spec's prefixes do not, but a
+    base match with `ignoreUriCase` makes `/Team/` and `/team/` take each other's traffic."""
+    return [
+        Result(
+            f"the route of tenant {routes[o.index][1].name!r}: {o.finding.message}",
+            resource=config.ref,
+            field=f"{routes[o.index][1].field}.pathPrefix",
+        )
+        for o in routing.route_overlaps([r for r, _ in routes])
+    ]
 
 
 def _tenant_copy(
