@@ -336,3 +336,128 @@ def test_a_patch_that_makes_a_routed_spec_unreadable_is_refused() -> None:
         (ResourceRef("networking.istio.io/v1", "VirtualService", "dash", "a"), "spec.hosts"),
         (ResourceRef("networking.istio.io/v1", "VirtualService", "dash", "a"), "spec.gateways"),
     ]
+
+
+def test_a_patch_that_does_not_apply_is_an_error_on_the_tenants_patch() -> None:
+    out = patched(ray_cluster(), {"op": "remove", "path": "/spec/nope"})
+    assert out.results == [
+        patch_error(
+            "patch for RayCluster/ray of tenant 'a' does not apply: can't remove a non-existent object 'nope'"
+        )
+    ]
+
+
+def test_a_name_too_long_for_kuberay_is_blamed_on_the_patch_that_made_it_or_on_the_base() -> None:
+    limit = "is 60 characters; KubeRay allows at most 53"
+    renamed = patched(ray_cluster(), {"op": "replace", "path": "/metadata/name", "value": "x" * 60})
+    assert renamed.results == [patch_error(f"RayCluster name {'x' * 60!r} {limit}")]
+    long_base = expand([ray_cluster("y" * 60)], config("a"))
+    assert long_base.results == [
+        Result(
+            f"RayCluster name {'y' * 60!r} {limit}",
+            resource=ResourceRef("ray.io/v1", "RayCluster", "y" * 60),
+            field="metadata.name",
+        )
+    ]
+
+
+SPEC_WITH_WARNINGS = {
+    "apiVersion": "fn.ray-tenants.dev/v1alpha1",
+    "kind": "RayTenants",
+    "metadata": {"name": "t", "annotations": {"config.kubernetes.io/path": "tenants.yaml"}},
+    "spec": {
+        "tenants": [
+            {
+                "name": "a",
+                "namespaceLabels": {"team": "ml"},
+                "patches": [
+                    {"target": {"kind": "Secret", "name": "s"}, "patch": [{"op": "remove", "path": "/x"}]}
+                ],
+            }
+        ],
+        "spot": {"groups": ["cpu"], "nodePools": {"cpu": "p", "gpu": "q"}},
+    },
+}
+
+
+def test_the_specs_warnings_come_first_then_every_finding_of_the_expansion() -> None:
+    out = expand([ray_cluster(), virtual_service()], parse_config(SPEC_WITH_WARNINGS), SPEC_WITH_WARNINGS)
+    pool = "spec.spot.nodePools.gpu"
+    assert out.results == [
+        Result(
+            "worker group 'gpu' is not in spec.spot.groups: this pool is never used",
+            "warning",
+            CONFIG_REF,
+            pool,
+        ),
+        Result(
+            "target Secret/s matches no base object (bases: RayCluster/ray, VirtualService/dash)",
+            resource=CONFIG_REF,
+            field="spec.tenants[0].patches[0].target",
+        ),
+        # the spec's file is known from its kpt annotation
+        Result(
+            "no worker group is named 'gpu'; this pool is never used",
+            "warning",
+            CONFIG_REF,
+            pool,
+            "tenants.yaml",
+        ),
+    ]
+    assert out.items[0] == {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {"name": "a", "labels": {"team": "ml", **LABELS}},
+    }
+
+
+def test_without_bases_a_patch_target_says_there_are_none() -> None:
+    out = expand([], parse_config(SPEC_WITH_WARNINGS), SPEC_WITH_WARNINGS)
+    assert [r.message for r in out.results if r.is_error] == [
+        "target Secret/s matches no base object (bases: none)"
+    ]
+
+
+def test_a_named_object_without_api_version_or_kind_is_a_broken_manifest() -> None:
+    items: list[Any] = [
+        {"kind": "ConfigMap", "metadata": {"name": "c"}},
+        {"apiVersion": "v1", "kind": 5, "metadata": {"name": "c"}},
+        {"metadata": {"name": "c"}},
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": "m"},
+        {"apiVersion": "v1", "kind": "ConfigMap"},  # nothing to name: not the function's business
+        {"apiVersion": "", "metadata": "m"},
+    ]
+    out = expand(items, config("a"), sources=["a.yaml", "", "c.yaml"])
+    assert out.results == [
+        Result(
+            "items[0]: missing apiVersion",
+            resource=ResourceRef("", "ConfigMap", "c"),
+            field="apiVersion",
+            file="a.yaml",
+        ),
+        Result("items[1]: missing kind", resource=ResourceRef("v1", "", "c"), field="kind"),
+        Result(
+            "items[2]: missing apiVersion and kind",
+            resource=ResourceRef("", "", "c"),
+            field="apiVersion",
+            file="c.yaml",
+        ),
+        Result(
+            "items[3]: metadata must be a mapping",
+            resource=ResourceRef("v1", "ConfigMap", ""),
+            field="metadata",
+        ),
+    ]
+    assert out.items == items
+
+
+def test_an_items_file_is_the_callers_source_else_its_kpt_annotation() -> None:
+    def widget(name: str, path: str = "") -> dict[str, Any]:
+        meta: dict[str, Any] = {"name": name}
+        if path:
+            meta["annotations"] = {"config.kubernetes.io/path": path}
+        return {"apiVersion": "example.com/v1", "kind": "Widget", "metadata": meta}
+
+    items = [widget("a", "kpt-a.yaml"), widget("b", "kpt-b.yaml"), widget("c"), widget("d", "kpt-d.yaml")]
+    out = expand(items, config("t"), sources=["given-a.yaml", "", "given-c.yaml"])
+    assert [r.file for r in out.results] == ["given-a.yaml", "kpt-b.yaml", "given-c.yaml", "kpt-d.yaml"]
