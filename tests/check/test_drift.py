@@ -150,6 +150,21 @@ def test_objects_saved_where_the_user_chose_are_checked_and_fixed_there(tmp_path
     assert only.parent.is_dir() and not only.exists()
 
 
+def test_a_saved_stream_with_crlf_line_ends_keeps_them(tmp_path: Path) -> None:
+    repo = user_repo(tmp_path)
+    (repo / "deploy").mkdir()
+    saved = repo / "deploy" / "all.yaml"
+    want = (rendered(repo) + MINE).replace("\n", "\r\n").encode()
+    saved.write_bytes(want.replace(b"maxReplicas: 20", b"maxReplicas: 3"))
+    write_spec(
+        repo,
+        [{"name": t, "namespaceLabels": {"istio-injection": "enabled"}} for t in ("mlops", "x", "research")],
+    )
+    want = (rendered(repo) + MINE).replace("\n", "\r\n").encode()
+    assert check_cli("--select", "drift", "--fix", ".", cwd=repo)[:2] == (1, ["wrote deploy/all.yaml"])
+    assert saved.read_bytes() == want
+
+
 def test_a_labelled_object_that_is_no_copy_of_a_base_is_kept_with_a_warning(tmp_path: Path) -> None:
     repo = user_repo(tmp_path)
     (repo / "deploy").mkdir()
