@@ -148,9 +148,12 @@ def check_served(
                     "tenant's route serves HTTP under its own prefix only",
                 )
             )
-        else:
-            out.extend(_check_http_rule(rule, route, redirects, expected, directory))
-        out.extend(_check_destinations(rule, route, heads, directory))
+            out.extend(_check_destinations(rule, route, heads, directory, heads_only=False))
+            continue
+        out.extend(_check_http_rule(rule, route, redirects, expected, directory))
+        # a rule for every path is refused whatever it routes to, but never into another namespace
+        catch_all = not rule.matches or any(m.kind == "any" for m in rule.matches)
+        out.extend(_check_destinations(rule, route, heads, directory, heads_only=not catch_all))
     return out
 
 
@@ -187,10 +190,9 @@ def _check_http_rule(
     out: list[RouteFinding] = []
     rpath = rule.path
     if not rule.matches or any(m.kind == "any" for m in rule.matches):
-        where = next((m.path for m in rule.matches if m.kind == "any"), (*rpath, "match"))
         return [
             RouteFinding(
-                where if rule.matches else (*rpath, "match"),
+                (*rpath, "match"),
                 "this rule matches every path on its hosts; a tenant owns only its prefix "
                 "(Istio orders VirtualServices on one host arbitrarily)",
             )
@@ -293,9 +295,11 @@ def _same(value: str, own: str, match: Match) -> bool:
     return value.lower() == own.lower() if match.ignore_case else value == own
 
 
-def _check_destinations(rule: Rule, route: Route, heads: Heads, directory: Directory) -> list[RouteFinding]:
-    """Each destination of every rule is in the route's namespace; those it routes to (not mirrors,
-    in http rules) are a head service there, on the dashboard port."""
+def _check_destinations(
+    rule: Rule, route: Route, heads: Heads, directory: Directory, heads_only: bool
+) -> list[RouteFinding]:
+    """Each destination of every rule is in the route's namespace; with `heads_only`, those it
+    routes to (not mirrors) are a head service there, on the dashboard port."""
     out = []
     namespace = route.namespace
     for dest in rule.destinations:
@@ -312,7 +316,7 @@ def _check_destinations(rule: Rule, route: Route, heads: Heads, directory: Direc
                 )
             )
             continue
-        if dest.role == "mirror" or rule.protocol != "http":
+        if dest.role == "mirror" or not heads_only:
             continue
         known = heads.get(ns, {})
         if not service or (service not in known if known else not ray.is_head_service_name(service)):
