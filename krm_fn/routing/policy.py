@@ -347,18 +347,15 @@ def check_routes(
     `tenant[i]` says whether `objs[i]` is a tenant's route (generated, or routing to a Ray head);
     the others are only checked for taking a tenant's paths. Objects that are no route are skipped.
     """
-    routes = [route_of(o) for o in objs]
-    known = [(i, r) for i, r in enumerate(routes) if r is not None]
-    served = [r for _, r in known]
-    flags = [tenant[i] for i, _ in known]
+    index, served, flags = _read_routes(objs, tenant)
     directory = Directory.of(served, flags)
     out = [
         RouteOverlap(i, finding)
-        for (i, route), mine in zip(known, flags, strict=True)
+        for i, route, mine in zip(index, served, flags, strict=True)
         if mine
         for finding in check_served(route, heads, None, directory)
     ]
-    out.extend(RouteOverlap(known[o.index][0], o.finding) for o in served_overlaps(served, flags))
+    out.extend(RouteOverlap(index[o.index], o.finding) for o in served_overlaps(served, flags))
     return out
 
 
@@ -367,11 +364,16 @@ def route_overlaps(
 ) -> list[RouteOverlap]:
     """No two routes' paths overlap on one host and gateway (see `served_overlaps`); objects that
     are no route take no part. Every route is a tenant's unless `tenant` says otherwise."""
-    served = [(i, r) for i, o in enumerate(routes) if (r := route_of(o)) is not None]
-    flags = [True if tenant is None else tenant[i] for i, _ in served]
-    return [
-        RouteOverlap(served[o.index][0], o.finding) for o in served_overlaps([r for _, r in served], flags)
-    ]
+    index, served, flags = _read_routes(routes, tenant or [True] * len(routes))
+    return [RouteOverlap(index[o.index], o.finding) for o in served_overlaps(served, flags)]
+
+
+def _read_routes(
+    objs: Sequence[Mapping[str, Any]], tenant: Sequence[bool]
+) -> tuple[list[int], list[Route], list[bool]]:
+    """The objects that are routes: their positions, what they serve, whether each is a tenant's."""
+    read = [(i, r) for i, o in enumerate(objs) if (r := route_of(o)) is not None]
+    return [i for i, _ in read], [r for _, r in read], [tenant[i] for i, _ in read]
 
 
 def served_overlaps(routes: Sequence[Route], tenant: Sequence[bool]) -> list[RouteOverlap]:
