@@ -150,10 +150,12 @@ def check_served(
             )
             out.extend(_check_destinations(rule, route, heads, directory, heads_only=False))
             continue
-        out.extend(_check_http_rule(rule, route, redirects, expected, directory))
-        # a rule for every path is refused whatever it routes to, but never into another namespace
-        catch_all = not rule.matches or any(m.kind == "any" for m in rule.matches)
-        out.extend(_check_destinations(rule, route, heads, directory, heads_only=not catch_all))
+        found = _check_http_rule(rule, route, redirects, expected, directory)
+        out.extend(found)
+        # a rule refused for taking every path is refused whatever it routes to, but its
+        # destinations are still checked for leaving the namespace
+        refused = any(f.path == (*rule.path, "match") for f in found)
+        out.extend(_check_destinations(rule, route, heads, directory, heads_only=not refused))
     return out
 
 
