@@ -18,7 +18,15 @@ import yaml
 
 from krm_fn import krm, render, standalone
 from krm_fn.cli import main
-from tests.conftest import DEFAULT_ISOLATION, DEFAULT_ISOLATION_FILES, REPO, example_bases, kptfile, require_tool, run
+from tests.conftest import (
+    DEFAULT_ISOLATION,
+    DEFAULT_ISOLATION_FILES,
+    REPO,
+    example_bases,
+    kptfile,
+    require_tool,
+    run,
+)
 
 BASES = example_bases()
 EXAMPLE_CONFIG = REPO / "overlays" / "tenants.yaml"
