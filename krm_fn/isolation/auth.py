@@ -82,7 +82,7 @@ def apply_auth(obj: dict[str, Any], mode: str) -> list[Result]:
         return [
             Result(
                 f"rayAuth: kubernetes works for RayClusters only (KubeRay rejects a {kind} with "
-                "enableK8sTokenAuth); use rayAuth: token for this tenant's workloads",
+                "enableK8sTokenAuth); use spec.access.rayAuth: token",
                 field="kind",
             )
         ]
