@@ -81,3 +81,17 @@ def test_removing_a_tenant_prunes_its_policy_and_the_shared_objects_go_last(
     render(pkg)
     assert sorted(p.name for p in (pkg / "overlays" / "_gateway").iterdir()) == ["notes.yaml"]
     assert (pkg / "overlays" / "mlops" / "networkpolicy_ray-tenant-ray-pods.yaml").is_file()
+
+
+def test_the_check_finds_no_drift_in_the_rendered_package_and_a_stale_policy(
+    tmp_path: Path, fn_exec: Path
+) -> None:
+    pkg = package(tmp_path, fn_exec)
+    render(pkg)
+    check = ["ray-tenants", "check", "--select", "drift", "."]
+    done = run(check, cwd=pkg)
+    assert done.returncode == 0, (done.stdout + done.stderr).decode()
+    edit_spec(pkg, lambda spec: spec["tenants"].pop())  # not rendered: its policy is stale now
+    done = run(check, cwd=pkg)
+    assert done.returncode == 1
+    assert "authorizationpolicy_ray-tenant-research.yaml" in done.stdout.decode()
