@@ -16,7 +16,7 @@ from krm_fn.check import checker, schemas
 from krm_fn.inputs.loader import load_files
 from krm_fn.inputs.objects import Manifest
 from krm_fn.spot import SpotSpec
-from tests.conftest import REPO, TESTDATA, require_tool, require_upstream, run
+from tests.conftest import DEFAULT_ISOLATION_FILES, REPO, TESTDATA, require_tool, require_upstream, run
 
 DATA = TESTDATA / "check"
 # each bad fixture is the golden case check/<name>/<name>.yaml, its first line stating what it pins
@@ -339,7 +339,7 @@ def test_drift_missing_changed_stale_and_fix(tmp_path: Path) -> None:
     assert all("kpt fn render" in line for line in lines)
 
     code, lines, _ = check_cli("--select", "drift", "--fix", ".", cwd=pkg)
-    assert code == 1 and lines[0].startswith("regenerated 6 file(s)")
+    assert code == 1 and lines[0].startswith(f"regenerated {6 + 2 * len(DEFAULT_ISOLATION_FILES)} file(s)")
     assert check_cli(".", cwd=pkg) == (0, [], "")
 
     generated = pkg / "overlays" / "research" / "raycluster_raycluster.yaml"
