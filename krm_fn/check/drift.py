@@ -15,7 +15,16 @@ from krm_fn.check.report import Report
 from krm_fn.config import TenantsConfig
 from krm_fn.inputs.loader import load_paths
 from krm_fn.inputs.objects import Manifest
-from krm_fn.items import clone, index_of, meta, owner_in_package, owner_tenant, path_of, without_placement
+from krm_fn.items import (
+    clone,
+    index_of,
+    is_shared,
+    meta,
+    owner_in_package,
+    owner_tenant,
+    path_of,
+    without_placement,
+)
 from krm_fn.output import dump_stream
 from krm_fn.overlays.files import dump_file, write_folder
 from krm_fn.package import all_placed, expand_placed
@@ -103,7 +112,7 @@ def expected_generated(
     outcome = expand_placed(items, config, spec, kpt=all_placed(items) or not items)
     if outcome.failed:
         return None
-    return [o for o in outcome.items if owner_tenant(o) is not None]
+    return [o for o in outcome.items if owner_tenant(o) is not None or is_shared(o)]
 
 
 def compare_generated(
@@ -157,7 +166,7 @@ def compare_generated(
             stale.append(doc)
             drift.results.append(
                 doc.result(
-                    f"generated for tenant {owner_tenant(doc.data)!r} but the spec no longer "
+                    f"generated for {_for_whom(doc.data)} but the spec no longer "
                     f"generates it; regenerate with `{regenerate}` (or delete it)"
                 )
             )
@@ -213,6 +222,11 @@ def compare_generated(
     for objs in drift.rewrite.values():
         objs.sort(key=lambda o: index_of(o) or 0)
     return drift
+
+
+def _for_whom(obj: Mapping[str, Any]) -> str:
+    tenant = owner_tenant(obj)
+    return f"tenant {tenant!r}" if tenant is not None else "the tenants together"
 
 
 def _in(doc: Manifest, files: set[str] | None) -> bool:
@@ -394,7 +408,7 @@ def _generated_item(obj: Mapping[str, Any], config: TenantsConfig) -> bool:
     """A generated item of a ResourceList: in a package (it has a path) only in its tenant's folder."""
     if path_of(obj):
         return owner_in_package(obj, config.output_dir) is not None
-    return owner_tenant(obj) is not None
+    return owner_tenant(obj) is not None or is_shared(obj)
 
 
 def _check_overlay_drift(
