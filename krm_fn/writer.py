@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from krm_fn import yamlio
-from krm_fn.items import SINGLE_FILE_KINDS, meta, owner_tenant
+from krm_fn.items import GATEWAY_FOLDER, generated_file_name, is_generated_object, owner_tenant
 from krm_fn.results import FnError, Result
 
 YAML_SUFFIXES = (".yaml", ".yml")
@@ -45,8 +45,7 @@ def generated_name(obj: Mapping[str, Any]) -> str:
     The same rule as expand's placement (a test holds the two together): ownership is decided
     by where a file sits as well as by its labels.
     """
-    kind = str(obj.get("kind", "")).lower()
-    return f"{kind}.yaml" if kind in SINGLE_FILE_KINDS else f"{kind}_{meta(obj).get('name')}.yaml"
+    return generated_file_name(obj)
 
 
 def is_generated(objs: Sequence[Any], tenant: str, name: str) -> bool:
@@ -56,7 +55,10 @@ def is_generated(objs: Sequence[Any], tenant: str, name: str) -> bool:
     file of exactly this name; a file without objects is nobody's.
     """
     return bool(objs) and all(
-        isinstance(o, dict) and owner_tenant(o) == tenant and generated_name(o) == name for o in objs
+        isinstance(o, dict)
+        and (owner_tenant(o) == tenant or (tenant == GATEWAY_FOLDER and is_generated_object(o)))
+        and generated_name(o) == name
+        for o in objs
     )
 
 
