@@ -306,7 +306,7 @@ def _check_isolation(
     items = [t.obj for t in world]
     if config is not None and config.tenants:
         views = [isolation.TenantView(t.name, t.access.groups) for t in config.tenants]
-        expanded = {owner_tenant(t.obj) or "" for t in generated}
+        expanded = {owner_tenant(t.obj) or "" for t in generated if ray.is_ray_workload(t.obj)}
         findings = isolation.verify_tenants(items, config.access, views, expanded)
     else:
         findings = isolation.verify_open_routes(items)
