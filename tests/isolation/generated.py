@@ -29,7 +29,10 @@ def spec() -> dict[str, Any]:
     out: dict[str, Any] = yaml.safe_load((REPO / "overlays" / "tenants.yaml").read_text())
     out["spec"]["access"] = {
         "rayAuth": "token",
-        "networkPolicy": {"operatorNamespace": OPERATOR_NAMESPACE, "monitoringNamespace": MONITORING_NAMESPACE},
+        "networkPolicy": {
+            "operatorNamespace": OPERATOR_NAMESPACE,
+            "monitoringNamespace": MONITORING_NAMESPACE,
+        },
         "gateway": {
             "namespace": GATEWAY_NAMESPACE,
             "selector": dict(GATEWAY_LABELS),

@@ -95,14 +95,22 @@ def passes(policies: Sequence[Mapping[str, Any]], call: Call) -> bool:
     """Istio's verdict at the gateway workload for `call`."""
     mine = [p for p in policies if selects_gateway(p)]
     for p in mine:
-        if p["spec"].get("action") == "DENY" and any(rule_matches(r, call) for r in p["spec"].get("rules", [])):
+        if p["spec"].get("action") == "DENY" and any(
+            rule_matches(r, call) for r in p["spec"].get("rules", [])
+        ):
             return False
     allows = [p for p in mine if p["spec"].get("action", "ALLOW") == "ALLOW"]
     return not allows or any(rule_matches(r, call) for p in allows for r in p["spec"].get("rules", []))
 
 
 def paths(tenant: str) -> list[str]:
-    return [f"/{tenant}", f"/{tenant}/", f"/{tenant}/x", f"/{tenant}/api/jobs/", f"/{tenant}/static/js/main.js"]
+    return [
+        f"/{tenant}",
+        f"/{tenant}/",
+        f"/{tenant}/x",
+        f"/{tenant}/api/jobs/",
+        f"/{tenant}/static/js/main.js",
+    ]
 
 
 @pytest.fixture
@@ -138,9 +146,12 @@ def test_other_paths_are_unaffected(policies: list[dict[str, Any]], tenant: str)
 
 def test_the_evaluator_itself_denies_and_allows() -> None:
     """The oracle is not vacuous: an ALLOW policy denies what it does not match, a DENY what it does."""
-    allow = {
+    allow: dict[str, Any] = {
         "metadata": {"namespace": GATEWAY_NAMESPACE},
-        "spec": {"selector": {"matchLabels": GATEWAY_LABELS}, "rules": [{"to": [{"operation": {"paths": ["/a/*"]}}]}]},
+        "spec": {
+            "selector": {"matchLabels": GATEWAY_LABELS},
+            "rules": [{"to": [{"operation": {"paths": ["/a/*"]}}]}],
+        },
     }
     deny = {**allow, "spec": {**allow["spec"], "action": "DENY"}}
     assert passes([], Call(HOST, "/b/", TOKENLESS))

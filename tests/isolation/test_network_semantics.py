@@ -13,7 +13,13 @@ from typing import Any
 
 import pytest
 
-from tests.isolation.generated import GATEWAY_LABELS, GATEWAY_NAMESPACE, MONITORING_NAMESPACE, OPERATOR_NAMESPACE, tenants
+from tests.isolation.generated import (
+    GATEWAY_LABELS,
+    GATEWAY_NAMESPACE,
+    MONITORING_NAMESPACE,
+    OPERATOR_NAMESPACE,
+    tenants,
+)
 
 Labels = Mapping[str, str]
 
@@ -135,7 +141,9 @@ def test_gateway_reaches_the_head_dashboard_only(policies: list[dict[str, Any]],
 
 
 @pytest.mark.parametrize("tenant", tenants())
-def test_pods_of_other_namespaces_reach_no_port_of_the_head(policies: list[dict[str, Any]], tenant: str) -> None:
+def test_pods_of_other_namespaces_reach_no_port_of_the_head(
+    policies: list[dict[str, Any]], tenant: str
+) -> None:
     others = [Pod("default", {"app": "x"}), Pod("attacker", {}), *(head(t) for t in tenants() if t != tenant)]
     others += [worker(t) for t in tenants() if t != tenant]
     for src in others:
@@ -145,7 +153,9 @@ def test_pods_of_other_namespaces_reach_no_port_of_the_head(policies: list[dict[
 
 
 @pytest.mark.parametrize("tenant", tenants())
-def test_pods_of_the_namespace_reach_the_workers_and_the_head(policies: list[dict[str, Any]], tenant: str) -> None:
+def test_pods_of_the_namespace_reach_the_workers_and_the_head(
+    policies: list[dict[str, Any]], tenant: str
+) -> None:
     neighbours = [head(tenant), worker(tenant), Pod(tenant, {"job-name": "submitter"})]
     for src in neighbours:
         for port in RAY_PORTS:
