@@ -25,6 +25,8 @@ Tri = bool | None  # True, False, or None: cannot tell from the manifests
 NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
 # a port range: (first, last), both included; None is every port
 Ports = tuple[tuple[int, int], ...] | None
+# a port named in a policy but not in the pod template (no port is numbered 0)
+UNNAMED = (0, 0)
 
 
 def all3(values: Iterable[Tri]) -> Tri:
@@ -199,7 +201,7 @@ def peer_namespaces(peer: Mapping[str, Any], namespace: str) -> frozenset[str] |
 
 
 def rule_ports(rule: Mapping[str, Any], pod: Pod) -> Ports:
-    """The ports of `pod` an ingress rule admits: None for every port; a named port the pod lacks admits nothing."""
+    """The ports of `pod` an ingress rule admits: None for every port, UNNAMED for a name the template lacks."""
     entries = _list(rule.get("ports"))
     if not entries:
         return None
@@ -210,8 +212,8 @@ def rule_ports(rule: Mapping[str, Any], pod: Pod) -> Ports:
         if port is None:
             return None  # every port of the protocol
         if isinstance(port, str) and not port.isdigit():
-            if port in pod.ports:
-                out.append((pod.ports[port], pod.ports[port]))
+            # a name the template does not declare may be a container KubeRay or a mesh adds
+            out.append((pod.ports[port], pod.ports[port]) if port in pod.ports else UNNAMED)
             continue
         if isinstance(port, bool) or not isinstance(port, (int, str)):
             return None  # not a port: the schema check says so; here it may be any port
@@ -235,52 +237,126 @@ def show_ports(ports: Ports) -> str:
     """Ports for a message: `8265`, `8000-8999`, `every port`."""
     if ports is None:
         return "every port"
-    return ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in ports) or "no port"
+    return (
+        ", ".join(
+            "a port its pod template does not name" if (a, b) == UNNAMED else str(a) if a == b else f"{a}-{b}"
+            for a, b in ports
+        )
+        or "no port"
+    )
 
 
 # --------------------------------------------------------------------------------------------
 # Istio authorization (security.istio.io AuthorizationPolicy), for one workload and one request
 
 
-class Request(Record):
-    """An HTTP request at a gateway: what Istio's authorization matches on.
+class Strings(Record):
+    """A set of strings a probe stands for: one string, or all those with a prefix or a suffix.
 
+    `Strings.prefix("/t/")` is every path under `/t/`; `Strings.prefix("")` is every string.
+    A policy covers a probe only when it matches every string of the set.
+    """
+
+    _fields = __slots__ = ("form", "text")
+
+    def __init__(self, form: str, text: str) -> None:
+        self.form = form  # "exact", "prefix" or "suffix"
+        self.text = text
+
+    @classmethod
+    def exact(cls, text: str) -> Strings:
+        return cls("exact", text)
+
+    @classmethod
+    def prefix(cls, text: str) -> Strings:
+        return cls("prefix", text)
+
+    @classmethod
+    def suffix(cls, text: str) -> Strings:
+        return cls("suffix", text)
+
+    def folded(self) -> Strings:
+        return Strings(self.form, self.text.lower())
+
+    def __str__(self) -> str:
+        return {"exact": self.text, "prefix": f"{self.text}*", "suffix": f"*{self.text}"}[self.form]
+
+
+ANY = Strings.prefix("")
+
+
+def _pattern(raw: str) -> Strings | None:
+    """An Istio string match as a set: exact, `prefix*`, `*suffix`, `*`; None for a path template."""
+    if "{" in raw:
+        return None
+    if raw.startswith("*"):
+        return Strings.suffix(raw[1:])
+    if raw.endswith("*"):
+        return Strings.prefix(raw[:-1])
+    return Strings.exact(raw)
+
+
+def _contains(pattern: Strings, probe: Strings) -> bool:
+    """Every string of `probe` matches `pattern`."""
+    if (pattern.form != "exact" and not pattern.text) or probe.form == "exact":
+        return _touches(pattern, probe)
+    return pattern.form == probe.form and (
+        probe.text.startswith(pattern.text) if probe.form == "prefix" else probe.text.endswith(pattern.text)
+    )
+
+
+def _touches(pattern: Strings, probe: Strings) -> bool:
+    """Some string of `probe` matches `pattern`."""
+    a, b = pattern, probe
+    if a.form == "exact" and b.form == "exact":
+        return a.text == b.text
+    if b.form == "exact":
+        a, b = b, a
+    if a.form == "exact":  # one string against a set
+        return a.text.startswith(b.text) if b.form == "prefix" else a.text.endswith(b.text)
+    if a.form == b.form:  # two prefixes (or two suffixes) meet when one extends the other
+        x, y = a.text, b.text
+        return x.startswith(y) or y.startswith(x) if a.form == "prefix" else x.endswith(y) or y.endswith(x)
+    return True  # a prefix and a suffix: their concatenation is in both
+
+
+def strings_match(values: object, nots: object, probe: Strings, fold: bool = False) -> Tri:
+    """A field and its `not` twin over a probe: True when every string of it matches, False when none."""
+    if fold:
+        probe = probe.folded()
+    out: list[Tri] = []
+    for listed, negated in ((values, False), (nots, True)):
+        if not isinstance(listed, list):
+            continue
+        patterns = [_pattern(str(v).lower() if fold else str(v)) for v in listed]
+        every = any(p is not None and _contains(p, probe) for p in patterns)
+        some = any(p is None or _touches(p, probe) for p in patterns)
+        hit: Tri = True if every else None if some else False
+        out.append(not3(hit) if negated else hit)
+    return all3(out)
+
+
+class Request(Record):
+    """Requests at a gateway, as a probe: what Istio's authorization matches on.
+
+    `host` and `path` are one string or a set of them (`Strings`); the method and port are any.
     `principal` is the request principal (`<issuer>/<subject>` of a valid JWT), None without
     one; `claims` the token's claims (a list claim as a list).
     """
 
-    _fields = __slots__ = ("host", "path", "method", "principal", "claims")
+    _fields = __slots__ = ("host", "path", "principal", "claims")
 
     def __init__(
         self,
-        host: str,
-        path: str,
-        method: str = "GET",
+        host: str | Strings,
+        path: str | Strings,
         principal: str | None = None,
         claims: Mapping[str, Sequence[str]] | None = None,
     ) -> None:
-        self.host = host
-        self.path = path
-        self.method = method
+        self.host = host if isinstance(host, Strings) else Strings.exact(host)
+        self.path = path if isinstance(path, Strings) else Strings.exact(path)
         self.principal = principal
         self.claims = claims or {}
-
-
-def istio_match(pattern: object, value: str, fold: bool = False) -> Tri:
-    """Istio's string match: exact, `prefix*`, `*suffix`, `*`; path templates (`{*}`) are not evaluated."""
-    if not isinstance(pattern, str):
-        return False
-    if "{" in pattern:
-        return None
-    if fold:
-        pattern, value = pattern.lower(), value.lower()
-    if pattern == "*":
-        return True
-    if pattern.startswith("*"):
-        return value.endswith(pattern[1:])
-    if pattern.endswith("*"):
-        return value.startswith(pattern[:-1])
-    return value == pattern
 
 
 def applies_to(policy: Mapping[str, Any], namespace: str, labels: Mapping[str, str]) -> Tri:
@@ -298,46 +374,40 @@ def applies_to(policy: Mapping[str, Any], namespace: str, labels: Mapping[str, s
     return all(labels.get(k) == str(v) for k, v in wanted.items())
 
 
-def _field(values: object, nots: object, match: Any) -> Tri:
-    """A field and its `not` twin: any of `values` matches (when given) and none of `nots`."""
+_UNKNOWABLE = object()
+
+
+def _values_match(values: object, nots: object, have: Sequence[str]) -> Tri:
+    """A field over known values (a principal, a claim's list): any of them matches."""
     out: list[Tri] = []
     if isinstance(values, list):
-        out.append(any3(match(v) for v in values))
+        out.append(any3(strings_match(values, None, Strings.exact(h)) for h in have))
     if isinstance(nots, list):
-        out.append(not3(any3(match(v) for v in nots)))
+        out.append(not3(any3(strings_match(nots, None, Strings.exact(h)) for h in have)))
     return all3(out)
-
-
-_UNKNOWABLE = object()
 
 
 def _source_matches(source: Mapping[str, Any], request: Request) -> Tri:
     out: list[Tri] = []
     for key in source:
-        if key in ("requestPrincipals", "notRequestPrincipals"):
-            continue
-        # peer identities, namespaces and addresses of a client at the gateway: not in the manifests
-        out.append(None)
-    principal = request.principal
-    out.append(
-        _field(
-            source.get("requestPrincipals"),
-            source.get("notRequestPrincipals"),
-            lambda p: principal is not None and istio_match(p, principal),
-        )
-    )
+        if key not in ("requestPrincipals", "notRequestPrincipals"):
+            # peer identities, namespaces and addresses of a client at the gateway: not in the manifests
+            out.append(None)
+    have = [request.principal] if request.principal is not None else []
+    out.append(_values_match(source.get("requestPrincipals"), source.get("notRequestPrincipals"), have))
     return all3(out)
 
 
 def _operation_matches(op: Mapping[str, Any], request: Request) -> Tri:
-    out: list[Tri] = [
-        _field(op.get("hosts"), op.get("notHosts"), lambda h: istio_match(h, request.host, fold=True)),
-        _field(op.get("paths"), op.get("notPaths"), lambda p: istio_match(p, request.path)),
-        _field(op.get("methods"), op.get("notMethods"), lambda m: istio_match(m, request.method)),
-    ]
-    if "ports" in op or "notPorts" in op:
-        out.append(None)
-    return all3(out)
+    return all3(
+        [
+            strings_match(op.get("hosts"), op.get("notHosts"), request.host, fold=True),
+            strings_match(op.get("paths"), op.get("notPaths"), request.path),
+            # a probe stands for every method and port
+            strings_match(op.get("methods"), op.get("notMethods"), ANY),
+            strings_match(op.get("ports"), op.get("notPorts"), ANY),
+        ]
+    )
 
 
 def _claim_values(key: str, request: Request) -> Sequence[str] | object:
@@ -354,9 +424,7 @@ def _condition_matches(cond: Mapping[str, Any], request: Request) -> Tri:
     have = _claim_values(str(cond.get("key")), request)
     if have is _UNKNOWABLE or not isinstance(have, Sequence):
         return None
-    return _field(
-        cond.get("values"), cond.get("notValues"), lambda v: any3(istio_match(v, str(h)) for h in have)
-    )
+    return _values_match(cond.get("values"), cond.get("notValues"), [str(h) for h in have])
 
 
 def rule_matches(rule: Mapping[str, Any], request: Request) -> Tri:

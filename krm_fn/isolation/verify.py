@@ -23,7 +23,7 @@ from typing import Any
 
 from krm_fn import ray, routing
 from krm_fn.isolation import auth, gateway, network, semantics
-from krm_fn.isolation.semantics import FieldPath, Pod, Request
+from krm_fn.isolation.semantics import FieldPath, Pod, Request, Strings
 from krm_fn.isolation.settings import AccessSpec, GatewaySettings
 from krm_fn.results import Record, Severity
 from krm_fn.routing.policy import prefix_claims, service_of
@@ -253,16 +253,23 @@ def _excess(admission: semantics.Admission, namespace: str, grants: Sequence[Gra
 # gateway authorization
 
 
-def _probe_paths(prefix: str) -> list[str]:
-    """Paths that stand for everything a `/`-ended prefix and its exact redirect serve."""
+def _probe_paths(prefix: str) -> list[Strings]:
+    """What a `/`-ended prefix and its exact redirect serve: `/t`, `/t/`, and every path under it."""
     exact = prefix.rstrip("/")
-    return [exact, prefix, f"{prefix}api/jobs/"] if exact else [prefix]
+    return [*([Strings.exact(exact)] if exact else []), Strings.exact(prefix), Strings.prefix(prefix)]
 
 
-def _probe_hosts(host: str) -> list[str]:
-    """A route host as clients send it: as written, with a port; a wildcard host stands for any name."""
-    name = host.replace("*", "tenant-probe") if host != "*" else "tenant-probe.example"
-    return [name, f"{name}:443"]
+def _probe_hosts(host: str) -> list[Strings]:
+    """A route host as clients send it: as written and with any port; `*.d` is every name in d."""
+    if host == "*":
+        return [semantics.ANY]
+    if host.startswith("*"):
+        return [Strings.suffix(host[1:]), Strings.exact(f"tenant-probe{host[1:]}:443")]
+    return [Strings.exact(host), Strings.prefix(f"{host}:")]
+
+
+def _show_groups(groups: Sequence[str]) -> str:
+    return f"only {groups[0]!r}" if groups else "no group"
 
 
 def _route_prefixes(route: Mapping[str, Any]) -> Iterator[tuple[str, FieldPath, str]]:
@@ -290,15 +297,16 @@ def verify_gateway(
     if jwt is None:
         return []
     principal = f"{jwt.issuer}/tenant-probe"
-    strangers = [[STRANGER_GROUP], *[[g] for g in others if g not in groups]]
+    strangers = [[], [STRANGER_GROUP], *[[g] for g in dict.fromkeys(others) if g not in groups]]
     out = []
     for host, path, prefix in _route_prefixes(route):
         probes: list[tuple[str | None, list[str], str]] = [(None, [], "requests without a token")] + [
-            (principal, g, f"a token whose {jwt.groups_claim} claim holds only {g[0]!r}") for g in strangers
+            (principal, g, f"a token whose {jwt.groups_claim} claim holds {_show_groups(g)}")
+            for g in strangers
         ]
         leak = next(
             (
-                (f"{h}{p}", who)
+                (f"host {h}, path {p}", who)
                 for h in _probe_hosts(host)
                 for p in _probe_paths(prefix)
                 for who_principal, who_groups, who in probes
@@ -320,7 +328,7 @@ def verify_gateway(
                     index,
                     path,
                     f"no DENY AuthorizationPolicy in {settings.namespace} for the gateway pods ({shown}) "
-                    f"denies {who} at {where}: the tenant's paths {', '.join(gateway.deny_paths(prefix))} "
+                    f"denies {who} ({where}): the tenant's paths {', '.join(gateway.deny_paths(prefix))} "
                     f"on host {host} need a token whose {jwt.groups_claim} claim holds one of: "
                     f"{', '.join(groups)} (ray-tenants render generates the policy)",
                 )

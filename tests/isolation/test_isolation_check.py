@@ -212,6 +212,11 @@ def test_ray_pods_no_policy_selects_are_an_error(check: Check, stream: Objects, 
             "on 6379",
         ),
         (
+            policy("mlops", {}, {"from": [from_namespace("monitoring")], "ports": [{"port": "metrics"}]}),
+            "spec.ingress[0].from[0]",
+            "pods of namespace monitoring on a port its pod template does not name",
+        ),
+        (
             policy("mlops", {}, {"from": [{"namespaceSelector": {"matchLabels": {"team": "research"}}}]}),
             "spec.ingress[0].from[0]",
             "pods of every namespace",
@@ -223,6 +228,7 @@ def test_ray_pods_no_policy_selects_are_an_error(check: Check, stream: Objects, 
         "gateway-every-port",
         "gateway-to-worker",
         "ip-block",
+        "unnamed-port",
         "label-not-name",
     ],
 )
@@ -287,7 +293,7 @@ def test_a_route_without_its_deny_policy_is_an_error(check: Check, stream: Objec
         "VirtualService/mlops/ray-dashboard spec.http[1].match[0].uri.prefix: no DENY AuthorizationPolicy in asm-ingress"
         in lines[0]
     )
-    assert "denies requests without a token at ray.example.com/mlops:" in lines[0]
+    assert "denies requests without a token (host ray.example.com, path /mlops)" in lines[0]
     assert "one of: ml-platform, ml-admins" in lines[0]
 
 
@@ -302,18 +308,32 @@ def _edit_rules(stream: Objects, change: Callable[[dict[str, Any]], None]) -> Ob
 @pytest.mark.parametrize(
     ("change", "says"),
     [
-        (lambda op: op.update(paths=["/mlops/*"]), "requests without a token at ray.example.com/mlops:"),
+        (
+            lambda op: op.update(paths=["/mlops/*"]),
+            "requests without a token (host ray.example.com, path /mlops)",
+        ),
         (
             lambda op: op.update(hosts=["ray.example.com"]),
-            "requests without a token at ray.example.com:443/mlops",
+            "requests without a token (host ray.example.com:*, path /mlops)",
         ),
-        (lambda op: op.update(methods=["POST"]), "requests without a token at ray.example.com/mlops:"),
+        (
+            lambda op: op.update(methods=["POST"]),
+            "requests without a token (host ray.example.com, path /mlops)",
+        ),
         (
             lambda op: op.update(paths=["/research", "/research/*"]),
-            "requests without a token at ray.example.com/mlops:",
+            "requests without a token (host ray.example.com, path /mlops)",
+        ),
+        (
+            lambda op: op.update(paths=["/mlops", "/mlops/", "/mlops/api/*"]),
+            "requests without a token (host ray.example.com, path /mlops/*)",
+        ),
+        (
+            lambda op: op.update(notPaths=["/mlops/public/*"]),
+            "requests without a token (host ray.example.com, path /mlops/*)",
         ),
     ],
-    ids=["subpaths-only", "no-port-variant", "post-only", "another-tenants-paths"],
+    ids=["subpaths-only", "no-port-variant", "post-only", "another-tenants-paths", "api-only", "public-hole"],
 )
 def test_a_deny_policy_that_leaves_a_gap_is_an_error(
     check: Check, stream: Objects, tmp_path: Path, change: Callable[[dict[str, Any]], None], says: str
@@ -331,7 +351,7 @@ def test_a_deny_policy_letting_other_groups_in_is_an_error(
     code, lines = check(*write(tmp_path, stream, stream_spec()), cwd=tmp_path)
     assert code == 1
     assert (
-        "denies a token whose groups claim holds only 'research' at ray.example.com/mlops:"
+        "denies a token whose groups claim holds only 'research' (host ray.example.com, path /mlops)"
         in errors(lines)[0]
     )
 
