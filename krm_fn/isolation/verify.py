@@ -333,6 +333,28 @@ def verify_gateway(
                     f"{', '.join(groups)} (ray-tenants render generates the policy)",
                 )
             )
+        locked = [
+            g
+            for g in groups
+            if semantics.denied(
+                policies,
+                settings.namespace,
+                settings.selector,
+                Request(host, prefix, principal=principal, claims={jwt.groups_claim: [g]}),
+            )
+            is True
+        ]
+        if locked:
+            out.append(
+                Finding(
+                    index,
+                    path,
+                    f"a DENY AuthorizationPolicy in {settings.namespace} denies the tenant's own group "
+                    f"{locked[0]!r} at {host}{prefix} too: check its paths and the "
+                    f"{gateway.groups_claim_key(jwt)} condition",
+                    "warning",
+                )
+            )
     return out
 
 

@@ -37,11 +37,12 @@ def any_matches(patterns: Sequence[str], value: str) -> bool:
 
 
 class Call:
-    """A request at the gateway: host, path, and the groups of a valid token (None: no token)."""
+    """A request at the gateway: host, path, the groups of a valid token (None: no token), method."""
 
-    def __init__(self, host: str, path: str, groups: Sequence[str] | None) -> None:
+    def __init__(self, host: str, path: str, groups: Sequence[str] | None, method: str = "GET") -> None:
         self.host = host.lower()
         self.path = path
+        self.method = method
         self.groups = list(groups) if groups is not None else None
         self.principal = f"{ISSUER}/someone" if groups is not None else None
 
@@ -65,7 +66,11 @@ def operation_matches(op: Mapping[str, Any], call: Call) -> bool:
         return False
     if "paths" in op and not any_matches(op["paths"], call.path):
         return False
-    return not ("notPaths" in op and any_matches(op["notPaths"], call.path))
+    if "notPaths" in op and any_matches(op["notPaths"], call.path):
+        return False
+    if "methods" in op and not any_matches(op["methods"], call.method):
+        return False
+    return not ("notMethods" in op and any_matches(op["notMethods"], call.method))
 
 
 def condition_matches(cond: Mapping[str, Any], call: Call) -> bool:

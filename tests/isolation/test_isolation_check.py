@@ -402,3 +402,17 @@ def test_without_a_spec_auth_or_a_gateway_policy_is_enough(
     deny = copy.deepcopy(find(stream, "AuthorizationPolicy", GATEWAY_NAMESPACE, "ray-tenant-research"))
     code, lines = check(*write(tmp_path, [*guarded, deny], None), cwd=tmp_path)
     assert (code, lines) == (0, [])
+
+
+def test_a_deny_policy_locking_the_tenant_out_is_a_warning(
+    check: Check, stream: Objects, tmp_path: Path
+) -> None:
+    mine = find(stream, "AuthorizationPolicy", GATEWAY_NAMESPACE, "ray-tenant-mlops")
+    mine["spec"]["rules"][1]["when"][0]["key"] = "request.auth.claims[roles]"  # a claim the tokens lack
+    code, lines = check(*write(tmp_path, stream, stream_spec()), cwd=tmp_path)
+    assert code == 0
+    assert len(lines) == 1
+    assert (
+        "VirtualService/mlops/ray-dashboard spec.http[1].match[0].uri.prefix: warning: a DENY AuthorizationPolicy in asm-ingress denies the tenant's own group 'ml-platform' at ray.example.com/mlops/ too"
+        in lines[0]
+    )

@@ -25,10 +25,20 @@ Labels = Mapping[str, str]
 
 
 class Pod:
-    def __init__(self, namespace: str, labels: Labels, ports: Mapping[str, int] | None = None) -> None:
+    """A pod: its namespace (and that namespace's labels), its labels, its named ports."""
+
+    def __init__(
+        self,
+        namespace: str,
+        labels: Labels,
+        ports: Mapping[str, int] | None = None,
+        namespace_labels: Labels | None = None,
+    ) -> None:
         self.namespace = namespace
         self.labels = dict(labels)
         self.ports = dict(ports or {})
+        # Kubernetes labels every namespace with its name; others are whatever someone set
+        self.namespace_labels = {"kubernetes.io/metadata.name": namespace, **(namespace_labels or {})}
 
 
 def matches(selector: Mapping[str, Any] | None, labels: Labels) -> bool:
@@ -49,10 +59,6 @@ def matches(selector: Mapping[str, Any] | None, labels: Labels) -> bool:
     return True
 
 
-def namespace_labels(name: str) -> Labels:
-    return {"kubernetes.io/metadata.name": name}  # what Kubernetes sets on every namespace
-
-
 def port_matches(entries: Sequence[Mapping[str, Any]] | None, pod: Pod, port: int) -> bool:
     if not entries:
         return True
@@ -70,7 +76,7 @@ def peer_matches(peer: Mapping[str, Any], policy_ns: str, src: Pod) -> bool:
     if "ipBlock" in peer:
         return False  # the probes are pods, addressed by no CIDR the policies name
     if "namespaceSelector" in peer:
-        ns_ok = matches(peer["namespaceSelector"], namespace_labels(src.namespace))
+        ns_ok = matches(peer["namespaceSelector"], src.namespace_labels)
     else:
         ns_ok = src.namespace == policy_ns
     return ns_ok and matches(peer.get("podSelector"), src.labels)
