@@ -141,20 +141,21 @@ class Pod(Record):
 class Admission(Record):
     """Traffic one ingress rule of a policy lets into a pod.
 
-    `namespaces`: where it may come from, None for anywhere (any namespace, or addresses);
-    `ports`: the pod's ports it may reach; `path`: the rule's (or the peer's) field; `selects`:
-    whether the policy selects the pod at all (None: cannot tell).
+    `namespaces`: where it may come from, None for anywhere (then `source` says what it is:
+    every namespace, addresses); `ports`: the pod's ports it may reach; `path`: the rule's (or
+    the peer's) field; `selects`: whether the policy selects the pod at all (None: cannot tell).
     """
 
-    _fields = __slots__ = ("namespaces", "ports", "path", "selects")
+    _fields = __slots__ = ("namespaces", "ports", "path", "selects", "source")
 
     def __init__(
-        self, namespaces: frozenset[str] | None, ports: Ports, path: FieldPath, selects: Tri
+        self, namespaces: frozenset[str] | None, ports: Ports, path: FieldPath, selects: Tri, source: str = ""
     ) -> None:
         self.namespaces = namespaces
         self.ports = ports
         self.path = path
         self.selects = selects
+        self.source = source
 
 
 def policy_selects(policy: Mapping[str, Any], pod: Pod) -> Tri:
@@ -182,22 +183,31 @@ def admissions(policy: Mapping[str, Any], pod: Pod) -> Iterator[Admission]:
         rpath: FieldPath = ("spec", "ingress", i)
         peers = _list(rule.get("from"))
         if not peers:  # no `from`: every source
-            yield Admission(None, ports, rpath, selects)
+            yield Admission(None, ports, rpath, selects, "every source (no `from`)")
         for j, peer in enumerate(peers):
-            yield Admission(
-                peer_namespaces(_mapping(peer), pod.namespace), ports, (*rpath, "from", j), selects
-            )
+            namespaces, source = peer_source(_mapping(peer), pod.namespace)
+            yield Admission(namespaces, ports, (*rpath, "from", j), selects, source)
 
 
-def peer_namespaces(peer: Mapping[str, Any], namespace: str) -> frozenset[str] | None:
-    """Where an ingress peer's traffic may come from: a pod selector alone is the policy's namespace."""
+def peer_source(peer: Mapping[str, Any], namespace: str) -> tuple[frozenset[str] | None, str]:
+    """Where an ingress peer's traffic may come from, and what that is when it is anywhere.
+
+    A pod selector alone is the policy's own namespace.
+    """
     if "ipBlock" in peer:
-        return None  # addresses: pods of any namespace among them
+        cidr = _mapping(peer.get("ipBlock")).get("cidr")
+        return None, f"addresses in {cidr} (pods of any namespace among them)"
     if "namespaceSelector" in peer:
-        return selected_namespaces(peer.get("namespaceSelector"))
+        selector = peer.get("namespaceSelector")
+        if not _mapping(selector):
+            return None, "pods of every namespace"
+        return selected_namespaces(selector), (
+            "pods of every namespace that carries or gets those labels (a namespace is named only by "
+            f"{NAMESPACE_NAME_LABEL})"
+        )
     if "podSelector" in peer:
-        return frozenset({namespace})
-    return None
+        return frozenset({namespace}), ""
+    return None, "every source (a peer without selectors)"
 
 
 def rule_ports(rule: Mapping[str, Any], pod: Pod) -> Ports:

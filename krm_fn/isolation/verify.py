@@ -236,7 +236,7 @@ def _excess(admission: semantics.Admission, namespace: str, grants: Sequence[Gra
     """What an admission lets in beyond the grants ('' for nothing)."""
     ports = semantics.show_ports(admission.ports)
     if admission.namespaces is None:
-        return f"pods of every namespace (and any address) on {ports}"
+        return f"{admission.source} on {ports}"
     for ns in sorted(admission.namespaces - {namespace}):
         allowed = {
             p

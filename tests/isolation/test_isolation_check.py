@@ -186,7 +186,7 @@ def test_ray_pods_no_policy_selects_are_an_error(check: Check, stream: Objects, 
         (
             policy("mlops", {}, {}),
             "spec.ingress[0]",
-            "pods of every namespace (and any address) on every port",
+            "every source (no `from`) on every port",
         ),
         (
             policy(
