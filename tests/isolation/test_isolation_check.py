@@ -114,7 +114,11 @@ def test_auth_off_by_an_empty_authoptions_and_in_a_rayjob(
     job: dict[str, Any] = {
         "apiVersion": "ray.io/v1",
         "kind": "RayJob",
-        "metadata": {"name": "nightly", "namespace": "mlops"},
+        "metadata": {
+            "name": "nightly",
+            "namespace": "mlops",
+            "labels": find(stream, "RayCluster", "mlops")["metadata"]["labels"],
+        },
         "spec": {
             "entrypoint": "python -c 'print(1)'",
             "rayClusterSpec": copy.deepcopy(find(stream, "RayCluster", "mlops")["spec"]),
@@ -416,3 +420,53 @@ def test_a_deny_policy_locking_the_tenant_out_is_a_warning(
         "VirtualService/mlops/ray-dashboard spec.http[1].match[0].uri.prefix: warning: a DENY AuthorizationPolicy in asm-ingress denies the tenant's own group 'ml-platform' at ray.example.com/mlops/ too"
         in lines[0]
     )
+
+
+def rayservice(stream: Objects, **auth: Any) -> dict[str, Any]:
+    """A hydrated RayService of mlops on the example's cluster spec: KubeRay names its cluster at run time."""
+    config = copy.deepcopy(find(stream, "RayCluster", "mlops")["spec"])
+    config.pop("authOptions")
+    config.update(auth)
+    return {
+        "apiVersion": "ray.io/v1",
+        "kind": "RayService",
+        "metadata": {
+            "name": "serve",
+            "namespace": "mlops",
+            "labels": find(stream, "RayCluster", "mlops")["metadata"]["labels"],
+        },
+        "spec": {"serveConfigV2": "applications: []\n", "rayClusterConfig": config},
+    }
+
+
+def test_a_rayservice_needs_auth_and_the_policies_cover_its_pods(
+    check: Check, stream: Objects, tmp_path: Path
+) -> None:
+    code, lines = check(*write(tmp_path, [*stream, rayservice(stream)], stream_spec()), cwd=tmp_path)
+    assert code == 1
+    assert [x.split(": ")[1] for x in errors(lines)] == [
+        "RayService/mlops/serve spec.rayClusterConfig.authOptions.mode"
+    ]
+
+    code, lines = check(
+        *write(tmp_path, [*stream, rayservice(stream, authOptions={"mode": "token"})], stream_spec()),
+        cwd=tmp_path,
+    )
+    assert (code, errors(lines)) == (0, [])
+
+
+def test_a_policy_naming_one_cluster_leaves_a_rayservices_pods_open(
+    check: Check, stream: Objects, tmp_path: Path
+) -> None:
+    """A selector on `ray.io/cluster: raycluster` cannot be shown to select pods of a cluster named at run time."""
+    stream = [
+        o for o in stream if not (o["kind"] == "NetworkPolicy" and o["metadata"]["namespace"] == "mlops")
+    ]
+    for p in (o for o in stream if o["kind"] == "NetworkPolicy"):
+        p["spec"]["podSelector"] = {"matchLabels": {"ray.io/cluster": "raycluster"}}
+    objects = [*stream, rayservice(stream, authOptions={"mode": "token"})]
+    code, lines = check(*write(tmp_path, objects, stream_spec()), cwd=tmp_path)
+    assert code == 1
+    fields = [x.split(": ")[1] for x in errors(lines)]
+    assert "RayService/mlops/serve spec.rayClusterConfig.headGroupSpec" in fields
+    assert not any(f.startswith("RayCluster/research/") for f in fields), fields
