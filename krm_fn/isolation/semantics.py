@@ -15,14 +15,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping, Sequence, Set
 from typing import Any
 
+from krm_fn.isolation.network import NAMESPACE_NAME_LABEL
 from krm_fn.results import Record
 
 FieldPath = tuple[str | int, ...]
 Tri = bool | None  # True, False, or None: cannot tell from the manifests
 
-# the label Kubernetes sets on every Namespace to its name (v1.22+): the one way a
-# namespaceSelector can name namespaces
-NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
 # a port range: (first, last), both included; None is every port
 Ports = tuple[tuple[int, int], ...] | None
 # a port named in a policy but not in the pod template (no port is numbered 0)
@@ -55,11 +53,13 @@ def not3(value: Tri) -> Tri:
     return None if value is None else not value
 
 
-def _mapping(value: object) -> Mapping[str, Any]:
+def mapping_of(value: object) -> Mapping[str, Any]:
+    """`value` where it is a mapping, else an empty one (manifests may hold anything)."""
     return value if isinstance(value, Mapping) else {}
 
 
-def _list(value: object) -> list[Any]:
+def list_of(value: object) -> list[Any]:
+    """`value` where it is a list, else an empty one."""
     return value if isinstance(value, list) else []
 
 
@@ -69,14 +69,14 @@ def _list(value: object) -> list[Any]:
 
 def selector_matches(selector: object, labels: Mapping[str, str], unknown: Set[str] = frozenset()) -> Tri:
     """A LabelSelector (`matchLabels`, `matchExpressions`) on labels; keys in `unknown` have a value not known here."""
-    sel = _mapping(selector)
+    sel = mapping_of(selector)
     out: list[Tri] = []
-    for name, value in _mapping(sel.get("matchLabels")).items():
+    for name, value in mapping_of(sel.get("matchLabels")).items():
         out.append(None if name in unknown else labels.get(name) == str(value))
-    for expr in _list(sel.get("matchExpressions")):
-        expr = _mapping(expr)
+    for expr in list_of(sel.get("matchExpressions")):
+        expr = mapping_of(expr)
         key, op = str(expr.get("key")), expr.get("operator")
-        values = {str(v) for v in _list(expr.get("values"))}
+        values = {str(v) for v in list_of(expr.get("values"))}
         present = key in labels
         if op == "Exists":
             out.append(True if key in unknown else present)
@@ -99,17 +99,17 @@ def selected_namespaces(selector: object) -> frozenset[str] | None:
     Only `kubernetes.io/metadata.name` names a namespace; any other label may be set on any
     namespace by whoever can label namespaces, so a selector on it alone admits any namespace.
     """
-    sel = _mapping(selector)
+    sel = mapping_of(selector)
     pinned: set[str] | None = None
-    name = _mapping(sel.get("matchLabels")).get(NAMESPACE_NAME_LABEL)
+    name = mapping_of(sel.get("matchLabels")).get(NAMESPACE_NAME_LABEL)
     if name is not None:
         pinned = {str(name)}
-    for expr in _list(sel.get("matchExpressions")):
-        expr = _mapping(expr)
+    for expr in list_of(sel.get("matchExpressions")):
+        expr = mapping_of(expr)
         if expr.get("key") != NAMESPACE_NAME_LABEL:
             continue
         if expr.get("operator") == "In":
-            values = {str(v) for v in _list(expr.get("values"))}
+            values = {str(v) for v in list_of(expr.get("values"))}
             pinned = values if pinned is None else pinned & values
         elif expr.get("operator") == "DoesNotExist":
             pinned = set()  # every namespace has the label
@@ -160,9 +160,9 @@ class Admission(Record):
 
 def policy_selects(policy: Mapping[str, Any], pod: Pod) -> Tri:
     """Whether a NetworkPolicy isolates `pod` for ingress: its namespace, `podSelector` and `policyTypes`."""
-    if _namespace(policy) != pod.namespace:
+    if namespace_of(policy) != pod.namespace:
         return False
-    spec = _mapping(policy.get("spec"))
+    spec = mapping_of(policy.get("spec"))
     types = spec.get("policyTypes")
     # without policyTypes a policy always governs ingress (egress only when it has egress rules)
     if isinstance(types, list) and "Ingress" not in types:
@@ -175,17 +175,17 @@ def admissions(policy: Mapping[str, Any], pod: Pod) -> Iterator[Admission]:
     selects = policy_selects(policy, pod)
     if selects is False:
         return
-    for i, rule in enumerate(_list(_mapping(policy.get("spec")).get("ingress"))):
-        rule = _mapping(rule)
+    for i, rule in enumerate(list_of(mapping_of(policy.get("spec")).get("ingress"))):
+        rule = mapping_of(rule)
         ports = rule_ports(rule, pod)
         if ports == ():
             continue
         rpath: FieldPath = ("spec", "ingress", i)
-        peers = _list(rule.get("from"))
+        peers = list_of(rule.get("from"))
         if not peers:  # no `from`: every source
             yield Admission(None, ports, rpath, selects, "every source (no `from`)")
         for j, peer in enumerate(peers):
-            namespaces, source = peer_source(_mapping(peer), pod.namespace)
+            namespaces, source = peer_source(mapping_of(peer), pod.namespace)
             yield Admission(namespaces, ports, (*rpath, "from", j), selects, source)
 
 
@@ -195,11 +195,11 @@ def peer_source(peer: Mapping[str, Any], namespace: str) -> tuple[frozenset[str]
     A pod selector alone is the policy's own namespace.
     """
     if "ipBlock" in peer:
-        cidr = _mapping(peer.get("ipBlock")).get("cidr")
+        cidr = mapping_of(peer.get("ipBlock")).get("cidr")
         return None, f"addresses in {cidr} (pods of any namespace among them)"
     if "namespaceSelector" in peer:
         selector = peer.get("namespaceSelector")
-        if not _mapping(selector):
+        if not mapping_of(selector):
             return None, "pods of every namespace"
         return selected_namespaces(selector), (
             "pods of every namespace that carries or gets those labels (a namespace is named only by "
@@ -212,12 +212,12 @@ def peer_source(peer: Mapping[str, Any], namespace: str) -> tuple[frozenset[str]
 
 def rule_ports(rule: Mapping[str, Any], pod: Pod) -> Ports:
     """The ports of `pod` an ingress rule admits: None for every port, UNNAMED for a name the template lacks."""
-    entries = _list(rule.get("ports"))
+    entries = list_of(rule.get("ports"))
     if not entries:
         return None
     out: list[tuple[int, int]] = []
     for entry in entries:
-        entry = _mapping(entry)
+        entry = mapping_of(entry)
         port = entry.get("port")
         if port is None:
             return None  # every port of the protocol
@@ -375,12 +375,12 @@ def applies_to(policy: Mapping[str, Any], namespace: str, labels: Mapping[str, s
     A `selector` matches workloads of the policy's own namespace; `targetRefs` name Gateways or
     Services, which the manifests alone do not tie to a workload.
     """
-    if _namespace(policy) != namespace:
+    if namespace_of(policy) != namespace:
         return False
-    spec = _mapping(policy.get("spec"))
+    spec = mapping_of(policy.get("spec"))
     if spec.get("targetRef") or spec.get("targetRefs"):
         return None
-    wanted = _mapping(_mapping(spec.get("selector")).get("matchLabels"))
+    wanted = mapping_of(mapping_of(spec.get("selector")).get("matchLabels"))
     return all(labels.get(k) == str(v) for k, v in wanted.items())
 
 
@@ -442,26 +442,32 @@ def rule_matches(rule: Mapping[str, Any], request: Request) -> Tri:
     out: list[Tri] = []
     if "from" in rule:
         out.append(
-            any3(_source_matches(_mapping(_mapping(f).get("source")), request) for f in _list(rule["from"]))
+            any3(
+                _source_matches(mapping_of(mapping_of(f).get("source")), request)
+                for f in list_of(rule["from"])
+            )
         )
     if "to" in rule:
         out.append(
             any3(
-                _operation_matches(_mapping(_mapping(t).get("operation")), request) for t in _list(rule["to"])
+                _operation_matches(mapping_of(mapping_of(t).get("operation")), request)
+                for t in list_of(rule["to"])
             )
         )
-    out.extend(_condition_matches(_mapping(c), request) for c in _list(rule.get("when")))
+    out.extend(_condition_matches(mapping_of(c), request) for c in list_of(rule.get("when")))
     return all3(out)
 
 
 def action(policy: Mapping[str, Any]) -> str:
     """The policy's action; ALLOW when it names none."""
-    return str(_mapping(policy.get("spec")).get("action") or "ALLOW")
+    return str(mapping_of(policy.get("spec")).get("action") or "ALLOW")
 
 
 def policy_matches(policy: Mapping[str, Any], request: Request) -> Tri:
     """Whether any rule of the policy matches; a policy without rules matches nothing."""
-    return any3(rule_matches(_mapping(r), request) for r in _list(_mapping(policy.get("spec")).get("rules")))
+    return any3(
+        rule_matches(mapping_of(r), request) for r in list_of(mapping_of(policy.get("spec")).get("rules"))
+    )
 
 
 def denied(
@@ -475,5 +481,6 @@ def denied(
     )
 
 
-def _namespace(obj: Mapping[str, Any]) -> str:
-    return str(_mapping(obj.get("metadata")).get("namespace") or "")
+def namespace_of(obj: Mapping[str, Any]) -> str:
+    """An object's namespace, '' where it names none."""
+    return str(mapping_of(obj.get("metadata")).get("namespace") or "")

@@ -23,7 +23,7 @@ from typing import Any
 
 from krm_fn import ray, routing
 from krm_fn.isolation import auth, gateway, network, semantics
-from krm_fn.isolation.semantics import FieldPath, Pod, Request, Strings
+from krm_fn.isolation.semantics import FieldPath, Pod, Request, Strings, list_of, mapping_of, namespace_of
 from krm_fn.isolation.settings import AccessSpec, GatewaySettings
 from krm_fn.results import Record, Severity
 from krm_fn.routing.policy import prefix_claims, service_of
@@ -67,33 +67,21 @@ def open_to_anyone(host: str, prefix: str, namespace: str) -> str:
 # the objects of a stream, by what they are
 
 
-def _namespace(obj: Mapping[str, Any]) -> str:
-    return str(_mapping(obj.get("metadata")).get("namespace") or "")
-
-
-def _mapping(value: object) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
-
-
-def _list(value: object) -> list[Any]:
-    return value if isinstance(value, list) else []
-
-
 def _is(obj: Mapping[str, Any], group: str, kind: str) -> bool:
     api = obj.get("apiVersion")
     return isinstance(api, str) and api.split("/", 1)[0] == group and obj.get("kind") == kind
 
 
 def is_network_policy(obj: Mapping[str, Any]) -> bool:
-    return _is(obj, "networking.k8s.io", "NetworkPolicy")
+    return _is(obj, network.NETWORK_API.split("/", 1)[0], "NetworkPolicy")
 
 
 def is_authorization_policy(obj: Mapping[str, Any]) -> bool:
-    return _is(obj, "security.istio.io", "AuthorizationPolicy")
+    return _is(obj, gateway.SECURITY_API.split("/", 1)[0], "AuthorizationPolicy")
 
 
 def _describe(obj: Mapping[str, Any]) -> str:
-    return f"{obj.get('kind')} {_namespace(obj)}/{_mapping(obj.get('metadata')).get('name')}"
+    return f"{obj.get('kind')} {namespace_of(obj)}/{mapping_of(obj.get('metadata')).get('name')}"
 
 
 # --------------------------------------------------------------------------------------------
@@ -110,7 +98,7 @@ def verify_auth(index: int, obj: Mapping[str, Any]) -> list[Finding]:
             index,
             (*path, auth.AUTH_FIELD, "mode"),
             f"no Ray token auth (authOptions.mode: token): anyone who reaches its dashboard can run "
-            f"code in namespace {_namespace(obj)}; render the tenants again (spec.access.rayAuth: token "
+            f"code in namespace {namespace_of(obj)}; render the tenants again (spec.access.rayAuth: token "
             "is the default), or accept it with spec.access.rayAuth: none",
         )
     ]
@@ -130,32 +118,32 @@ def ray_pods(obj: Mapping[str, Any]) -> Iterator[tuple[FieldPath, str, Pod]]:
     spec = ray.cluster_spec(obj)
     if path is None or spec is None:
         return
-    name = _mapping(obj.get("metadata")).get("name")
+    name = mapping_of(obj.get("metadata")).get("name")
     known = obj.get("kind") == "RayCluster" and isinstance(name, str)
     groups: list[tuple[FieldPath, str, str, Mapping[str, Any]]] = [
-        ((*path, "headGroupSpec"), network.HEAD, HEAD_GROUP, _mapping(spec.get("headGroupSpec")))
+        ((*path, "headGroupSpec"), network.HEAD, HEAD_GROUP, mapping_of(spec.get("headGroupSpec")))
     ]
     groups += [
         (gpath, network.WORKER, str(group.get("groupName")), group) for gpath, group in ray.worker_groups(obj)
     ]
     for gpath, role, group_name, group in groups:
-        template = _mapping(group.get("template"))
+        template = mapping_of(group.get("template"))
         labels = {
-            str(k): str(v) for k, v in _mapping(_mapping(template.get("metadata")).get("labels")).items()
+            str(k): str(v) for k, v in mapping_of(mapping_of(template.get("metadata")).get("labels")).items()
         }
         labels.update({network.NODE_TYPE_LABEL: role, GROUP_LABEL: group_name, IS_RAY_NODE_LABEL: "yes"})
         if known:
             labels[network.CLUSTER_LABEL] = str(name)
         ports = {
             str(p["name"]): p["containerPort"]
-            for c in _list(_mapping(template.get("spec")).get("containers"))
-            for p in _list(_mapping(c).get("ports"))
+            for c in list_of(mapping_of(template.get("spec")).get("containers"))
+            for p in list_of(mapping_of(c).get("ports"))
             if isinstance(p, Mapping)
             and isinstance(p.get("name"), str)
             and isinstance(p.get("containerPort"), int)
         }
         unknown = frozenset() if known else frozenset({network.CLUSTER_LABEL})
-        yield gpath, role, Pod(_namespace(obj), labels, unknown, ports)
+        yield gpath, role, Pod(namespace_of(obj), labels, unknown, ports)
 
 
 class Grant(Record):
@@ -198,10 +186,12 @@ def verify_network(
     objects: Sequence[Mapping[str, Any]], namespace: str, grants: Sequence[Grant]
 ) -> list[Finding]:
     """The NetworkPolicies of `namespace` isolate each of its Ray pods and admit only `grants`."""
-    policies = [(i, o) for i, o in enumerate(objects) if is_network_policy(o) and _namespace(o) == namespace]
+    policies = [
+        (i, o) for i, o in enumerate(objects) if is_network_policy(o) and namespace_of(o) == namespace
+    ]
     out: dict[tuple[int, FieldPath], Finding] = {}
     for index, obj in enumerate(objects):
-        if not ray.is_ray_workload(obj) or _namespace(obj) != namespace:
+        if not ray.is_ray_workload(obj) or namespace_of(obj) != namespace:
             continue
         for gpath, role, pod in ray_pods(obj):
             what = f"the {role} pods of {_describe(obj)}"
@@ -269,6 +259,8 @@ def _probe_hosts(host: str) -> list[Strings]:
 
 
 def _show_groups(groups: Sequence[str]) -> str:
+    if list(groups) == [STRANGER_GROUP]:
+        return "none of the tenant's groups"
     return f"only {groups[0]!r}" if groups else "no group"
 
 
@@ -377,7 +369,7 @@ def verify_tenants(
     authz = [o for o in objects if is_authorization_policy(o)]
     out: list[Finding] = []
     for tenant in tenants:
-        mine = [(i, o) for i, o in enumerate(objects) if _namespace(o) == tenant.name]
+        mine = [(i, o) for i, o in enumerate(objects) if namespace_of(o) == tenant.name]
         routes = [(i, o) for i, o in mine if routing.is_virtual_service(o)]
         workloads = [(i, o) for i, o in mine if ray.is_ray_workload(o)]
         if access.ray_auth != auth.NONE:
@@ -415,10 +407,11 @@ def _route_ports(routes: Iterable[Mapping[str, Any]]) -> set[int]:
     return {
         number
         for vs in routes
-        for rule in _list(_mapping(vs.get("spec")).get("http"))
-        for entry in _list(_mapping(rule).get("route"))
+        for rule in list_of(mapping_of(vs.get("spec")).get("http"))
+        for entry in list_of(mapping_of(rule).get("route"))
         if isinstance(
-            number := _mapping(_mapping(_mapping(entry).get("destination")).get("port")).get("number"), int
+            number := mapping_of(mapping_of(mapping_of(entry).get("destination")).get("port")).get("number"),
+            int,
         )
     }
 
@@ -426,7 +419,7 @@ def _route_ports(routes: Iterable[Mapping[str, Any]]) -> set[int]:
 def verify_open_routes(objects: Sequence[Mapping[str, Any]]) -> list[Finding]:
     """Without a spec: a route to a Ray head without token auth that no gateway policy guards (warnings)."""
     heads = {
-        (_namespace(o), name): o
+        (namespace_of(o), name): o
         for o in objects
         if ray.is_ray_workload(o) and (name := ray.head_service_name(o))
     }
@@ -435,12 +428,12 @@ def verify_open_routes(objects: Sequence[Mapping[str, Any]]) -> list[Finding]:
     for index, vs in enumerate(objects):
         if not routing.is_virtual_service(vs):
             continue
-        http = _list(_mapping(vs.get("spec")).get("http"))
+        http = list_of(mapping_of(vs.get("spec")).get("http"))
         for host, gw, path, prefix in prefix_claims(vs):
-            rule = _mapping(http[int(path[2])]) if isinstance(path[2], int) else {}
-            for entry in _list(rule.get("route")):
+            rule = mapping_of(http[int(path[2])]) if isinstance(path[2], int) else {}
+            for entry in list_of(rule.get("route")):
                 service, ns = service_of(
-                    _mapping(_mapping(entry).get("destination")).get("host"), _namespace(vs)
+                    mapping_of(mapping_of(entry).get("destination")).get("host"), namespace_of(vs)
                 )
                 workload = heads.get((ns, service))
                 if workload is None or auth.has_token_auth(workload):
@@ -469,7 +462,7 @@ def _guarded(policies: Sequence[Mapping[str, Any]], namespace: str, host: str, p
         any(
             semantics.policy_matches(p, Request(h, path)) is True
             for p in policies
-            if semantics.action(p) == "DENY" and _namespace(p) == namespace
+            if semantics.action(p) == "DENY" and namespace_of(p) == namespace
         )
         for h in _probe_hosts(host)
         for path in _probe_paths(prefix)
