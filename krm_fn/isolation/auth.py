@@ -82,7 +82,7 @@ def apply_auth(obj: dict[str, Any], mode: str) -> list[Result]:
         return [
             Result(
                 f"rayAuth: kubernetes works for RayClusters only (KubeRay rejects a {kind} with "
-                "enableK8sTokenAuth); use rayAuth: token for this tenant's workloads",
+                "enableK8sTokenAuth); use spec.access.rayAuth: token",
                 field="kind",
             )
         ]
@@ -96,18 +96,15 @@ def apply_auth(obj: dict[str, Any], mode: str) -> list[Result]:
     if not isinstance(current, Mapping):
         return [*results, Result(f"expected a mapping, got {describe(current)}", field=where)]
     if current.get("mode") != "token":
-        said = (
-            "`authOptions: {}`"
-            if not current
-            else f"mode {current.get('mode')!r}"
-            if "mode" in current
-            else "no mode"
-        )
+        if "mode" in current:
+            said = f"mode {current.get('mode')!r} turns Ray's auth off"
+        else:
+            shown = "`authOptions: {}`" if not current else "an authOptions without mode"
+            said = f"{shown} leaves Ray's auth off (KubeRay reads a missing mode as disabled)"
         results.append(
             Result(
-                f"{said} leaves Ray's auth off (KubeRay reads a missing mode as disabled), which "
-                f"contradicts spec.access.rayAuth: {mode}; set mode: token, remove authOptions "
-                "(ray-tenants sets it), or set spec.access.rayAuth: none",
+                f"{said}, which contradicts spec.access.rayAuth: {mode}; set mode: token, remove "
+                "authOptions (ray-tenants sets it), or set spec.access.rayAuth: none",
                 field=where,
             )
         )

@@ -63,12 +63,16 @@ def key(obj: Mapping[str, Any]) -> Key:
 
 
 def resources_by_tenant(config: str = "tenants.yaml") -> dict[str, dict[Key, Any]]:
-    """The `output: resources` expansion, per tenant, by identity."""
+    """The `output: resources` expansion, per tenant (and the gateway's namespace), by identity."""
     code, stream, stderr = render("--config", config, "--output", "resources", "base")
     assert code == 0, stderr
+    access = yaml.safe_load(Path(config).read_text())["spec"].get("access") or {}
+    gateway = (access.get("gateway") or {}).get("namespace")
     out: dict[str, dict[Key, Any]] = {}
     for obj in yaml.safe_load_all(stream):
-        out.setdefault(obj["metadata"]["labels"][TENANT_LABEL], {})[key(obj)] = obj
+        meta = obj["metadata"]
+        folder = GATEWAY if gateway and meta.get("namespace") == gateway else meta["labels"][TENANT_LABEL]
+        out.setdefault(folder, {})[key(obj)] = obj
     return out
 
 
