@@ -26,7 +26,7 @@ from krm_fn.isolation import auth, gateway, network, semantics
 from krm_fn.isolation.semantics import FieldPath, Pod, Request, Strings, list_of, mapping_of, namespace_of
 from krm_fn.isolation.settings import AccessSpec, GatewaySettings
 from krm_fn.results import Record, Severity
-from krm_fn.routing.policy import prefix_claims, service_of
+from krm_fn.routing.served import Match, Route, Rule, literal_prefix
 
 # KubeRay's labels on the pods it runs, beside the template's own: the group, and "a Ray node"
 GROUP_LABEL = "ray.io/group"
@@ -243,10 +243,28 @@ def _excess(admission: semantics.Admission, namespace: str, grants: Sequence[Gra
 # gateway authorization
 
 
-def _probe_paths(prefix: str) -> list[Strings]:
-    """What a `/`-ended prefix and its exact redirect serve: `/t`, `/t/`, and every path under it."""
-    exact = prefix.rstrip("/")
-    return [*([Strings.exact(exact)] if exact else []), Strings.exact(prefix), Strings.prefix(prefix)]
+def served_paths(match: Match) -> list[Strings]:
+    """The request paths a route's path condition takes, as probe sets.
+
+    Istio's `prefix` is a string prefix; the Gateway API's `PathPrefix` is the path and everything
+    under it; a regex stands for every path its literal start allows; a case-insensitive match
+    also takes the path in capitals (Istio authorizes paths case-sensitively).
+    """
+    value = match.value
+    if match.kind == "exact":
+        probes = [Strings.exact(value)]
+    elif match.kind == "prefix":
+        probes = [Strings.prefix(value)]
+    elif match.kind == "path-prefix":
+        base = value.rstrip("/")
+        probes = [Strings.exact(base or "/"), Strings.prefix(f"{base}/")]
+    elif match.kind == "regex":
+        probes = [Strings.prefix(literal_prefix(value))]
+    else:
+        probes = [semantics.ANY]
+    if match.ignore_case:
+        probes += [Strings(p.form, p.text.upper()) for p in probes if p.text != p.text.upper()]
+    return probes
 
 
 def _probe_hosts(host: str) -> list[Strings]:
@@ -264,85 +282,82 @@ def _show_groups(groups: Sequence[str]) -> str:
     return f"only {groups[0]!r}" if groups else "no group"
 
 
-def _route_prefixes(route: Mapping[str, Any]) -> Iterator[tuple[str, FieldPath, str]]:
-    """(host, field, prefix) of each URI prefix the route serves, each once."""
-    seen = set()
-    for host, _, path, prefix in prefix_claims(route):
-        if (host, prefix) not in seen:
-            seen.add((host, prefix))
-            yield host, path, prefix
+def _http_matches(route: Route, routed_only: bool = False) -> Iterator[tuple[Rule, Match]]:
+    """Each path condition of the route's HTTP rules (a rule without one takes every path)."""
+    for rule in route.rules:
+        if rule.protocol != "http" or (routed_only and not rule.destinations):
+            continue
+        yield from ((rule, m) for m in rule.matches or (Match("any", "", rule.path),))
 
 
 def verify_gateway(
     index: int,
-    route: Mapping[str, Any],
+    obj: Mapping[str, Any],
     policies: Sequence[Mapping[str, Any]],
     settings: GatewaySettings,
     groups: Sequence[str],
     others: Sequence[str] = (),
 ) -> list[Finding]:
-    """Requests to the route's hosts and paths need a token holding one of `groups` at the gateway.
+    """Requests to every host and path the route serves need a token holding one of `groups`.
 
-    `others` are groups of other tenants: their tokens must not pass either.
+    `others` are groups of other tenants: their tokens must not pass either. One finding per host
+    of the route, at the first path condition with a gap.
     """
     jwt = settings.jwt
-    if jwt is None:
+    route = routing.route_of(obj)
+    if jwt is None or route is None:
         return []
     principal = f"{jwt.issuer}/tenant-probe"
     strangers = [[], [STRANGER_GROUP], *[[g] for g in dict.fromkeys(others) if g not in groups]]
+    callers: list[tuple[str | None, list[str], str]] = [(None, [], "requests without a token")] + [
+        (principal, g, f"a token whose {jwt.groups_claim} claim holds {_show_groups(g)}") for g in strangers
+    ]
+
+    def denied(host: Strings, path: Strings, who: str | None, claims: list[str]) -> semantics.Tri:
+        request = Request(host, path, principal=who, claims={jwt.groups_claim: claims})
+        return semantics.denied(policies, settings.namespace, settings.selector, request)
+
+    shown = ", ".join(f"{k}={v}" for k, v in settings.selector.items())
     out = []
-    for host, path, prefix in _route_prefixes(route):
-        probes: list[tuple[str | None, list[str], str]] = [(None, [], "requests without a token")] + [
-            (principal, g, f"a token whose {jwt.groups_claim} claim holds {_show_groups(g)}")
-            for g in strangers
-        ]
+    for host in route.hosts or ("*",):
         leak = next(
             (
-                (f"host {h}, path {p}", who)
+                (match.path, f"denies {what} (host {h}, path {p})")
+                for _, match in _http_matches(route)
+                for p in served_paths(match)
                 for h in _probe_hosts(host)
-                for p in _probe_paths(prefix)
-                for who_principal, who_groups, who in probes
-                if semantics.denied(
-                    policies,
-                    settings.namespace,
-                    settings.selector,
-                    Request(h, p, principal=who_principal, claims={jwt.groups_claim: who_groups}),
-                )
-                is not True
+                for who, claims, what in callers
+                if denied(h, p, who, claims) is not True
             ),
             None,
         )
         if leak:
-            where, who = leak
-            shown = ", ".join(f"{k}={v}" for k, v in settings.selector.items())
             out.append(
                 Finding(
                     index,
-                    path,
+                    leak[0],
                     f"no DENY AuthorizationPolicy in {settings.namespace} for the gateway pods ({shown}) "
-                    f"denies {who} ({where}): the tenant's paths {', '.join(gateway.deny_paths(prefix))} "
-                    f"on host {host} need a token whose {jwt.groups_claim} claim holds one of: "
-                    f"{', '.join(groups)} (ray-tenants render generates the policy)",
+                    f"{leak[1]}: every path this route serves on {host} needs a token whose "
+                    f"{jwt.groups_claim} claim holds one of: {', '.join(groups)} "
+                    "(ray-tenants render generates the policy)",
                 )
             )
-        locked = [
-            g
-            for g in groups
-            if semantics.denied(
-                policies,
-                settings.namespace,
-                settings.selector,
-                Request(host, prefix, principal=principal, claims={jwt.groups_claim: [g]}),
-            )
-            is True
-        ]
+        locked = next(
+            (
+                (match, g)
+                for _, match in _http_matches(route, routed_only=True)
+                for g in groups
+                if denied(Strings.exact(host), served_paths(match)[0], principal, [g]) is True
+            ),
+            None,
+        )
         if locked:
             out.append(
                 Finding(
                     index,
-                    path,
+                    locked[0].path,
                     f"a DENY AuthorizationPolicy in {settings.namespace} denies the tenant's own group "
-                    f"{locked[0]!r} at {host}{prefix} too: check its paths and the "
+                    f"{locked[1]!r} at {host}{locked[0].value} too: check its paths and the "
                     f"{gateway.groups_claim_key(jwt)} condition",
                     "warning",
                 )
@@ -370,7 +385,7 @@ def verify_tenants(
     out: list[Finding] = []
     for tenant in tenants:
         mine = [(i, o) for i, o in enumerate(objects) if namespace_of(o) == tenant.name]
-        routes = [(i, o) for i, o in mine if routing.is_virtual_service(o)]
+        routes = [(i, o) for i, o in mine if routing.route_of(o) is not None]
         workloads = [(i, o) for i, o in mine if ray.is_ray_workload(o)]
         if access.ray_auth != auth.NONE:
             for i, o in workloads:
@@ -390,12 +405,19 @@ def verify_tenants(
     return out
 
 
+def _served(objs: Iterable[Mapping[str, Any]]) -> Iterator[tuple[Route, Rule, Match]]:
+    for obj in objs:
+        route = routing.route_of(obj)
+        if route is not None:
+            yield from ((route, rule, match) for rule, match in _http_matches(route, routed_only=True))
+
+
 def _open_tenant(
     workload: tuple[int, Mapping[str, Any]], routes: Sequence[Mapping[str, Any]], tenant: str
 ) -> Finding:
     """The warning of `rayAuth: none` for a tenant, on its first Ray workload."""
     index, obj = workload
-    where = " or ".join(dict.fromkeys(f"{h}{p}" for vs in routes for h, _, p in _route_prefixes(vs)))
+    where = " or ".join(dict.fromkeys(f"{h}{m.value}" for r, _, m in _served(routes) for h in r.hosts))
     path = ray.cluster_spec_path(obj) or ("spec",)
     return Finding(
         index, (*path, auth.AUTH_FIELD), open_to_anyone(where or "its Ray head", "", tenant), "warning"
@@ -404,16 +426,7 @@ def _open_tenant(
 
 def _route_ports(routes: Iterable[Mapping[str, Any]]) -> set[int]:
     """The destination ports the routes send traffic to."""
-    return {
-        number
-        for vs in routes
-        for rule in list_of(mapping_of(vs.get("spec")).get("http"))
-        for entry in list_of(mapping_of(rule).get("route"))
-        if isinstance(
-            number := mapping_of(mapping_of(mapping_of(entry).get("destination")).get("port")).get("number"),
-            int,
-        )
-    }
+    return {d.port for _, rule, _ in _served(routes) for d in rule.destinations if isinstance(d.port, int)}
 
 
 def verify_open_routes(objects: Sequence[Mapping[str, Any]]) -> list[Finding]:
@@ -425,36 +438,40 @@ def verify_open_routes(objects: Sequence[Mapping[str, Any]]) -> list[Finding]:
     }
     authz = [o for o in objects if is_authorization_policy(o)]
     out = []
-    for index, vs in enumerate(objects):
-        if not routing.is_virtual_service(vs):
-            continue
-        http = list_of(mapping_of(vs.get("spec")).get("http"))
-        for host, gw, path, prefix in prefix_claims(vs):
-            rule = mapping_of(http[int(path[2])]) if isinstance(path[2], int) else {}
-            for entry in list_of(rule.get("route")):
-                service, ns = service_of(
-                    mapping_of(mapping_of(entry).get("destination")).get("host"), namespace_of(vs)
+    for index, obj in enumerate(objects):
+        for route, rule, match in _served([obj]):
+            workload = next(
+                (
+                    w
+                    for d in rule.destinations
+                    if (w := heads.get((d.namespace, d.service))) is not None and not auth.has_token_auth(w)
+                ),
+                None,
+            )
+            gateways = match.gateways or route.gateways
+            namespaces = {g.split("/", 1)[0] for g in gateways if "/" in g}
+            if workload is None or (
+                namespaces and all(_guarded(authz, ns, route, match) for ns in namespaces)
+            ):
+                continue
+            out.append(
+                Finding(
+                    index,
+                    match.path,
+                    f"routes to the Ray head of {_describe(workload)}, which has no token auth "
+                    f"(authOptions.mode: token), and no DENY AuthorizationPolicy in the gateway's "
+                    "namespace keeps anonymous requests out: "
+                    + open_to_anyone(
+                        route.hosts[0] if route.hosts else "*", match.value, namespace_of(workload)
+                    ),
+                    "warning",
                 )
-                workload = heads.get((ns, service))
-                if workload is None or auth.has_token_auth(workload):
-                    continue
-                if not _guarded(authz, gw.split("/", 1)[0] if "/" in gw else "", host, prefix):
-                    out.append(
-                        Finding(
-                            index,
-                            path,
-                            f"routes to the Ray head of {_describe(workload)}, which has no token auth "
-                            f"(authOptions.mode: token), and no DENY AuthorizationPolicy in the gateway's "
-                            f"namespace keeps anonymous requests out: {open_to_anyone(host, prefix, ns)}",
-                            "warning",
-                        )
-                    )
-                    break
+            )
     return out
 
 
-def _guarded(policies: Sequence[Mapping[str, Any]], namespace: str, host: str, prefix: str) -> bool:
-    """Whether some DENY policy in the gateway's namespace denies anonymous requests under the prefix.
+def _guarded(policies: Sequence[Mapping[str, Any]], namespace: str, route: Route, match: Match) -> bool:
+    """Whether some DENY policy in the gateway's namespace denies anonymous requests to the match.
 
     Without a spec the gateway's pod labels are unknown: any policy of that namespace counts.
     """
@@ -464,6 +481,7 @@ def _guarded(policies: Sequence[Mapping[str, Any]], namespace: str, host: str, p
             for p in policies
             if semantics.action(p) == "DENY" and namespace_of(p) == namespace
         )
+        for host in route.hosts or ("*",)
         for h in _probe_hosts(host)
-        for path in _probe_paths(prefix)
+        for path in served_paths(match)
     )
