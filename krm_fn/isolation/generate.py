@@ -14,7 +14,7 @@ from typing import Any, Protocol
 from krm_fn import ray
 from krm_fn.isolation import auth, gateway, network, quota
 from krm_fn.isolation.settings import AccessSpec, TenantAccess
-from krm_fn.results import Result
+from krm_fn.results import ResourceRef, Result
 
 ROUTE_KINDS = ("VirtualService", "HTTPRoute")
 # workloads whose jobs the KubeRay operator submits through the head's dashboard port
@@ -108,7 +108,25 @@ def tenant_objects(
                 )
     if tenant.access.quota:
         out.append(quota.resource_quota(tenant.name, tenant.access.quota, labels))
-    return out, results
+    return out, [*results, *_name_clashes(out, copies)]
+
+
+def _name_clashes(made: Sequence[Mapping[str, Any]], copies: Sequence[Mapping[str, Any]]) -> list[Result]:
+    """A base whose copy would be one object with an isolation object of the tenant: an error on the base."""
+    names = {(o["apiVersion"], o["kind"], o["metadata"]["name"]) for o in made}
+    out = []
+    for copy in copies:
+        ref = ResourceRef.of(copy)
+        if (ref.api_version, ref.kind, ref.name) in names:
+            out.append(
+                Result(
+                    f"{ref.kind}/{ref.name} is the name ray-tenants gives a {ref.kind} it generates in each "
+                    "tenant namespace (spec.access): rename the base",
+                    resource=ref._replace(namespace=""),
+                    field="metadata.name",
+                )
+            )
+    return out
 
 
 def gateway_policy(
