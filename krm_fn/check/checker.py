@@ -90,7 +90,8 @@ def check(docs: Sequence[Manifest], options: Options) -> Report:
         _check_schemas(objects, generated, version, options, report)
     if "policy" in options.select:
         _check_policy(objects, generated, spec_doc, config, report)
-        _check_isolation(objects, generated, config, report)
+        if spec_doc is None or config is not None:  # a broken spec is reported, not guessed at
+            _check_isolation(objects, generated, config, report)
     if "drift" in options.select and config is not None and spec_doc is not None and not report.failed:
         check_drift(docs, inputs, spec_doc, config, options, report)
     report.results.sort(key=lambda r: (r.file, r.line or 0))

@@ -471,3 +471,12 @@ def test_a_policy_naming_one_cluster_leaves_a_rayservices_pods_open(
     fields = [x.split(": ")[1] for x in errors(lines)]
     assert "RayService/mlops/serve spec.rayClusterConfig.headGroupSpec" in fields
     assert not any(f.startswith("RayCluster/research/") for f in fields), fields
+
+
+def test_a_broken_spec_is_reported_not_guessed_at(check: Check, stream: Objects, tmp_path: Path) -> None:
+    code, lines = check(*write(tmp_path, open_stream(stream), stream_spec(rayAuth="maybe")), cwd=tmp_path)
+    assert code == 1
+    assert any(
+        "spec.access.rayAuth: expected one of token, kubernetes, none, got 'maybe'" in x for x in lines
+    ), lines
+    assert not any("can run code" in x for x in lines), lines
