@@ -313,7 +313,7 @@ def _edited(text: str, edit: Edit, shown: str) -> str:
             out.append(text[start:end])
         else:
             doc = docs.get(line)
-            if doc is None or not isinstance(doc.data, dict) or owner_tenant(doc.data) is None:
+            if doc is None or not isinstance(doc.data, dict) or not is_generated_object(doc.data):
                 raise FnError(
                     [
                         Result(

@@ -9,15 +9,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from krm_fn import standalone, writer, yamlio
+from krm_fn import ray, standalone, writer, yamlio
 from krm_fn.check.options import Options
 from krm_fn.check.report import Report
 from krm_fn.config import TenantsConfig
 from krm_fn.inputs.loader import load_paths
 from krm_fn.inputs.objects import Manifest
+from krm_fn.isolation.generate import ROUTE_KINDS
 from krm_fn.items import (
     clone,
     index_of,
+    is_generated_object,
     is_shared,
     meta,
     owner_in_package,
@@ -88,7 +90,7 @@ def generated_on_disk(docs: Sequence[Manifest], config: TenantsConfig, root: Pat
             own.add(file)
             objects.extend(group)
         else:
-            objects.extend(d for d in group if d.is_object and owner_tenant(d.data) is not None)
+            objects.extend(d for d in group if d.is_object and is_generated_object(d.data))
     return OnDisk(objects, own)
 
 
@@ -146,7 +148,7 @@ def compare_generated(
             # its identity says nothing, so it may be the user's: said, never rewritten or removed
             drift.results.append(
                 doc.result(
-                    f"labelled as generated for tenant {owner_tenant(doc.data)!r}, but the spec expands "
+                    f"labelled as generated for {_for_whom(doc.data)}, but the spec expands "
                     f"no base {key[0]}/{key[2]}: kept as it is; delete it if it is left over",
                     severity="warning",
                 )
@@ -347,7 +349,9 @@ def check_drift(
     want = expected_generated(inputs, spec_doc.data, config, root)
     if want is None:
         return
-    if config.tenants and all(o.get("kind") == "Namespace" for o in want):
+    # no object generated now is a copy of an input: the bases are not among the inputs
+    inputs_named = {(d.data.get("kind"), meta(d.data).get("name")) for d in inputs}
+    if config.tenants and not any((o.get("kind"), meta(o).get("name")) in inputs_named for o in want):
         report.results.append(_no_bases(have, spec_doc, options.fix))
         return
     text = _styled(inputs)
@@ -383,13 +387,10 @@ def _placed_by_kpt(drift: Drift, strays: Sequence[Manifest], want: Sequence[Mapp
 
 def _no_bases(have: Sequence[Manifest], spec_doc: Manifest, fix: bool) -> Result:
     """Drift needs the bases: without any, every copy would look stale. Said once, nothing judged."""
-    copies = sorted(
-        {
-            f"{d.data.get('kind')}/{meta(d.data).get('name')}"
-            for d in have
-            if d.data.get("kind") != "Namespace"
-        }
-    )
+    # the bases the spec refers to (its tenants' Ray workloads and routes), else any copy
+    named = [d.data for d in have if ray.is_ray_workload(d.data) or d.data.get("kind") in ROUTE_KINDS]
+    named = named or [d.data for d in have if d.data.get("kind") != "Namespace"]
+    copies = sorted({f"{o.get('kind')}/{meta(o).get('name')}" for o in named})
     which = f" (the generated objects are copies of {', '.join(copies)})" if copies else ""
     return spec_doc.result(
         f"drift needs the bases the spec expands, and none is among the inputs{which}: give their "
