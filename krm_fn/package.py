@@ -107,15 +107,20 @@ def pruned(
     config_file = path_of(function_config) if function_config else ""
     return [
         Result(
-            f"removed the generated files of tenant {tenant!r} "
-            f"({'no longer in the spec' if tenant not in tenants else 'the spec no longer generates them'}): "
-            f"{', '.join(sorted(paths))}",
+            f"removed the generated files {_whose(tenant, tenants)}: {', '.join(sorted(paths))}",
             severity="info",
             resource=config.ref,
             file=config_file,
         )
         for tenant, paths in sorted(files.items())
     ]
+
+
+def _whose(folder: str, tenants: set[str]) -> str:
+    if folder == GATEWAY_FOLDER:
+        return "the tenants shared (the spec no longer generates them)"
+    why = "no longer in the spec" if folder not in tenants else "the spec no longer generates them"
+    return f"of tenant {folder!r} ({why})"
 
 
 def expand_package(items: Sequence[Any], fn_config: Mapping[str, Any] | None, file: str) -> Outcome:
