@@ -350,7 +350,9 @@ def check_drift(
     if want is None:
         return
     # no object generated now is a copy of an input: the bases are not among the inputs
-    inputs_named = {(d.data.get("kind"), meta(d.data).get("name")) for d in inputs}
+    inputs_named = {
+        (d.data.get("kind"), meta(d.data).get("name")) for d in inputs if not is_generated_object(d.data)
+    }
     if config.tenants and not any((o.get("kind"), meta(o).get("name")) in inputs_named for o in want):
         report.results.append(_no_bases(have, spec_doc, options.fix))
         return
