@@ -16,7 +16,7 @@ from typing import Any
 from krm_fn import ray, routing, spot
 from krm_fn.check.drift import check_drift
 from krm_fn.check.options import Options
-from krm_fn.check.report import Report
+from krm_fn.check.report import Report, findings
 from krm_fn.check.schemas import CrdSchemas, FieldPath, Finding, SchemaChecker, resolve_version
 from krm_fn.config import KIND, TenantsConfig, parse_config
 from krm_fn.inputs.function_config import is_tenant_spec, tenant_specs
@@ -91,7 +91,7 @@ def check(docs: Sequence[Manifest], options: Options) -> Report:
         _check_policy(objects, generated, spec_doc, config, report)
     if "drift" in options.select and config is not None and spec_doc is not None and not report.failed:
         check_drift(docs, inputs, spec_doc, config, options, report)
-    report.results.sort(key=lambda r: (r.file, r.line or 0))
+    report.results = findings(report.results)
     return report
 
 

@@ -10,7 +10,7 @@ from typing import IO
 
 from krm_fn.check.checker import check
 from krm_fn.check.options import CHECKS, Options
-from krm_fn.check.report import exit_code, summary, write_lines
+from krm_fn.check.report import exit_code, findings, summary, write_lines
 from krm_fn.inputs.function_config import find_tenant_spec, is_tenant_spec
 from krm_fn.inputs.loader import load_files, load_paths
 from krm_fn.inputs.objects import Manifest
@@ -54,7 +54,7 @@ def main(
         config_file=config,
     )
     outcome = check(docs, options)
-    results = [*problems, *outcome.results]
+    results = findings([*problems, *outcome.results])
     write_lines(results, stdout, verbose)
     if any(r.severity != "info" for r in results):
         stderr.write(
