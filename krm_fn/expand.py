@@ -112,6 +112,8 @@ def expand(
     if config.spot.enabled and workloads:
         out.results.extend(r.at(config.ref, config_file) for r in check_group_names(config.spot, workloads))
     out.results[:0] = config.warnings
+    # a finding about the spec (a tenant's patch) is in the spec's file, not the base's it was met on
+    out.results = [r.replace(file=config_file) if r.resource == config.ref else r for r in out.results]
     return out
 
 

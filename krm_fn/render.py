@@ -10,7 +10,6 @@ from collections.abc import Sequence
 from typing import IO
 
 from krm_fn.expand import Outcome
-from krm_fn.inputs.objects import with_lines
 from krm_fn.items import path_of
 from krm_fn.output import dump_stream
 from krm_fn.overlays import is_kustomization_file
@@ -36,7 +35,7 @@ def main(
         outcome, manifests = run(paths, config_file, output, out_dir)
     except FnError as exc:
         outcome, manifests = Outcome([], exc.results), []
-    for result in with_lines(outcome.results, manifests):
+    for result in outcome.results:
         stderr.write(result.one_line() + "\n")
     if outcome.failed:
         return 1

@@ -14,7 +14,7 @@ from krm_fn.config import parse_config
 from krm_fn.expand import Outcome
 from krm_fn.inputs.function_config import find_tenant_spec
 from krm_fn.inputs.loader import find_files, load_files
-from krm_fn.inputs.objects import Manifest
+from krm_fn.inputs.objects import Manifest, locate
 from krm_fn.items import same_object
 from krm_fn.overlays import KUSTOMIZATION_FILES
 from krm_fn.package import expand_placed
@@ -38,7 +38,10 @@ def run(
         spec = find_tenant_spec(config_docs, config_file)
     else:
         spec = find_tenant_spec(manifests)
-    config = parse_config(spec.data, spec.file)
+    try:
+        config = parse_config(spec.data, spec.file)
+    except FnError as exc:
+        raise FnError(locate(exc.results, [spec])) from None
     if output is not None:
         config = config._replace(output=output)
     inputs = [m for m in manifests if not (isinstance(m.data, dict) and same_object(m.data, spec.data))]
@@ -59,7 +62,8 @@ def run(
     # a stream of files, never a kpt package, whatever annotations the objects carry
     outcome = expand_placed([m.data for m in inputs], config, spec.data, files, kpt=False)
     # findings about the spec point at the file it came from
-    outcome.results = [r.at(file=spec.file) if r.resource == config.ref else r for r in outcome.results]
+    about_spec = [r.at(file=spec.file) if r.resource == config.ref else r for r in outcome.results]
+    outcome.results = locate(about_spec, [*manifests, spec])
     return outcome, manifests
 
 

@@ -8,7 +8,6 @@ with a tenant spec, over what the inputs expand to) and their findings located i
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -19,14 +18,12 @@ from krm_fn.check.options import Options
 from krm_fn.check.report import Report, findings
 from krm_fn.check.schemas import CrdSchemas, FieldPath, Finding, SchemaChecker, resolve_version
 from krm_fn.config import KIND, TenantsConfig, parse_config
-from krm_fn.inputs.function_config import is_tenant_spec, tenant_specs
-from krm_fn.inputs.objects import Manifest
+from krm_fn.inputs.function_config import tenant_specs
+from krm_fn.inputs.objects import Manifest, locate
 from krm_fn.items import CRD_GROUP, clone, is_tool_config, meta, owner_tenant, same_object
 from krm_fn.package import all_placed, expand_placed
 from krm_fn.results import FnError, ResourceRef, Result
 from krm_fn.spot import SpotSpec
-
-_FIELD_PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
 
 
 @dataclass(frozen=True)
@@ -135,7 +132,7 @@ def _tenant_spec(
     try:
         return spec_doc, parse_config(spec_doc.data, spec_doc.file)
     except FnError as exc:
-        report.results.extend(_locate(r, [spec_doc]) for r in exc.results)
+        report.results.extend(locate(exc.results, [spec_doc]))
         return spec_doc, None
 
 
@@ -145,11 +142,10 @@ def _expand(
     """The tenant copies (or, without tenants, the pinned objects), located at their bases."""
     items = [clone(d.data) for d in inputs]
     outcome = expand_placed(items, config, spec_doc.data, [d.file for d in inputs], kpt=all_placed(items))
-    for result in outcome.results:
-        if result.resource is not None and is_tenant_spec(result.resource.to_krm()):
-            # a finding about the spec (a tenant's patch) belongs in the spec's file, not the base's
-            result = result.replace(file=spec_doc.file, line=None)
-        report.results.append(_locate(result, [*inputs, spec_doc]))
+    # a finding about the spec carries the file the expansion knows it by (none for a file given
+    # with --config): here it is the spec's
+    found = [r.at(file=spec_doc.file) if r.resource == config.ref else r for r in outcome.results]
+    report.results.extend(locate(found, [*inputs, spec_doc]))
     if outcome.failed:
         return []
     # an object whose kind or name is not a string (passed through, never copied) names no base
@@ -282,19 +278,3 @@ def _check_policy(
             report.results.extend(t.result(f.message, f.path) for f in routing.check_route(t.obj, heads))
     for overlap in routing.route_overlaps([t.obj for t in routes]):
         report.results.append(routes[overlap.index].result(overlap.finding.message, overlap.finding.path))
-
-
-def _locate(result: Result, docs: Sequence[Manifest]) -> Result:
-    """Add the line of the finding's field, where its file and object are among `docs`."""
-    if result.line is not None:
-        return result
-    ref = result.resource
-    for doc in docs:
-        if doc.file == result.file and (ref is None or (doc.ref.kind, doc.ref.name) == (ref.kind, ref.name)):
-            return result.replace(line=doc.line_of(parse_field(result.field)))
-    return result
-
-
-def parse_field(text: str) -> tuple[str | int, ...]:
-    """`spec.tenants[0].name` as a path."""
-    return tuple(int(i) if i else k for k, i in _FIELD_PART.findall(text))

@@ -6,6 +6,8 @@ import shutil
 import sys
 from pathlib import Path
 
+import yaml
+
 from tests.conftest import REPO, run
 
 FN = [sys.executable, "-m", "krm_fn"]
@@ -39,3 +41,92 @@ def test_each_finding_once_sorted_by_file_and_line_with_the_spec_among_the_input
     assert [line.split(": ")[0] for line in lines] == [f"base/raycluster.yaml:{typo}", "broken/bad.yaml:2"]
     assert len(lines) == len(set(lines))
     assert "ray-tenants check: 2 errors" in err
+
+
+SPEC = """\
+apiVersion: fn.ray-tenants.dev/v1alpha1
+kind: RayTenants
+metadata:
+  name: tenants
+spec:
+  tenants:
+    - name: team-a
+      namespaceLabels: {istio-injection: enabled}
+      pathPrefix: /team-a
+"""
+
+RAYCLUSTER = """\
+apiVersion: ray.io/v1
+kind: RayCluster
+metadata:
+  name: rc
+spec:
+  headGroupSpec:
+    template:
+      spec:
+        containers:
+          - name: head
+            image: rayproject/ray:2.52.0
+  workerGroupSpecs:
+    - groupName: small-group
+      template:
+        spec:
+          affinity: 5
+          containers:
+            - name: worker
+              image: rayproject/ray:2.52.0
+"""
+
+
+def line_of(text: str, needle: str) -> int:
+    """The 1-based line of `text` that holds `needle` (once)."""
+    found = [i for i, line in enumerate(text.splitlines(), 1) if needle in line]
+    assert len(found) == 1, (needle, found)
+    return found[0]
+
+
+def test_render_and_check_point_at_the_line_of_the_field_in_the_spec_and_in_a_base(tmp_path: Path) -> None:
+    (tmp_path / "spec.yaml").write_text(SPEC)
+    (tmp_path / "rc.yaml").write_text(RAYCLUSTER)
+    prefix = f"spec.yaml:{line_of(SPEC, 'pathPrefix')}: RayTenants/tenants spec.tenants[0].pathPrefix: "
+    code, _, err = report(tmp_path, "render", "--config", "spec.yaml", "rc.yaml")
+    assert code == 1
+    assert err.startswith(prefix), err
+    code, lines, _ = report(tmp_path, "check", "--config", "spec.yaml", "rc.yaml")
+    assert code == 1
+    assert [line for line in lines if line.startswith("spec.yaml")] == [err.strip()]
+
+    (tmp_path / "spec.yaml").write_text(SPEC.replace("pathPrefix: /team-a", "pathPrefix: /team-a/"))
+    affinity = f"rc.yaml:{line_of(RAYCLUSTER, 'affinity')}: RayCluster/"
+    code, _, err = report(tmp_path, "render", "--config", "spec.yaml", "rc.yaml")
+    assert code == 1
+    assert err.startswith(affinity + "team-a/rc spec.workerGroupSpecs[0].template.spec.affinity: "), err
+    code, lines, _ = report(tmp_path, "check", "spec.yaml", "rc.yaml")
+    assert code == 1
+    assert lines and all(line.startswith(affinity) for line in lines), lines
+
+
+def test_krm_results_name_the_file_and_field_of_each_finding() -> None:
+    spec = yaml.safe_load(SPEC.replace("pathPrefix: /team-a", "pathPrefix: /team-a/"))
+    spec["metadata"]["annotations"] = {"config.kubernetes.io/path": "tenants.yaml"}
+    spec["spec"]["tenants"][0]["patches"] = [
+        {
+            "target": {"kind": "RayCluster", "name": "rc"},
+            "patch": [{"op": "test", "path": "/spec/workerGroupSpecs/0/groupName", "value": "gpu"}],
+        }
+    ]
+    base = yaml.safe_load(RAYCLUSTER)
+    base["metadata"]["annotations"] = {"config.kubernetes.io/path": "base/rc.yaml"}
+    other = yaml.safe_load(RAYCLUSTER.replace("name: rc", "name: other"))
+    other["metadata"]["annotations"] = {"config.kubernetes.io/path": "base/other.yaml"}
+    items = {"apiVersion": "config.kubernetes.io/v1", "kind": "ResourceList", "items": [base, other, spec]}
+    result = run(FN, stdin=yaml.safe_dump({**items, "functionConfig": spec}).encode())
+    assert result.returncode == 1
+    where = sorted(
+        (r["file"]["path"], r["resourceRef"]["kind"], r["field"]["path"])
+        for r in yaml.safe_load(result.stdout)["results"]
+    )
+    assert where == [
+        ("base/other.yaml", "RayCluster", "spec.workerGroupSpecs[0].template.spec.affinity"),
+        ("tenants.yaml", "RayTenants", "spec.tenants[0].patches[0].patch"),
+    ]
