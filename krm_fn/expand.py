@@ -304,16 +304,14 @@ def _tenant_copy(
     for patch in tenant.patches:
         if patch.kind == copy.get("kind") and patch.name == metadata_of(base).get("name"):
             # imported here: most specs have no patches, and every call pays for its imports
-            import jsonpatch
-            import jsonpointer
+            from krm_fn.patching import apply_ops
 
-            try:
-                copy = jsonpatch.apply_patch(copy, list(patch.ops), in_place=True)
-            except (jsonpatch.JsonPatchException, jsonpointer.JsonPointerException) as exc:
+            copy, failed, why = apply_ops(copy, patch.ops)
+            if failed is not None:
                 return copy, [
                     Result(
-                        f"patch for {patch.kind}/{patch.name} of tenant {tenant.name!r} does not apply: {exc}",
-                        field=f"{patch.field}.patch",
+                        f"patch for {patch.kind}/{patch.name} of tenant {tenant.name!r} does not apply: {why}",
+                        field=f"{patch.field}.patch[{failed}]",
                         resource=config.ref,
                     )
                 ]

@@ -179,5 +179,6 @@ def test_render_warns_about_a_node_pool_for_a_group_no_workload_has(tmp_path: Pa
     assert code == 0 and "kind: RayCluster" in out
     assert (
         err
-        == f"{spec}:7: RayTenants/t spec.spot.nodePools.gpuu: warning: no worker group is named 'gpuu'; this pool is never used\n"
+        == f"{spec}:7: RayTenants/t spec.spot.nodePools.gpuu: warning: no worker group is named 'gpuu'; this pool is never used "
+        "(worker groups: 'cpu', 'gpu'; did you mean 'gpu'?)\n"
     )

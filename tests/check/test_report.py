@@ -128,5 +128,5 @@ def test_krm_results_name_the_file_and_field_of_each_finding() -> None:
     )
     assert where == [
         ("base/other.yaml", "RayCluster", "spec.workerGroupSpecs[0].template.spec.affinity"),
-        ("tenants.yaml", "RayTenants", "spec.tenants[0].patches[0].patch"),
+        ("tenants.yaml", "RayTenants", "spec.tenants[0].patches[0].patch[0]"),
     ]
