@@ -86,7 +86,7 @@ def _run(args: list[str], out: IO[str], err: IO[str]) -> int:
     if ns.command == "render":
         from krm_fn import render
 
-        return render.main(ns.paths, ns.config, out, err, ns.output, ns.out)
+        return render.main(ns.paths, ns.config, out, err, ns.output, ns.out, ns.exclude, ns.verbose)
     if ns.command == "check":
         from krm_fn.check import command
 
@@ -101,6 +101,7 @@ def _run(args: list[str], out: IO[str], err: IO[str]) -> int:
             select=ns.select,
             fix=ns.fix,
             verbose=ns.verbose,
+            exclude=ns.exclude,
         )
     if ns.command == "install-plugin":
         from krm_fn import plugin
@@ -129,7 +130,8 @@ def _parser() -> argparse.ArgumentParser:
             "render",
             help="expand manifests standalone and print the result as a YAML stream",
             description="Expand the bases in PATH... (files or folders) for the tenant spec and print "
-            "the resulting objects. Diagnostics go to stderr as `path: Kind/name field: message`.",
+            "the resulting objects. Diagnostics go to stderr as `path:line: Kind/name field: message`, "
+            "the line the field's own.",
         )
     )
     _check_arguments(
@@ -162,7 +164,26 @@ def _render_arguments(render: argparse.ArgumentParser) -> None:
         help="with output overlays: the folder to write <DIR>/<tenant>/ into (generated files of "
         "tenants no longer in the spec are removed)",
     )
+    _walk_arguments(render)
     render.add_argument("paths", nargs="+", metavar="PATH", help="manifest files or folders, or - for stdin")
+
+
+def _walk_arguments(parser: argparse.ArgumentParser) -> None:
+    """What render and check share about reading folders: --exclude, and -v for what was skipped."""
+    parser.add_argument(
+        "--exclude",
+        metavar="GLOB",
+        action="append",
+        default=[],
+        help="in folders, skip files and folders matching GLOB by name or path (repeatable); "
+        "hidden ones and Helm charts (folders with a Chart.yaml) are always skipped",
+    )
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="also print informational findings (files skipped as not Kubernetes objects, charts)",
+    )
 
 
 def _check_arguments(parser: argparse.ArgumentParser) -> None:
@@ -195,7 +216,7 @@ def _check_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="regenerate drifted generated files (exit 1 when any file changed, as formatters do)",
     )
-    parser.add_argument("-v", "--verbose", action="store_true", help="also print informational findings")
+    _walk_arguments(parser)
     parser.add_argument("paths", nargs="+", metavar="PATH", help="manifest files or folders, or - for stdin")
 
 

@@ -25,18 +25,22 @@ def main(
     stderr: IO[str],
     output: str | None = None,
     out_dir: str | None = None,
+    exclude: Sequence[str] = (),
+    verbose: bool = False,
 ) -> int:
     """Render PATHs for the tenant spec; print the stream (or write the overlays), else exit 1.
 
     `output` overrides the spec's output mode; overlays mode writes under `out_dir` and prints
-    one line per file written or removed.
+    one line per file written or removed. `exclude`: globs of paths not to read in folders;
+    `verbose`: also print the informational findings (files skipped).
     """
     try:
-        outcome, manifests = run(paths, config_file, output, out_dir)
+        outcome, manifests = run(paths, config_file, output, out_dir, exclude)
     except FnError as exc:
         outcome, manifests = Outcome([], exc.results), []
     for result in outcome.results:
-        stderr.write(result.one_line() + "\n")
+        if verbose or result.severity != "info":
+            stderr.write(result.one_line() + "\n")
     if outcome.failed:
         return 1
     if out_dir is not None and any(path_of(o) for o in outcome.items):

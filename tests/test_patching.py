@@ -95,7 +95,7 @@ def test_a_failed_op_says_what_the_base_holds(
 
 
 def test_the_failed_op_is_named_after_the_ops_that_applied() -> None:
-    ops = [
+    ops: list[dict[str, Any]] = [
         {
             "op": "add",
             "path": "/spec/workerGroupSpecs/-",

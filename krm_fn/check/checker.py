@@ -107,9 +107,7 @@ def _not_objects(docs: Sequence[Manifest]) -> list[Result]:
                 )
             )
         else:
-            out.append(
-                doc.result("not a Kubernetes object (no apiVersion and kind): skipped", severity="info")
-            )
+            out.append(doc.skipped())
     return out
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import IO
 
 from krm_fn.check.checker import check
-from krm_fn.check.options import CHECKS, Options
+from krm_fn.check.options import CHECKS, Options, exclude_words
 from krm_fn.check.report import exit_code, findings, summary, write_lines
 from krm_fn.inputs.function_config import find_tenant_spec, is_tenant_spec
 from krm_fn.inputs.loader import load_files, load_paths
@@ -29,6 +29,7 @@ def main(
     select: str = ",".join(CHECKS),
     fix: bool = False,
     verbose: bool = False,
+    exclude: Sequence[str] = (),
 ) -> int:
     """`ray-tenants check PATH...`: print one line per finding; return the exit code."""
     selected = frozenset(s.strip() for s in select.split(",") if s.strip())
@@ -36,8 +37,8 @@ def main(
     if unknown or not selected:
         stderr.write(f"ray-tenants check: --select takes {', '.join(CHECKS)}; got {select!r}\n")
         return 2
-    docs, problems = load_paths(paths)
-    crd_docs, crd_problems = load_paths(crds)
+    docs, problems = load_paths(paths, exclude)
+    crd_docs, crd_problems = load_paths(crds, exclude)
     problems.extend(crd_problems)
     config_doc = _config(config, problems)
     root = _root(config, docs, paths)
@@ -48,17 +49,18 @@ def main(
         crds=crd_docs,
         config=config_doc,
         root=root,
-        regenerate=_regenerate(config, paths, root),
+        regenerate=_regenerate(config, paths, root, exclude),
         fix=fix,
         paths=paths,
         config_file=config,
+        exclude=exclude,
     )
     outcome = check(docs, options)
     results = findings([*problems, *outcome.results])
     write_lines(results, stdout, verbose)
     if any(r.severity != "info" for r in results):
         stderr.write(
-            f"ray-tenants check: {summary(results, len({d.file for d in docs} | {r.file for r in problems if r.file}))}\n"
+            f"ray-tenants check: {summary(results, len({d.file for d in docs} | {r.file for r in problems if r.file and r.severity != 'info'}))}\n"
         )
     return exit_code(results)
 
@@ -96,10 +98,10 @@ def _root(config_file: str | None, docs: Sequence[Manifest], paths: Sequence[str
     return common
 
 
-def _regenerate(config: str | None, paths: Sequence[str], root: Path) -> str:
+def _regenerate(config: str | None, paths: Sequence[str], root: Path, exclude: Sequence[str]) -> str:
     if (root / "Kptfile").is_file():
         return f"kpt fn render {shlex.quote(str(root))}"
     words = ["ray-tenants", "check", "--select", "drift", "--fix"]
     if config:
         words += ["--config", config]
-    return shlex.join([*words, *paths])
+    return shlex.join([*words, *exclude_words(exclude), *paths])

@@ -61,6 +61,18 @@ class Manifest:
         )
 
     @property
+    def is_foreign(self) -> bool:
+        """YAML that is no Kubernetes object at all (Helm values, a tool's configuration): no mapping,
+        or one with neither apiVersion nor kind."""
+        return not isinstance(self.data, Mapping) or (
+            "apiVersion" not in self.data and "kind" not in self.data
+        )
+
+    def skipped(self) -> Result:
+        """The info finding that says this document, being foreign, was skipped."""
+        return self.result("not a Kubernetes object (no apiVersion and kind): skipped", severity="info")
+
+    @property
     def ref(self) -> ResourceRef:
         """The object's identity (empty for a document that is no mapping)."""
         return ResourceRef.of(self.data) if isinstance(self.data, Mapping) else ResourceRef("", "", "")

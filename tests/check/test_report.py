@@ -130,3 +130,59 @@ def test_krm_results_name_the_file_and_field_of_each_finding() -> None:
         ("base/other.yaml", "RayCluster", "spec.workerGroupSpecs[0].template.spec.affinity"),
         ("tenants.yaml", "RayTenants", "spec.tenants[0].patches[0].patch[0]"),
     ]
+
+
+def with_foreign_yaml(repo: Path) -> Path:
+    """Beside the manifests: a Helm chart, Helm values, pre-commit's configuration, a playbook."""
+    chart = repo / "charts" / "web"
+    (chart / "templates").mkdir(parents=True)
+    (chart / "Chart.yaml").write_text("apiVersion: v2\nname: web\nversion: 0.1.0\n")
+    (chart / "values.yaml").write_text("replicaCount: 1\n")
+    (chart / "templates" / "cm.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}\ndata:\n"
+        "  {{- toYaml .Values | nindent 2 }}\n"
+    )
+    (repo / "values.yaml").write_text("replicas: 3\nimage: {tag: latest}\n")
+    (repo / "playbook.yml").write_text("- hosts: all\n  tasks: []\n")
+    (repo / ".pre-commit-config.yaml").write_text("repos: []\n")
+    return repo
+
+
+def test_yaml_that_is_no_kubernetes_object_and_helm_charts_are_skipped_with_an_info_line(
+    tmp_path: Path,
+) -> None:
+    repo = with_foreign_yaml(repository(tmp_path))
+    for command in (["check", "."], ["check", "--select", "drift", "--fix", "."]):
+        assert report(repo, *command) == (0, [], ""), command
+    code, lines, _ = report(repo, "check", "-v", ".")
+    assert code == 0
+    skipped = [line for line in lines if "info: not a Kubernetes object" in line or "Helm chart" in line]
+    assert [line.split(": ")[0] for line in skipped] == ["charts/web", "playbook.yml:1", "values.yaml:1"]
+
+    code, out, err = report(repo, "render", ".")
+    assert (code, err) == (0, "")
+    assert "replicas: 3" not in out and "- hosts: all" not in out
+    assert "kind: RayCluster" in out
+    code, _, err = report(repo, "render", "-v", ".")
+    assert code == 0
+    assert [line.split(": ")[0] for line in err.splitlines()] == [
+        "charts/web",
+        "playbook.yml:1",
+        "values.yaml:1",
+    ]
+
+
+def test_exclude_skips_what_matches_in_folders_never_a_file_named(tmp_path: Path) -> None:
+    repo = repository(tmp_path)
+    (repo / "tests" / "fixtures").mkdir(parents=True)
+    (repo / "tests" / "fixtures" / "broken.yaml").write_text("a: [\n")
+    code, lines, _ = report(repo, "check", ".")
+    assert (code, lines[0].split(": ")[0]) == (1, "tests/fixtures/broken.yaml:2")
+    for glob in ("fixtures", "tests/fixtures", "broken.yaml", "*/fixtures/*.yaml"):
+        assert report(repo, "check", "--exclude", glob, ".") == (0, [], ""), glob
+        code, _, err = report(repo, "render", "--exclude", glob, ".")
+        assert (code, err) == (0, ""), glob
+    code, lines, _ = report(
+        repo, "check", "--exclude", "nothing", "--exclude", "fixtures", "tests/fixtures/broken.yaml"
+    )
+    assert (code, lines[0].split(": ")[0]) == (1, "tests/fixtures/broken.yaml:2")
