@@ -186,3 +186,51 @@ def test_exclude_skips_what_matches_in_folders_never_a_file_named(tmp_path: Path
         repo, "check", "--exclude", "nothing", "--exclude", "fixtures", "tests/fixtures/broken.yaml"
     )
     assert (code, lines[0].split(": ")[0]) == (1, "tests/fixtures/broken.yaml:2")
+
+
+def test_a_head_on_spot_alone_is_a_warning_in_every_front_end(tmp_path: Path) -> None:
+    repo = repository(tmp_path)
+    raycluster = repo / "base" / "raycluster.yaml"
+    head = "    template:\n      spec:\n        containers:\n          - name: ray-head\n"
+    text = raycluster.read_text()
+    assert head in text
+    text = text.replace(
+        head, head.replace("spec:\n", "spec:\n        nodeSelector: {cloud.google.com/gke-spot: 'true'}\n")
+    )
+    raycluster.write_text(text)
+    where = f"base/raycluster.yaml:{line_of(text, 'nodeSelector')}: RayCluster/"
+    warning = "spec.headGroupSpec.template.spec.nodeSelector: warning: the head is pinned to Spot nodes"
+
+    code, out, err = report(repo, "render", "--config", "overlays/tenants.yaml", "base")
+    assert code == 0 and "kind: RayCluster" in out
+    assert [line.startswith(where) and warning in line for line in err.splitlines()] == [True, True], err
+    code, lines, err = report(repo, "check", "--config", "overlays/tenants.yaml", "base")
+    assert code == 0 and "0 errors, 2 warnings" in err
+    assert [line.startswith(where) and warning in line for line in lines] == [True, True], lines
+    # without a spec, in the manifest itself
+    code, lines, err = report(REPO, "check", "tests/testdata/check/head-on-spot/head-on-spot.yaml")
+    assert code == 0 and "0 errors, 1 warning" in err
+    assert [warning in line for line in lines] == [True]
+
+    # the KRM function, and the kpt validator on what it wrote
+    items = [yaml.safe_load(text)]
+    spec = yaml.safe_load((repo / "overlays" / "tenants.yaml").read_text())
+    resource_list = {"apiVersion": "config.kubernetes.io/v1", "kind": "ResourceList", "items": items}
+    result = run(FN, stdin=yaml.safe_dump({**resource_list, "functionConfig": spec}).encode())
+    assert result.returncode == 0, result.stderr
+    out = yaml.safe_load(result.stdout)
+    assert {(r["severity"], r["field"]["path"]) for r in out["results"]} == {
+        ("warning", "spec.headGroupSpec.template.spec.nodeSelector")
+    }
+    validator = {
+        "apiVersion": "fn.ray-tenants.dev/v1alpha1",
+        "kind": "RayTenantsCheck",
+        "metadata": {"name": "c"},
+    }
+    checked = {**resource_list, "items": out["items"], "functionConfig": validator}
+    result = run(FN, stdin=yaml.safe_dump(checked).encode())
+    assert result.returncode == 0, result.stderr
+    severities = [
+        r["severity"] for r in yaml.safe_load(result.stdout).get("results", []) if r["severity"] != "info"
+    ]
+    assert severities == ["warning", "warning"]
