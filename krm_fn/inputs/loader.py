@@ -1,7 +1,8 @@
 """The one loader: files, folders and stdin to manifests with their origin; a `v1/List` is its items.
 
-Front ends differ only in what they do with a path that is missing: render stops at the first
-(`find_files` raises), the check reports every one and goes on (`load_paths`).
+Folders are walked one way for every front end (`walk`: hidden paths, Helm charts and `--exclude`
+globs skipped). Front ends differ only in what they do with a path that is missing: render stops
+at the first (`walk` raises), the check reports every one and goes on (`load_paths`).
 """
 
 from __future__ import annotations
