@@ -214,7 +214,8 @@ def _check_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--fix",
         action="store_true",
-        help="regenerate drifted generated files (exit 1 when any file changed, as formatters do)",
+        help="regenerate drifted generated objects where they are, one line per file written (exit 1 "
+        "when any file changed, as formatters do); not with - (stdin)",
     )
     _walk_arguments(parser)
     parser.add_argument("paths", nargs="+", metavar="PATH", help="manifest files or folders, or - for stdin")
