@@ -38,8 +38,10 @@ caused it. A closed stdout (`ray-tenants check . | head`) ends the command quiet
 CHECK_HELP = "check manifests: schemas, Spot and routing policy, drift of generated files"
 CHECK_DESCRIPTION = """\
 Check the manifests in PATH... (files or folders; - reads a stream from stdin) and print one line
-per problem: `path:line: Kind/namespace/name field.path: message`. Exit 1 on any error, 0 when
-there are only warnings.
+per problem, each once, sorted by file and line: `path:line: Kind/namespace/name field.path:
+message`, the line the field's own. Exit 1 on any error, 0 when there are only warnings.
+In folders, hidden files and folders, Helm charts (folders with a Chart.yaml) and what --exclude
+matches are skipped; YAML that is no Kubernetes object is skipped too (-v says which).
 
 Schemas: built-in kinds and every pod template of Ray workloads with kubernetes-validate (strict:
 unknown fields are errors); custom resources against their CRD (among the inputs or --crd),
