@@ -84,7 +84,8 @@ def _walk_folder(root: Path, exclude: Sequence[str]) -> tuple[list[str], list[Re
 def _excluded(root: Path, rel: Path, patterns: Sequence[str]) -> bool:
     """Whether a path below `root` matches a glob: by its name, its path below root, or as shown."""
     names = (rel.name, rel.as_posix(), (root / rel).as_posix())
-    return any(fnmatch.fnmatchcase(name, pattern.rstrip("/")) for pattern in patterns for name in names)
+    globs = [pattern.removeprefix("./").rstrip("/") for pattern in patterns]
+    return any(fnmatch.fnmatchcase(name, glob) for glob in globs for name in names)
 
 
 def read_documents(file: str) -> tuple[list[yamlio.Document], list[Result]]:
