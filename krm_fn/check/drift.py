@@ -15,6 +15,7 @@ from krm_fn.check.report import Report
 from krm_fn.config import TenantsConfig
 from krm_fn.inputs.loader import load_paths
 from krm_fn.inputs.objects import Manifest
+from krm_fn.isolation.generate import is_isolation_object
 from krm_fn.items import (
     clone,
     index_of,
@@ -387,7 +388,7 @@ def _no_bases(have: Sequence[Manifest], spec_doc: Manifest, fix: bool) -> Result
         {
             f"{d.data.get('kind')}/{meta(d.data).get('name')}"
             for d in have
-            if d.data.get("kind") != "Namespace"
+            if d.data.get("kind") != "Namespace" and not is_isolation_object(d.data)
         }
     )
     which = f" (the generated objects are copies of {', '.join(copies)})" if copies else ""
