@@ -9,13 +9,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from krm_fn import ray, standalone, writer, yamlio
-from krm_fn.check.options import Options
+from krm_fn import standalone, writer, yamlio
+from krm_fn.check.options import Options, exclude_words
 from krm_fn.check.report import Report
 from krm_fn.config import TenantsConfig
 from krm_fn.inputs.loader import load_paths
 from krm_fn.inputs.objects import Manifest
-from krm_fn.isolation.generate import ROUTE_KINDS
+from krm_fn.isolation.generate import is_isolation_object
 from krm_fn.items import (
     clone,
     index_of,
@@ -389,10 +389,13 @@ def _placed_by_kpt(drift: Drift, strays: Sequence[Manifest], want: Sequence[Mapp
 
 def _no_bases(have: Sequence[Manifest], spec_doc: Manifest, fix: bool) -> Result:
     """Drift needs the bases: without any, every copy would look stale. Said once, nothing judged."""
-    # the bases the spec refers to (its tenants' Ray workloads and routes), else any copy
-    named = [d.data for d in have if ray.is_ray_workload(d.data) or d.data.get("kind") in ROUTE_KINDS]
-    named = named or [d.data for d in have if d.data.get("kind") != "Namespace"]
-    copies = sorted({f"{o.get('kind')}/{meta(o).get('name')}" for o in named})
+    copies = sorted(
+        {
+            f"{d.data.get('kind')}/{meta(d.data).get('name')}"
+            for d in have
+            if d.data.get("kind") != "Namespace" and not is_isolation_object(d.data)
+        }
+    )
     which = f" (the generated objects are copies of {', '.join(copies)})" if copies else ""
     return spec_doc.result(
         f"drift needs the bases the spec expands, and none is among the inputs{which}: give their "
@@ -425,11 +428,12 @@ def _check_overlay_drift(
     """Overlay folders on disk against the files `ray-tenants render --output overlays` writes now."""
     out_dir = os.path.relpath(root / config.output_dir)
     words = ["ray-tenants", "render", "--output", "overlays", "--out", out_dir]
-    command = shlex.join(
-        [*words, *(["--config", options.config_file] if options.config_file else []), *options.paths]
-    )
+    words += ["--config", options.config_file] if options.config_file else []
+    command = shlex.join([*words, *exclude_words(options.exclude), *options.paths])
     try:
-        outcome, _ = standalone.run(list(options.paths), options.config_file, "overlays", out_dir)
+        outcome, _ = standalone.run(
+            list(options.paths), options.config_file, "overlays", out_dir, options.exclude
+        )
     except FnError as exc:
         report.results.extend(exc.results)
         return
