@@ -12,12 +12,14 @@ from krm_fn.items import (
     declared_scopes,
     group_of,
     index_of,
+    inside,
     is_copyable,
     is_list,
     owner_tenant,
     path_of,
     same_object,
     scope_of,
+    tenant_folder,
     without_placement,
 )
 from krm_fn.items import meta as metadata_of
@@ -56,13 +58,16 @@ class Roles(Record):
 class Outcome:
     """The output items and every finding; `items` is meaningless when a finding is an error."""
 
-    __slots__ = ("generated", "items", "results")
+    __slots__ = ("generated", "items", "own", "results")
 
     def __init__(self, items: list[dict[str, Any]], results: list[Result] | None = None) -> None:
         self.items = items
         self.results: list[Result] = [] if results is None else results
         # the tenant each generated item (by id) is for: the front end places it in that tenant's folder
         self.generated: dict[int, str] = {}
+        # the Ray workloads of a tenant's own that pass through (by the id of the input object),
+        # each with its tenant (None: in a tenant folder but another namespace); see own_tenant
+        self.own: dict[int, Tenant | None] = {}
 
     @property
     def failed(self) -> bool:
@@ -207,6 +212,11 @@ def _expand_tenants(
         if id(obj) in passed:
             if (placement := passed[id(obj)]) is not None:
                 out.results.append(placement)
+            _note_own(out, obj, own_tenant(obj, config, file))
+            continue
+        if (tenant := own_tenant(obj, config)) is not None:
+            # an object in a tenant's namespace is the tenant's own, never a template for the others
+            _note_own(out, obj, tenant)
             continue
         scope = scope_of(obj, declared)
         if scope is None:
@@ -217,8 +227,8 @@ def _expand_tenants(
     # a package keeps the bases in their files; a stream (kustomize, render) has the copies instead
     bases_stay = roles is not None and roles.bases_stay
     out.items = [
-        o
-        for o, fc, mine in zip(objs, is_fn_config, owned, strict=True)
+        _pin_own(o, out, config, file)
+        for o, file, fc, mine in zip(objs, files, is_fn_config, owned, strict=True)
         if not mine and (bases_stay or fc or id(o) not in base_ids)
     ]
     workloads = [b for b, _ in bases if ray.is_ray_workload(b)]
@@ -240,6 +250,46 @@ def _expand_tenants(
             out.results.extend(r.at(file=file) for r in found)
             out.add(copy, tenant)
     return out, [b for b, _ in bases]
+
+
+def own_tenant(obj: Mapping[str, Any], config: TenantsConfig, file: str = "") -> Tenant | None:
+    """The tenant an object of a user's own belongs to, None for no tenant.
+
+    The tenant whose namespace its `metadata.namespace` names; with no namespace, the tenant
+    whose folder of the output folder (`<outputDir>/<tenant>/`, in a kpt package) holds `file`.
+    """
+    by_name = {t.name: t for t in config.tenants}
+    namespace = metadata_of(obj).get("namespace")
+    if namespace:
+        return by_name.get(namespace) if isinstance(namespace, str) else None
+    folder = tenant_folder(file, config.output_dir) if file and inside(file, config.output_dir) else None
+    return by_name.get(folder) if folder is not None else None
+
+
+def _note_own(out: Outcome, obj: Mapping[str, Any], tenant: Tenant | None) -> None:
+    """Remember a Ray workload that passes through: it is pinned with its tenant's placement."""
+    if ray.is_ray_workload(obj) and metadata_of(obj).get("name"):
+        out.own[id(obj)] = tenant
+
+
+def _pin_own(obj: dict[str, Any], out: Outcome, config: TenantsConfig, file: str) -> dict[str, Any]:
+    """The item with its tenant's Spot placement if it is a Ray workload passing through.
+
+    Every worker group is pinned, bases and a user's own workloads alike; a tenant with `spot:
+    false` keeps its own as they are. A kpt file holding a List stays whole, its members pinned.
+    """
+    if is_list(obj):
+        if not any(id(m) in out.own for m in obj["items"]):
+            return obj
+        return {**obj, "items": [_pin_own(m, out, config, file) for m in obj["items"]]}
+    if id(obj) not in out.own:
+        return obj
+    tenant = out.own[id(obj)]
+    if not config.spot.enabled or (tenant is not None and not tenant.spot):
+        return obj
+    pinned, found = apply_spot(obj, config.spot)
+    out.results.extend(r.at(file=file, index=index_of(obj)) for r in found)
+    return pinned
 
 
 def _unknown_scope(obj: Mapping[str, Any], file: str) -> Result:

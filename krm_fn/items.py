@@ -248,6 +248,12 @@ def inside(path: str, folder: str) -> bool:
     return folder == "." or posixpath.normpath(path).startswith(folder + "/")
 
 
+def tenant_folder(file: str, output_dir: str) -> str | None:
+    """The first folder of the package path `file` under `output_dir` (None for a file directly in it)."""
+    parts = posixpath.relpath(posixpath.normpath(file), posixpath.normpath(output_dir)).split("/")
+    return parts[0] if len(parts) > 1 else None
+
+
 def owner_in_package(obj: Mapping[str, Any], output_dir: str) -> str | None:
     """The tenant a kpt item was generated for: labelled so AND in `<outputDir>/<tenant>/`.
 

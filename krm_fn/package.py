@@ -25,6 +25,7 @@ from krm_fn.items import (
     owner_in_package,
     owner_tenant,
     path_of,
+    tenant_folder,
 )
 from krm_fn.results import ResourceRef, Result
 
@@ -117,7 +118,7 @@ def package_roles(
         # passed through, never copied. An object directly in it means outputDir is where the
         # bases are; with `outputDir: .` every folder is in it, so only tenants' folders count
         # (a tenant of the spec, or one the function generated for before)
-        folder = _tenant_folder(file, config.output_dir)
+        folder = tenant_folder(file, config.output_dir)
         wrong = folder is None or (config.output_dir == "." and folder not in tenant_folders)
         passed[id(obj)] = _output_dir_holds(obj, file, config).at(file=config_file) if wrong else None
     return Roles(
@@ -126,12 +127,6 @@ def package_roles(
         bases_stay=True,
         results=tuple(_labelled_elsewhere(objs, owned, config)),
     )
-
-
-def _tenant_folder(file: str, output_dir: str) -> str | None:
-    """The first folder of `file` under `output_dir` (None for a file directly in it)."""
-    parts = posixpath.relpath(posixpath.normpath(file), posixpath.normpath(output_dir)).split("/")
-    return parts[0] if len(parts) > 1 else None
 
 
 def _labelled_elsewhere(

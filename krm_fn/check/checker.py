@@ -19,9 +19,20 @@ from krm_fn.check.options import Options
 from krm_fn.check.report import Report
 from krm_fn.check.schemas import CrdSchemas, FieldPath, Finding, SchemaChecker, resolve_version
 from krm_fn.config import KIND, TenantsConfig, parse_config
+from krm_fn.expand import Outcome, own_tenant
 from krm_fn.inputs.function_config import is_tenant_spec, tenant_specs
 from krm_fn.inputs.objects import Manifest
-from krm_fn.items import CRD_GROUP, clone, is_tool_config, meta, owner_tenant, same_object
+from krm_fn.items import (
+    CRD_GROUP,
+    clone,
+    declared_scopes,
+    is_base,
+    is_copyable,
+    is_tool_config,
+    meta,
+    owner_tenant,
+    same_object,
+)
 from krm_fn.package import all_placed, expand_placed
 from krm_fn.results import FnError, ResourceRef, Result
 from krm_fn.spot import SpotSpec
@@ -36,6 +47,14 @@ class Target:
     obj: Mapping[str, Any]
     doc: Manifest
     ref: ResourceRef
+    # a user's own Ray workload that passes through the expansion, and its tenant (see own_targets)
+    own: bool = False
+    tenant: str | None = None
+
+    @property
+    def tenant_name(self) -> str | None:
+        """The tenant whose placement the object must carry: its own, or the one it was generated for."""
+        return self.tenant if self.own else owner_tenant(self.obj)
 
     def result(self, message: str, path: FieldPath = (), severity: str = "error") -> Result:
         return self.doc.result(message, path, severity, self.ref)
@@ -83,7 +102,8 @@ def check(docs: Sequence[Manifest], options: Options) -> Report:
     ]
     generated: list[Target] = []
     if config is not None and spec_doc is not None:
-        generated = _expand(inputs, spec_doc, config, report)
+        hydrated = hydrated_stream(inputs, objects, config)
+        generated = hydrated if hydrated is not None else _expand(inputs, spec_doc, config, report)
 
     if "schema" in options.select:
         _check_schemas(objects, generated, version, options, report)
@@ -171,7 +191,62 @@ def _expand(
             else spec_doc
         )
         out.append(Target(obj, doc, ResourceRef.of(obj)))
-    return out
+    return [*out, *own_targets(inputs, items, outcome)]
+
+
+def own_targets(inputs: Sequence[Manifest], items: Sequence[Any], outcome: Outcome) -> list[Target]:
+    """The Ray workloads of a tenant's own that the expansion passes through, as they are on disk.
+
+    The expansion pins them with their tenant's placement (krm_fn.expand.own_tenant says whose
+    they are), so one that lacks it is what `render` would change: the policy judges it as it is.
+    """
+    docs = {id(item): doc for item, doc in zip(items, inputs, strict=True)}
+    return [
+        Target(doc.data, doc, doc.ref, own=True, tenant=tenant.name if tenant else None)
+        for key, tenant in outcome.own.items()
+        if (doc := docs.get(key)) is not None
+    ]
+
+
+def hydrated_stream(
+    inputs: Sequence[Manifest], objects: Sequence[Manifest], config: TenantsConfig
+) -> list[Target] | None:
+    """The Ray workloads of tenants' own when the objects are a hydrated stream, else None.
+
+    A stream of generated objects (`ray-tenants render ... | ray-tenants check --config spec -`)
+    holds no base: nothing is expanded, and every object is judged as it is (with_hydrated).
+    """
+    if not any(owner_tenant(d.data) is not None for d in objects):
+        return None
+    declared = {**declared_scopes(d.data for d in inputs), **config.kind_scopes}
+    if any(is_base(d.data, declared) and own_tenant(d.data, config) is None for d in inputs):
+        return None
+    return [
+        Target(d.data, d, d.ref, own=True, tenant=t.name if (t := own_tenant(d.data, config)) else None)
+        for d in inputs
+        if ray.is_ray_workload(d.data) and is_copyable(d.data)
+    ]
+
+
+def with_hydrated(
+    generated: Sequence[Target], objects: Sequence[Manifest], config: TenantsConfig
+) -> list[Target]:
+    """The targets, where generated objects are among the inputs (a hydrated stream) those instead.
+
+    What is on disk or in the stream is what a cluster gets: the policy holds on it, whether or
+    not the bases that generate it are given. An expanded copy of the same object is left out, so
+    no route is compared with its own copy. Objects of a tenant the spec no longer has are stale,
+    drift's to report.
+    """
+    tenants = {t.name for t in config.tenants}
+    found = [Target(d.data, d, d.ref) for d in objects if owner_tenant(d.data) in tenants]
+    have = {_identity(t.obj) for t in found}
+    return [*(t for t in generated if t.own or _identity(t.obj) not in have), *found]
+
+
+def _identity(obj: Mapping[str, Any]) -> tuple[str, str, str]:
+    ref = ResourceRef.of(obj)
+    return (ref.kind, ref.namespace, ref.name)
 
 
 def _check_schemas(
@@ -247,13 +322,13 @@ def _check_policy(
 ) -> None:
     if spec_doc is not None and not (config is not None and not config.tenants):
         # bases are templates: what they expand to is checked, not the bases themselves
-        targets = list(generated)
+        targets = with_hydrated(generated, objects, config) if config else list(generated)
     else:
         # without tenants (Spot only) the inputs are the manifests themselves, not templates:
         # what render would change in them is a finding
         targets = [Target(d.data, d, d.ref) for d in objects if not is_tool_config(d.data)]
     # generated routes carry the port their base routes the dashboard on, as the expansion reads it
-    bases = list({id(t.doc): t.doc.data for t in generated}.values())
+    bases = list({id(t.doc): t.doc.data for t in generated if not t.own}.values())
     ports = routing.dashboard_ports(
         [b for b in bases if routing.is_virtual_service(b)], [b for b in bases if ray.is_ray_workload(b)]
     )
@@ -269,9 +344,9 @@ def _check_policy(
         if ray.is_ray_workload(t.obj):
             if config is None:
                 report.results.extend(check_spot(t, None))
-            elif config.spot.enabled and owner_tenant(t.obj) not in opted_out:
+            elif config.spot.enabled and t.tenant_name not in opted_out:
                 report.results.extend(check_spot(t, config.spot))
-            if not (config is not None and config.spot.enabled and owner_tenant(t.obj) not in opted_out):
+            if not (config is not None and config.spot.enabled and t.tenant_name not in opted_out):
                 # where the Spot engine ran, the expansion already gave its head warning
                 report.results.extend(check_head(t, config.spot if config else None))
             report.results.extend(check_name(t))
