@@ -8,9 +8,11 @@ with a tenant spec, over what the inputs expand to) and their findings located i
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from krm_fn import ray, routing, spot
@@ -33,7 +35,7 @@ from krm_fn.items import (
     owner_tenant,
     same_object,
 )
-from krm_fn.package import all_placed, expand_placed
+from krm_fn.package import all_placed, expand_placed, placed
 from krm_fn.results import FnError, ResourceRef, Result
 from krm_fn.spot import SpotSpec
 
@@ -103,7 +105,9 @@ def check(docs: Sequence[Manifest], options: Options) -> Report:
     generated: list[Target] = []
     if config is not None and spec_doc is not None:
         hydrated = hydrated_stream(inputs, objects, config)
-        generated = hydrated if hydrated is not None else _expand(inputs, spec_doc, config, report)
+        generated = (
+            hydrated if hydrated is not None else _expand(inputs, spec_doc, config, report, options.root)
+        )
 
     if "schema" in options.select:
         _check_schemas(objects, generated, version, options, report)
@@ -160,12 +164,19 @@ def _tenant_spec(
 
 
 def _expand(
-    inputs: Sequence[Manifest], spec_doc: Manifest, config: TenantsConfig, report: Report
+    inputs: Sequence[Manifest],
+    spec_doc: Manifest,
+    config: TenantsConfig,
+    report: Report,
+    root: Path | None = None,
 ) -> list[Target]:
     """The tenant copies (or, without tenants, the pinned objects), located at their bases."""
     items = [clone(d.data) for d in inputs]
-    outcome = expand_placed(items, config, spec_doc.data, [d.file for d in inputs], kpt=all_placed(items))
+    given = as_package(items, inputs, root)
+    sources = None if given else [d.file for d in inputs]
+    outcome = expand_placed(items, config, spec_doc.data, sources, kpt=all_placed(items))
     for result in outcome.results:
+        result = result.replace(file=given.get(result.file, result.file))
         if result.resource is not None and is_tenant_spec(result.resource.to_krm()):
             # a finding about the spec (a tenant's patch) belongs in the spec's file, not the base's
             result = result.replace(file=spec_doc.file, line=None)
@@ -192,6 +203,28 @@ def _expand(
         )
         out.append(Target(obj, doc, ResourceRef.of(obj)))
     return [*out, *own_targets(inputs, items, outcome)]
+
+
+def as_package(
+    items: Sequence[dict[str, Any]], inputs: Sequence[Manifest], root: Path | None
+) -> dict[str, str]:
+    """Give the items their kpt paths when they are the files of the kpt package at `root`.
+
+    kpt runs the function on such a package, so the check expands it as kpt does (a user's own
+    files in `<outputDir>/<tenant>/` pass through, never copied). Returns each package path with
+    the file as it was given; empty, the items untouched, for anything else.
+    """
+    if root is None or not (root / "Kptfile").is_file():
+        return {}
+    paths = {}
+    for doc in inputs:
+        path = Path(os.path.abspath(doc.file)) if doc.file and doc.file != "-" else None
+        if path is None or root.resolve() not in path.resolve().parents:
+            return {}
+        paths[doc.file] = path.resolve().relative_to(root.resolve()).as_posix()
+    for item, doc in zip(items, inputs, strict=True):
+        placed(item, paths[doc.file], doc.index or 0)
+    return {rel: file for file, rel in paths.items()}
 
 
 def own_targets(inputs: Sequence[Manifest], items: Sequence[Any], outcome: Outcome) -> list[Target]:
@@ -286,7 +319,7 @@ def _check_schemas(
         report.results.append(
             doc.result(
                 f"no CRD for {kind} ({api}) among the inputs: {count} object(s) validated for "
-                f"{what}; pass the CRD with --crd FILE to validate the rest",
+                f"{what}; {options.add_crd} to validate the rest",
                 severity="info",
             )
         )

@@ -16,6 +16,8 @@ from krm_fn.inputs.objects import Manifest
 from krm_fn.results import FnError, ResourceRef, Result, describe
 
 CHECK_FIELDS = ("kubernetesVersion", "strict", "select")
+# kpt passes a validator no files of its own: a CRD is one of the package's
+ADD_CRD = "add its CustomResourceDefinition to the package"
 
 
 def parse_options(fn_config: Mapping[str, Any], file: str = "") -> Options:
@@ -58,7 +60,7 @@ def parse_options(fn_config: Mapping[str, Any], file: str = "") -> Options:
         select = list(CHECKS)
     if problems:
         raise FnError(r.at(ref, file) for r in problems)
-    return Options(kubernetes_version=version, strict=strict, select=frozenset(select))
+    return Options(kubernetes_version=version, strict=strict, select=frozenset(select), add_crd=ADD_CRD)
 
 
 def validate_items(items: Sequence[Any], fn_config: Mapping[str, Any] | None, file: str = "") -> Outcome:
@@ -68,9 +70,9 @@ def validate_items(items: Sequence[Any], fn_config: Mapping[str, Any] | None, fi
     its defaults; a tenant spec as the functionConfig is the spec the package is checked against.
     """
     if not fn_config:
-        options = Options()
+        options = Options(add_crd=ADD_CRD)
     elif is_tenant_spec(fn_config):
-        options = Options(config=Manifest(fn_config, file))
+        options = Options(config=Manifest(fn_config, file), add_crd=ADD_CRD)
     else:
         options = parse_options(fn_config, file)
     found = check(from_items(items), options)
