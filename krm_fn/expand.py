@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from krm_fn import ray, routing
 from krm_fn.config import MANAGED_BY, TENANT_LABEL, Tenant, TenantsConfig
 from krm_fn.items import (
     MANAGER,
+    clone,
     declared_scopes,
     group_of,
     index_of,
     inside,
     is_copyable,
     is_list,
+    is_own_base_kustomization,
     owner_tenant,
     path_of,
+    placed,
     same_object,
     scope_of,
     tenant_folder,
@@ -25,6 +28,9 @@ from krm_fn.items import (
 from krm_fn.items import meta as metadata_of
 from krm_fn.results import Record, ResourceRef, Result, describe
 from krm_fn.spot import apply_spot, check_group_names
+
+if TYPE_CHECKING:  # the overlay mode's module is imported only where it runs (it pulls in jsonpatch)
+    from krm_fn.overlays.patches import Base
 
 
 class Roles(Record):
@@ -326,6 +332,7 @@ def _overlays(
     kustomizations = [
         patches.Base(o, f) for o, f in zip(objs, files, strict=True) if is_kustomization_file(f)
     ]
+    kustomizations = _base_kustomizations(out, refs, kustomizations, config)
     out.results.extend(patches.check_bases(refs, kustomizations, config.output_dir))
     for tenant in config.tenants:
         out.add(_namespace(tenant), tenant)
@@ -338,6 +345,25 @@ def _overlays(
             kust = patches.kustomization(tenant, pairs, config.output_dir)
             out.add(kust, tenant)
     return out
+
+
+def _base_kustomizations(
+    out: Outcome, refs: list[Base], kustomizations: list[Base], config: TenantsConfig
+) -> list[Base]:
+    """The bases' kustomizations: the user's as they are, the function's own written anew.
+
+    A base folder with no kustomization of the user's gets one from the function, at
+    `<folder>/kustomization.yaml`, listing exactly its base files; one it wrote before is
+    replaced by it (or dropped, with nothing left to list).
+    """
+    from krm_fn.overlays import patches
+
+    own = {id(k.obj) for k in kustomizations if is_own_base_kustomization(k.obj, k.file)}
+    users = [k for k in kustomizations if id(k.obj) not in own]
+    made = patches.missing_kustomizations(refs, users, config.output_dir)
+    out.items = [o for o in out.items if id(o) not in own]
+    out.items.extend(placed(clone(k.obj), k.file, 0) for k in made)
+    return [*users, *made]
 
 
 def _tenant_copy(

@@ -17,14 +17,14 @@ from typing import Any
 from krm_fn.config import TenantsConfig, parse_config
 from krm_fn.expand import Outcome, Roles, expand, item_files, members
 from krm_fn.items import (
-    INDEX_ANNOTATIONS,
-    PATH_ANNOTATIONS,
     SINGLE_FILE_KINDS,
     inside,
+    is_own_base_kustomization,
     meta,
     owner_in_package,
     owner_tenant,
     path_of,
+    placed,
     tenant_folder,
 )
 from krm_fn.results import ResourceRef, Result
@@ -42,16 +42,6 @@ def all_placed(objs: Iterable[Any]) -> bool:
             return False
         seen = True
     return seen
-
-
-def placed(obj: dict[str, Any], path: str, index: int) -> dict[str, Any]:
-    """Give a generated item its file and index in the package (both kpt annotation styles)."""
-    notes = obj.setdefault("metadata", {}).setdefault("annotations", {})
-    for key in PATH_ANNOTATIONS:
-        notes[key] = path
-    for key in INDEX_ANNOTATIONS:
-        notes[key] = str(index)
-    return obj
 
 
 def place(outcome: Outcome, output_dir: str) -> Outcome:
@@ -105,7 +95,11 @@ def package_roles(
     The bases stay in their files beside the copies.
     """
     objs = [o for o in items if isinstance(o, Mapping)]
-    owned = frozenset(id(o) for o in objs if owner_in_package(o, config.output_dir) is not None)
+    owned = frozenset(
+        id(o)
+        for o in objs
+        if owner_in_package(o, config.output_dir) is not None or is_own_base_kustomization(o, path_of(o))
+    )
     config_file = path_of(function_config) if function_config else ""
     tenant_folders = {t.name for t in config.tenants} | {
         owner for o in objs if (owner := owner_in_package(o, config.output_dir)) is not None

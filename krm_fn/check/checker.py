@@ -33,9 +33,11 @@ from krm_fn.items import (
     is_tool_config,
     meta,
     owner_tenant,
+    placed,
     same_object,
 )
-from krm_fn.package import all_placed, expand_placed, placed
+from krm_fn.overlays import is_kustomization_file
+from krm_fn.package import all_placed, expand_placed
 from krm_fn.results import FnError, ResourceRef, Result
 from krm_fn.spot import SpotSpec
 
@@ -106,7 +108,9 @@ def check(docs: Sequence[Manifest], options: Options) -> Report:
     if config is not None and spec_doc is not None:
         hydrated = hydrated_stream(inputs, objects, config)
         generated = (
-            hydrated if hydrated is not None else _expand(inputs, spec_doc, config, report, options.root)
+            hydrated
+            if hydrated is not None
+            else _expand([*inputs, *kustomizations(docs)], spec_doc, config, report, options.root)
         )
 
     if "schema" in options.select:
@@ -239,6 +243,15 @@ def own_targets(inputs: Sequence[Manifest], items: Sequence[Any], outcome: Outco
         for key, tenant in outcome.own.items()
         if (doc := docs.get(key)) is not None
     ]
+
+
+def kustomizations(docs: Sequence[Manifest]) -> list[Manifest]:
+    """The kustomization files written without apiVersion and kind, as kustomize accepts them.
+
+    They are no objects to check, but the overlays mode reads the bases' folders through them,
+    as `render` does.
+    """
+    return [d for d in docs if not d.is_object and isinstance(d.data, dict) and is_kustomization_file(d.file)]
 
 
 def hydrated_stream(
