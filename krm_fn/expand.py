@@ -212,6 +212,7 @@ def _expand_tenants(
     passed = roles.passed if roles is not None else {}
     declared = {**declared_scopes(m for m, _ in members(objs, files)), **config.kind_scopes}
     bases: list[tuple[dict[str, Any], str]] = []
+    theirs: list[tuple[dict[str, Any], str]] = []  # the tenants' own objects (own_tenant)
     for obj, file in members(objs, files):
         if id(obj) in fn_config_ids or not is_copyable(obj):
             continue
@@ -223,6 +224,7 @@ def _expand_tenants(
         if (tenant := own_tenant(obj, config)) is not None:
             # an object in a tenant's namespace is the tenant's own, never a template for the others
             _note_own(out, obj, tenant)
+            theirs.append((obj, file))
             continue
         scope = scope_of(obj, declared)
         if scope is None:
@@ -230,6 +232,7 @@ def _expand_tenants(
         elif scope:
             bases.append((obj, file))
     base_ids = {id(b) for b, _ in bases}
+    out.results.extend(_clashes(theirs, bases))
     # a package keeps the bases in their files; a stream (kustomize, render) has the copies instead
     bases_stay = roles is not None and roles.bases_stay
     out.items = [
@@ -270,6 +273,29 @@ def own_tenant(obj: Mapping[str, Any], config: TenantsConfig, file: str = "") ->
         return by_name.get(namespace) if isinstance(namespace, str) else None
     folder = tenant_folder(file, config.output_dir) if file and inside(file, config.output_dir) else None
     return by_name.get(folder) if folder is not None else None
+
+
+def _clashes(
+    theirs: Sequence[tuple[Mapping[str, Any], str]], bases: Sequence[tuple[Mapping[str, Any], str]]
+) -> list[Result]:
+    """A tenant's own object and the tenant's copy of a base would be two objects of one name."""
+    files = {(group_of(b), b.get("kind"), metadata_of(b).get("name")): f for b, f in bases}
+    out = []
+    for obj, file in theirs:
+        base_file = files.get((group_of(obj), obj.get("kind"), metadata_of(obj).get("name")))
+        if base_file is not None:
+            ref = ResourceRef.of(obj)
+            out.append(
+                Result(
+                    f"{ref.label()}: tenant {ref.namespace!r} has this object of its own, and the copy of "
+                    f"the base {ref.kind}/{ref.name} ({base_file or 'the inputs'}) would be a second "
+                    "one of that name in its namespace; rename one of them",
+                    resource=ref,
+                    field="metadata.name",
+                    file=file,
+                )
+            )
+    return out
 
 
 def _note_own(out: Outcome, obj: Mapping[str, Any], tenant: Tenant | None) -> None:

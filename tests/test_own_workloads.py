@@ -17,6 +17,8 @@ from typing import Any
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from krm_fn import cli
 from krm_fn.config import parse_config
@@ -110,6 +112,22 @@ def test_a_tenant_with_spot_false_keeps_its_own_workload_as_it_is() -> None:
 def test_a_workload_in_another_namespace_is_still_a_base() -> None:
     outcome = expand_placed([*bases(), ray_job("ray-system")], parse_config(SPEC), SPEC, kpt=False)
     assert sorted(o["metadata"]["namespace"] for o in jobs(outcome.items)) == ["lab", "team-a", "team-b"]
+
+
+def test_a_tenants_own_object_of_a_bases_name_is_an_error() -> None:
+    mine = bases()[0]
+    mine["metadata"]["namespace"] = "team-a"
+    outcome = expand_placed(
+        [*bases(), mine], parse_config(SPEC), SPEC, ["base.yaml", "vs.yaml", "mine.yaml"], kpt=False
+    )
+    assert outcome.failed
+    [error] = [r for r in outcome.results if r.is_error]
+    assert (error.file, error.field, error.resource.label()) == (  # type: ignore[union-attr]
+        "mine.yaml",
+        "metadata.name",
+        "RayCluster/team-a/raycluster",
+    )
+    assert "the copy of the base RayCluster/raycluster (base.yaml) would be a second one" in error.message
 
 
 def at(obj: dict[str, Any], path: str) -> dict[str, Any]:
@@ -246,3 +264,49 @@ def test_policy_holds_on_a_hydrated_stream(tmp_path: Path, monkeypatch: pytest.M
     # a tenant with spot: false has nothing to keep
     [lab] = [o for o in objs if o["kind"] == "RayCluster" and o["metadata"]["namespace"] == "lab"]
     assert "affinity" not in lab["spec"]["workerGroupSpecs"][1]["template"]["spec"]
+
+
+# ---------------------------------------------------------------------------------------------
+# the rule, over any mix of objects: README "What counts as a base" and "Your own Ray workloads"
+
+NAMESPACES = st.sampled_from(["team-a", "team-b", "lab", "ray-system", None])
+
+
+@st.composite
+def own_objects(draw: st.DrawFn) -> dict[str, Any]:
+    namespace = draw(NAMESPACES)
+    if draw(st.booleans()):
+        return ray_job(namespace, draw(st.sampled_from(["train", "tune"])))
+    meta: dict[str, Any] = {"name": draw(st.sampled_from(["code", "env"]))}
+    if namespace is not None:
+        meta["namespace"] = namespace
+    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta, "data": {"k": "v"}}
+
+
+@settings(max_examples=60, deadline=None)
+@given(objs=st.lists(own_objects(), max_size=5))
+def test_objects_in_a_tenants_namespace_pass_through_and_ray_workers_get_its_placement(
+    objs: list[dict[str, Any]],
+) -> None:
+    inputs = copy.deepcopy(objs)
+    outcome = expand_placed(objs, parse_config(SPEC), SPEC, kpt=False)
+    if outcome.failed:  # two objects of one name in one namespace may clash; nothing to say then
+        return
+    spot = {"team-a": True, "team-b": True, "lab": False}
+    out = outcome.items
+    for obj in inputs:
+        namespace = obj["metadata"].get("namespace")
+        if namespace not in spot:
+            continue
+        # exactly one object of its kind and name in its namespace: its own, not a copy of anything
+        same = [
+            o
+            for o in out
+            if (o["kind"], o["metadata"]["name"], o["metadata"].get("namespace"))
+            == (obj["kind"], obj["metadata"]["name"], namespace)
+        ]
+        assert len(same) == inputs.count(obj), (obj, out)
+        if obj["kind"] == "RayJob" and spot[namespace]:
+            assert all(pinned(o) for o in same)
+        else:
+            assert all(o == obj for o in same)
