@@ -320,7 +320,7 @@ def _check_schemas(
         report.results.extend(_notes(doc.result, verdict.notes, noted))
         if verdict.unchecked:
             _note_unchecked(unchecked, doc, doc.data, verdict.unchecked)
-    for target in generated:
+    for target in (t for t in generated if not t.own):  # a user's own object is checked as itself
         # a finding the base already has is reported once, on the base, not once per tenant
         verdict = checker.check(target.obj)
         seen = own.get(id(target.doc), set())
