@@ -282,12 +282,14 @@ def with_hydrated(
     What is on disk or in the stream is what a cluster gets: the policy holds on it, whether or
     not the bases that generate it are given. An expanded copy of the same object is left out, so
     no route is compared with its own copy. Objects of a tenant the spec no longer has are stale,
-    drift's to report.
+    and a second copy of one object is a duplicate: drift's to report.
     """
     tenants = {t.name for t in config.tenants}
-    found = [Target(d.data, d, d.ref) for d in objects if owner_tenant(d.data) in tenants]
-    have = {_identity(t.obj) for t in found}
-    return [*(t for t in generated if t.own or _identity(t.obj) not in have), *found]
+    found: dict[tuple[str, str, str], Target] = {}
+    for d in objects:
+        if owner_tenant(d.data) in tenants:
+            found.setdefault(_identity(d.data), Target(d.data, d, d.ref))
+    return [*(t for t in generated if t.own or _identity(t.obj) not in found), *found.values()]
 
 
 def _identity(obj: Mapping[str, Any]) -> tuple[str, str, str]:
@@ -385,7 +387,8 @@ def _check_policy(
             namespace = str(meta(t.obj).get("namespace") or "")
             heads.setdefault(namespace, {})[name] = ports.get(name, {ray.DASHBOARD_PORT})
     opted_out = {t.name for t in config.tenants if not t.spot} if config else set()
-    routes = []
+    routes: list[Target] = []
+    tenant_routes: list[bool] = []
     for t in targets:
         if ray.is_ray_workload(t.obj):
             if config is None:
@@ -396,13 +399,16 @@ def _check_policy(
                 # where the Spot engine ran, the expansion already gave its head warning
                 report.results.extend(check_head(t, config.spot if config else None))
             report.results.extend(check_name(t))
-        elif (config is not None and routing.is_virtual_service(t.obj)) or routing.is_tenant_route(
-            t.obj, heads, generated=owner_tenant(t.obj) is not None
-        ):
+        elif routing.route_of(t.obj) is not None:
+            # every route takes part in the overlap check; a tenant's is checked against its rules too
             routes.append(t)
-            report.results.extend(t.result(f.message, f.path) for f in routing.check_route(t.obj, heads))
-    for overlap in routing.route_overlaps([t.obj for t in routes]):
-        report.results.append(routes[overlap.index].result(overlap.finding.message, overlap.finding.path))
+            tenant_routes.append(
+                config is not None
+                or routing.is_tenant_route(t.obj, heads, generated=owner_tenant(t.obj) is not None)
+            )
+    for issue in routing.check_routes([t.obj for t in routes], heads, tenant_routes):
+        finding = issue.finding
+        report.results.append(routes[issue.index].result(finding.message, finding.path, finding.severity))
 
 
 def _locate(result: Result, docs: Sequence[Manifest]) -> Result:

@@ -34,5 +34,5 @@ def write_folder(items: Sequence[Mapping[str, Any]], out_dir: str) -> list[str]:
         elif path_of(obj):
             wanted.setdefault(Path(path_of(obj)), []).append(obj)
     return writer.write_files(
-        out_dir, {path: "---\n".join(map(dump_file, objs)) for path, objs in wanted.items()}, bases
+        out_dir, {path: "---\n".join(map(dump_file, objs)) for path, objs in wanted.items()}, bases=bases
     )

@@ -91,7 +91,7 @@ def test_writer_never_replaces_a_base_kustomization_it_did_not_write(tmp_path: P
     tenant = {tmp_path / "out" / "a" / "namespace.yaml": "kind: Namespace\n"}
     for target in (user, link):
         with pytest.raises(FnError) as caught:
-            writer.write_files(tmp_path / "out", tenant, {target: "resources: [x.yaml]\n"})
+            writer.write_files(tmp_path / "out", tenant, bases={target: "resources: [x.yaml]\n"})
         assert "is never overwritten" in caught.value.results[0].message
         assert user.read_text() == "resources: [raycluster.yaml]\n"
         assert not (tmp_path / "out").exists()  # nothing of the set is written
