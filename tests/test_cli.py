@@ -13,7 +13,7 @@ import yaml
 
 from krm_fn import __version__
 from krm_fn.cli import main
-from tests.conftest import REPO, run
+from tests.conftest import DEFAULT_ISOLATION, REPO, run
 
 FN = [sys.executable, "-m", "krm_fn"]
 
@@ -36,14 +36,17 @@ def test_render_the_shipped_example() -> None:
     code, out, err = cli("render", "--config", str(REPO / "overlays/tenants.yaml"), str(REPO / "base"))
     assert (code, err) == (0, "")
     objs = list(yaml.safe_load_all(out))
-    assert sorted((o["kind"], o["metadata"].get("namespace", "")) for o in objs) == [
-        ("Namespace", ""),
-        ("Namespace", ""),
-        ("RayCluster", "mlops"),
-        ("RayCluster", "research"),
-        ("VirtualService", "mlops"),
-        ("VirtualService", "research"),
-    ]
+    assert sorted((o["kind"], o["metadata"].get("namespace", "")) for o in objs) == sorted(
+        [
+            ("Namespace", ""),
+            ("Namespace", ""),
+            *(
+                (kind, t)
+                for t in ("mlops", "research")
+                for kind in ("RayCluster", "VirtualService", *(k for k, _ in DEFAULT_ISOLATION))
+            ),
+        ]
+    )
 
 
 def test_render_finds_the_spec_among_inputs(tmp_path: Path) -> None:
@@ -84,7 +87,8 @@ def test_render_diagnostics_name_file_line_object_and_field(tmp_path: Path) -> N
     )
     assert (code, out) == (1, "")
     assert err.startswith(
-        f"{tmp_path / 'vs.yaml'}:3: VirtualService/dash spec.http[0].route[0].destination.host: routes to 'elsewhere'"
+        # the line of the field itself (the destination), not of the object or document
+        f"{tmp_path / 'vs.yaml'}:12: VirtualService/dash spec.http[0].route[0].destination.host: routes to 'elsewhere'"
     )
 
 
@@ -178,5 +182,6 @@ def test_render_warns_about_a_node_pool_for_a_group_no_workload_has(tmp_path: Pa
     assert code == 0 and "kind: RayCluster" in out
     assert (
         err
-        == f"{spec}: RayTenants/t spec.spot.nodePools.gpuu: warning: no worker group is named 'gpuu'; this pool is never used\n"
+        == f"{spec}:7: RayTenants/t spec.spot.nodePools.gpuu: warning: no worker group is named 'gpuu'; this pool is never used "
+        "(worker groups: 'cpu', 'gpu'; did you mean 'gpu'?)\n"
     )

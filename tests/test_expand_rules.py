@@ -24,7 +24,7 @@ def a_list(*objects: Any) -> dict[str, Any]:
     return {"apiVersion": "v1", "kind": "List", "items": list(objects)}
 
 
-def kinds_and_namespaces(items: list[dict[str, Any]]) -> list[tuple[str, str | None]]:
+def kinds_and_namespaces(items: list[dict[str, Any]]) -> list[tuple[Any, Any]]:
     return [(i.get("kind"), (i.get("metadata") or {}).get("namespace")) for i in items]
 
 
@@ -330,27 +330,39 @@ def test_a_patch_that_makes_a_routed_spec_unreadable_is_refused() -> None:
     assert out.results == [
         patch_error("patch for VirtualService/dash of tenant 'a': spec is a string; expected a mapping")
     ]
-    # no spec at all is readable: the route has nothing to go on, and says so
+    # no spec at all is readable: the route has nothing to go on, and says so; the patch's own
+    # findings say it removed the http rules the function writes and the route's gateway
     bare = patched(virtual_service(), {"op": "remove", "path": "/spec"}, extra=ray_cluster())
+    patch = (CONFIG_REF, "spec.tenants[0].patches[0].patch")
     assert [(r.resource, r.field) for r in bare.results] == [
+        patch,
+        patch,
         (ResourceRef("networking.istio.io/v1", "VirtualService", "dash", "a"), "spec.hosts"),
         (ResourceRef("networking.istio.io/v1", "VirtualService", "dash", "a"), "spec.gateways"),
     ]
+    assert [r.message.split(": ")[1] for r in bare.results[:2]] == ["spec.http", "spec.gateways"]
 
 
 def test_a_patch_that_does_not_apply_is_an_error_on_the_tenants_patch() -> None:
     out = patched(ray_cluster(), {"op": "remove", "path": "/spec/nope"})
+    # the op that failed, and what the base holds where it looked
     assert out.results == [
         patch_error(
-            "patch for RayCluster/ray of tenant 'a' does not apply: can't remove a non-existent object 'nope'"
-        )
+            "patch for RayCluster/ray of tenant 'a' does not apply: remove failed at /spec/nope: "
+            "/spec has no field 'nope' (it has 'headGroupSpec', 'workerGroupSpecs')"
+        )._replace(field="spec.tenants[0].patches[0].patch[0]")
     ]
 
 
-def test_a_name_too_long_for_kuberay_is_blamed_on_the_patch_that_made_it_or_on_the_base() -> None:
+def test_a_patch_cannot_rename_a_copy_and_a_name_too_long_for_kuberay_is_the_bases() -> None:
     limit = "is 60 characters; KubeRay allows at most 53"
     renamed = patched(ray_cluster(), {"op": "replace", "path": "/metadata/name", "value": "x" * 60})
-    assert renamed.results == [patch_error(f"RayCluster name {'x' * 60!r} {limit}")]
+    assert renamed.results == [
+        patch_error(
+            f"patch for RayCluster/ray of tenant 'a': metadata.name: changed from 'ray' to {'x' * 60!r}; "
+            "a tenant's copy keeps its base's name, in the tenant's namespace (a patch cannot rename or move it)"
+        )
+    ]
     long_base = expand([ray_cluster("y" * 60)], config("a"))
     assert long_base.results == [
         Result(
@@ -383,21 +395,23 @@ SPEC_WITH_WARNINGS = {
 def test_the_specs_warnings_come_first_then_every_finding_of_the_expansion() -> None:
     out = expand([ray_cluster(), virtual_service()], parse_config(SPEC_WITH_WARNINGS), SPEC_WITH_WARNINGS)
     pool = "spec.spot.nodePools.gpu"
+    # every finding about the spec names its file, known from its kpt annotation
     assert out.results == [
         Result(
             "worker group 'gpu' is not in spec.spot.groups: this pool is never used",
             "warning",
             CONFIG_REF,
             pool,
+            "tenants.yaml",
         ),
         Result(
             "target Secret/s matches no base object (bases: RayCluster/ray, VirtualService/dash)",
             resource=CONFIG_REF,
             field="spec.tenants[0].patches[0].target",
+            file="tenants.yaml",
         ),
-        # the spec's file is known from its kpt annotation
         Result(
-            "no worker group is named 'gpu'; this pool is never used",
+            "no worker group is named 'gpu'; this pool is never used (worker groups: 'cpu')",
             "warning",
             CONFIG_REF,
             pool,

@@ -53,6 +53,7 @@ def ray_job(namespace: str | None = None, name: str = "train") -> dict[str, Any]
         "spec": {
             "entrypoint": "python train.py",
             "rayClusterSpec": {
+                "authOptions": {"mode": "token"},  # as the tenant spec asks by default (spec.access)
                 "headGroupSpec": {"rayStartParams": {}, "template": {"spec": copy.deepcopy(pod)}},
                 "workerGroupSpecs": [
                     {"groupName": "cpu", "rayStartParams": {}, "template": {"spec": copy.deepcopy(pod)}}

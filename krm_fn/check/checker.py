@@ -9,7 +9,6 @@ with a tenant spec, over what the inputs expand to) and their findings located i
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,12 +17,13 @@ from typing import Any
 from krm_fn import ray, routing, spot
 from krm_fn.check.drift import check_drift
 from krm_fn.check.options import Options
-from krm_fn.check.report import Report
+from krm_fn.check.report import Report, findings
 from krm_fn.check.schemas import CrdSchemas, FieldPath, Finding, SchemaChecker, resolve_version
 from krm_fn.config import KIND, TenantsConfig, parse_config
 from krm_fn.expand import Outcome, own_tenant
-from krm_fn.inputs.function_config import is_tenant_spec, tenant_specs
-from krm_fn.inputs.objects import Manifest
+from krm_fn.inputs.function_config import tenant_specs
+from krm_fn.inputs.objects import Manifest, locate
+from krm_fn.isolation import verify as isolation
 from krm_fn.items import (
     CRD_GROUP,
     clone,
@@ -40,8 +40,6 @@ from krm_fn.overlays import is_kustomization_file
 from krm_fn.package import all_placed, expand_placed
 from krm_fn.results import FnError, ResourceRef, Result
 from krm_fn.spot import SpotSpec
-
-_FIELD_PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
 
 
 @dataclass(frozen=True)
@@ -117,9 +115,11 @@ def check(docs: Sequence[Manifest], options: Options) -> Report:
         _check_schemas(objects, generated, version, options, report)
     if "policy" in options.select:
         _check_policy(objects, generated, spec_doc, config, report)
+        if spec_doc is None or config is not None:  # a broken spec is reported, not guessed at
+            _check_isolation(objects, generated, config, report)
     if "drift" in options.select and config is not None and spec_doc is not None and not report.failed:
         check_drift(docs, inputs, spec_doc, config, options, report)
-    report.results.sort(key=lambda r: (r.file, r.line or 0))
+    report.results = findings(report.results)
     return report
 
 
@@ -138,9 +138,7 @@ def _not_objects(docs: Sequence[Manifest]) -> list[Result]:
                 )
             )
         else:
-            out.append(
-                doc.result("not a Kubernetes object (no apiVersion and kind): skipped", severity="info")
-            )
+            out.append(doc.skipped())
     return out
 
 
@@ -163,7 +161,7 @@ def _tenant_spec(
     try:
         return spec_doc, parse_config(spec_doc.data, spec_doc.file)
     except FnError as exc:
-        report.results.extend(_locate(r, [spec_doc]) for r in exc.results)
+        report.results.extend(locate(exc.results, [spec_doc]))
         return spec_doc, None
 
 
@@ -179,12 +177,11 @@ def _expand(
     given = as_package(items, inputs, root)
     sources = None if given else [d.file for d in inputs]
     outcome = expand_placed(items, config, spec_doc.data, sources, kpt=all_placed(items))
-    for result in outcome.results:
-        result = result.replace(file=given.get(result.file, result.file))
-        if result.resource is not None and is_tenant_spec(result.resource.to_krm()):
-            # a finding about the spec (a tenant's patch) belongs in the spec's file, not the base's
-            result = result.replace(file=spec_doc.file, line=None)
-        report.results.append(_locate(result, [*inputs, spec_doc]))
+    # a finding about the spec carries the file the expansion knows it by (none for a file given
+    # with --config): here it is the spec's; a package path is the file as it was given
+    found = [r.replace(file=given.get(r.file, r.file)) for r in outcome.results]
+    found = [r.at(file=spec_doc.file) if r.resource == config.ref else r for r in found]
+    report.results.extend(locate(found, [*inputs, spec_doc]))
     if outcome.failed:
         return []
     # an object whose kind or name is not a string (passed through, never copied) names no base
@@ -285,16 +282,11 @@ def with_hydrated(
     and a second copy of one object is a duplicate: drift's to report.
     """
     tenants = {t.name for t in config.tenants}
-    found: dict[tuple[str, str, str], Target] = {}
+    found: dict[tuple[object, object, object], Target] = {}
     for d in objects:
         if owner_tenant(d.data) in tenants:
             found.setdefault(_identity(d.data), Target(d.data, d, d.ref))
     return [*(t for t in generated if t.own or _identity(t.obj) not in found), *found.values()]
-
-
-def _identity(obj: Mapping[str, Any]) -> tuple[str, str, str]:
-    ref = ResourceRef.of(obj)
-    return (ref.kind, ref.namespace, ref.name)
 
 
 def _check_schemas(
@@ -411,17 +403,32 @@ def _check_policy(
         report.results.append(routes[issue.index].result(finding.message, finding.path, finding.severity))
 
 
-def _locate(result: Result, docs: Sequence[Manifest]) -> Result:
-    """Add the line of the finding's field, where its file and object are among `docs`."""
-    if result.line is not None:
-        return result
-    ref = result.resource
-    for doc in docs:
-        if doc.file == result.file and (ref is None or (doc.ref.kind, doc.ref.name) == (ref.kind, ref.name)):
-            return result.replace(line=doc.line_of(parse_field(result.field)))
-    return result
+def _check_isolation(
+    objects: Sequence[Manifest], generated: Sequence[Target], config: TenantsConfig | None, report: Report
+) -> None:
+    """Each tenant's isolation as the spec asks (without tenants: Ray heads routed to anyone).
+
+    The layers are judged on the stream as it would be applied: the expansion, and every input
+    it does not replace (hydrated output, policies of the user's own).
+    """
+    replaced = {_identity(t.obj) for t in generated}
+    world = [
+        *generated,
+        *(
+            Target(d.data, d, d.ref)
+            for d in objects
+            if not is_tool_config(d.data) and _identity(d.data) not in replaced
+        ),
+    ]
+    items = [t.obj for t in world]
+    if config is not None and config.tenants:
+        views = [isolation.TenantView(t.name, t.access.groups) for t in config.tenants]
+        expanded = {owner_tenant(t.obj) or "" for t in generated if ray.is_ray_workload(t.obj)}
+        findings = isolation.verify_tenants(items, config.access, views, expanded)
+    else:
+        findings = isolation.verify_open_routes(items)
+    report.results.extend(world[f.index].result(f.message, f.path, f.severity) for f in findings)
 
 
-def parse_field(text: str) -> tuple[str | int, ...]:
-    """`spec.tenants[0].name` as a path."""
-    return tuple(int(i) if i else k for k, i in _FIELD_PART.findall(text))
+def _identity(obj: Mapping[str, Any]) -> tuple[object, object, object]:
+    return obj.get("kind"), meta(obj).get("namespace"), meta(obj).get("name")

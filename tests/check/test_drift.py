@@ -16,7 +16,7 @@ from krm_fn import writer
 from krm_fn.results import FnError
 from tests.check.test_check import check_cli
 from tests.check.test_precommit import GIT, git_repo, hook_repo, pre_commit_env, try_repo
-from tests.conftest import REPO, require_tool, run
+from tests.conftest import DEFAULT_ISOLATION_FILES, REPO, require_tool, run
 from tests.front_ends.test_kpt import tree
 
 __all__ = ["hook_repo", "pre_commit_env"]  # the hook fixtures, shared with the hook tests
@@ -150,6 +150,21 @@ def test_objects_saved_where_the_user_chose_are_checked_and_fixed_there(tmp_path
     assert only.parent.is_dir() and not only.exists()
 
 
+def test_a_saved_stream_with_crlf_line_ends_keeps_them(tmp_path: Path) -> None:
+    repo = user_repo(tmp_path)
+    (repo / "deploy").mkdir()
+    saved = repo / "deploy" / "all.yaml"
+    want = (rendered(repo) + MINE).replace("\n", "\r\n").encode()
+    saved.write_bytes(want.replace(b"maxReplicas: 20", b"maxReplicas: 3"))
+    write_spec(
+        repo,
+        [{"name": t, "namespaceLabels": {"istio-injection": "enabled"}} for t in ("mlops", "x", "research")],
+    )
+    want = (rendered(repo) + MINE).replace("\n", "\r\n").encode()
+    assert check_cli("--select", "drift", "--fix", ".", cwd=repo)[:2] == (1, ["wrote deploy/all.yaml"])
+    assert saved.read_bytes() == want
+
+
 def test_a_labelled_object_that_is_no_copy_of_a_base_is_kept_with_a_warning(tmp_path: Path) -> None:
     repo = user_repo(tmp_path)
     (repo / "deploy").mkdir()
@@ -226,6 +241,24 @@ def test_a_generated_object_in_two_files_is_an_error_naming_both(tmp_path: Path)
         assert tree(repo) == before  # --fix writes nothing while a copy is doubled
 
 
+def test_in_a_kpt_package_a_saved_stream_is_a_second_copy_and_fix_writes_none(tmp_path: Path) -> None:
+    repo = user_repo(tmp_path)
+    (repo / "Kptfile").write_text("apiVersion: kpt.dev/v1\nkind: Kptfile\nmetadata:\n  name: pkg\n")
+    (repo / "deploy").mkdir()
+    (repo / "deploy" / "all.yaml").write_text(rendered(repo))
+    before = tree(repo)
+    code, lines, _ = check_cli("--select", "drift", "--fix", ".", cwd=repo)
+    assert code == 1
+    assert tree(repo) == before  # no second copy under overlays/<tenant>/
+    twice = [line for line in lines if "would be applied twice" in line]
+    assert len(twice) == 6
+    assert twice[1] == (
+        "deploy/all.yaml:10: RayCluster/mlops/raycluster: generated object outside the output folder of a kpt "
+        "package: `kpt fn render` writes it to overlays/mlops/raycluster_raycluster.yaml, so it would be "
+        "applied twice; delete this copy (or, to keep generated objects where you chose, leave kpt out: no Kptfile)"
+    )
+
+
 def test_fix_in_the_output_folder_says_each_file_it_wrote(tmp_path: Path) -> None:
     repo = user_repo(tmp_path)
     (repo / "Kptfile").write_text("apiVersion: kpt.dev/v1\nkind: Kptfile\nmetadata:\n  name: pkg\n")
@@ -234,7 +267,10 @@ def test_fix_in_the_output_folder_says_each_file_it_wrote(tmp_path: Path) -> Non
     assert lines == [
         f"wrote overlays/{tenant}/{name}" for tenant in ("mlops", "research") for name in GENERATED_FILES
     ]
-    assert err == "ray-tenants check: regenerated 6 files; 0 errors, 0 warnings in 4 files\n"
+    assert (
+        err
+        == f"ray-tenants check: regenerated {2 * len(GENERATED_FILES)} files; 0 errors, 0 warnings in 4 files\n"
+    )
     assert ray_tenants(repo, "check", "--select", "drift", "--fix", ".") == (0, [], "")
     write_spec(repo, [{"name": "mlops", "namespaceLabels": {"istio-injection": "enabled"}}])
     code, lines, err = ray_tenants(repo, "check", "--select", "drift", "--fix", ".")
@@ -274,10 +310,15 @@ def test_the_kpt_validator_calls_a_copy_of_a_removed_base_stale(tmp_path: Path) 
     code, lines, err = ray_tenants(repo, stdin=stream.encode())
     results = yaml.safe_load("\n".join(lines))["results"]
     assert code == 1, err
-    assert sorted((r["file"]["path"], r["severity"]) for r in results) == [
-        (f"overlays/{t}/virtualservice_ray-dashboard.yaml", "error") for t in ("mlops", "research")
-    ]
-    assert all("the spec no longer generates it" in r["message"] for r in results)
+    route, head = "virtualservice_ray-dashboard.yaml", "networkpolicy_ray-tenant-ray-head.yaml"
+    assert sorted((r["file"]["path"], r["severity"]) for r in results) == sorted(
+        (f"overlays/{t}/{name}", "error") for t in ("mlops", "research") for name in (route, head)
+    )
+    # the route is stale; with it went the gateway's admission to the head, so that policy changed
+    assert all(
+        ("the spec no longer generates it" in r["message"]) == r["file"]["path"].endswith(route)
+        for r in results
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -348,4 +389,13 @@ def test_one_off_eval_reports_each_pruned_tenant_with_its_files(tmp_path: Path, 
     assert "removed" not in third.stdout.decode() + third.stderr.decode()
 
 
-GENERATED_FILES = ("namespace.yaml", "raycluster_raycluster.yaml", "virtualservice_ray-dashboard.yaml")
+GENERATED_FILES = tuple(
+    sorted(
+        (
+            "namespace.yaml",
+            "raycluster_raycluster.yaml",
+            "virtualservice_ray-dashboard.yaml",
+            *DEFAULT_ISOLATION_FILES,
+        )
+    )
+)

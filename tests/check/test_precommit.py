@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from krm_fn import cli
-from tests.conftest import REPO, TESTDATA, require_tool, run
+from tests.conftest import DEFAULT_ISOLATION_FILES, REPO, TESTDATA, require_tool, run
 
 HOOKS: list[dict[str, Any]] = yaml.safe_load((REPO / ".pre-commit-hooks.yaml").read_text())
 IDS = [h["id"] for h in HOOKS]
@@ -179,7 +179,8 @@ def test_render_hook_regenerates_then_passes(
     first = try_repo(hook_repo, pre_commit_env, repo, "ray-tenants-render")
     output = first.stdout.decode()
     assert first.returncode == 1, output
-    assert output.count("wrote overlays/") == 6 and "regenerated 6 files" in output
+    made = 6 + 2 * len(DEFAULT_ISOLATION_FILES)
+    assert output.count("wrote overlays/") == made and f"regenerated {made} files" in output
     assert (repo / "overlays" / "research" / "raycluster_raycluster.yaml").is_file()
     subprocess.run([*GIT, "-C", str(repo), "add", "-A"], check=True)
     second = try_repo(hook_repo, pre_commit_env, repo, "ray-tenants-render")
@@ -187,3 +188,21 @@ def test_render_hook_regenerates_then_passes(
     # and the check agrees with what was generated
     code = cli.main(["check", str(repo)], io.StringIO(), io.StringIO())
     assert code == 0
+
+
+@pytest.mark.parametrize("hook_id", IDS)
+def test_both_hooks_pass_beside_a_helm_chart(
+    tmp_path: Path, hook_repo: tuple[Path, str], pre_commit_env: dict[str, str], hook_id: str
+) -> None:
+    repo = good_repo(tmp_path)
+    chart = repo / "charts" / "web"
+    (chart / "templates").mkdir(parents=True)
+    (chart / "Chart.yaml").write_text("apiVersion: v2\nname: web\nversion: 0.1.0\n")
+    (chart / "values.yaml").write_text("replicaCount: 1\n")
+    (chart / "templates" / "cm.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}\ndata:\n"
+        "  {{- toYaml .Values | nindent 2 }}\n"
+    )
+    git_repo(repo)
+    proc = try_repo(hook_repo, pre_commit_env, repo, hook_id)
+    assert proc.returncode == 0, proc.stdout.decode() + proc.stderr.decode()

@@ -18,7 +18,15 @@ import yaml
 
 from krm_fn import krm, render, standalone
 from krm_fn.cli import main
-from tests.conftest import REPO, example_bases, kptfile, require_tool, run
+from tests.conftest import (
+    DEFAULT_ISOLATION,
+    DEFAULT_ISOLATION_FILES,
+    REPO,
+    example_bases,
+    kptfile,
+    require_tool,
+    run,
+)
 
 BASES = example_bases()
 EXAMPLE_CONFIG = REPO / "overlays" / "tenants.yaml"
@@ -156,7 +164,7 @@ def example_with_one_annotated_base() -> dict[str, str]:
 EXPECTED_COPIES = {("Namespace", None, t) for t in TENANTS} | {
     (kind, t, name)
     for t in TENANTS
-    for kind, name in (("RayCluster", "raycluster"), ("VirtualService", "ray-dashboard"))
+    for kind, name in (("RayCluster", "raycluster"), ("VirtualService", "ray-dashboard"), *DEFAULT_ISOLATION)
 }
 
 
@@ -201,7 +209,12 @@ def test_kpt_gives_every_item_its_path_and_keeps_the_bases(package: Path) -> Non
     assert {p for p in after if p.startswith("overlays/")} == {
         f"overlays/{t}/{f}"
         for t in TENANTS
-        for f in ("namespace.yaml", "raycluster_raycluster.yaml", "virtualservice_ray-dashboard.yaml")
+        for f in (
+            "namespace.yaml",
+            "raycluster_raycluster.yaml",
+            "virtualservice_ray-dashboard.yaml",
+            *DEFAULT_ISOLATION_FILES,
+        )
     }
 
 
@@ -402,8 +415,9 @@ def test_a_finding_about_a_list_item_names_its_line(tmp_path: Path) -> None:
     err = io.StringIO()
     assert render.main([str(tmp_path / "list.yaml")], str(EXAMPLE_CONFIG), io.StringIO(), err) == 1
     lines = (tmp_path / "list.yaml").read_text().splitlines()
-    item_line = next(i for i, line in enumerate(lines, 1) if line.startswith("- "))
-    assert f"list.yaml:{item_line}:" in err.getvalue()
+    # the line of the item's own field, inside the List
+    name_line = next(i for i, line in enumerate(lines, 1) if line.strip() == "name: Bad_Name")
+    assert f"list.yaml:{name_line}: RayCluster/Bad_Name metadata.name:" in err.getvalue()
 
 
 def test_krm_stream_handles_the_items_of_a_list() -> None:
