@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import copy
+import io
+import json
 import shutil
+import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 
+from krm_fn import cli
 from tests.conftest import REPO, kptfile, require_tool, run
 from tests.test_own_workloads import SPEC, pinned, ray_job
 
@@ -81,3 +87,23 @@ def test_exec_check_fails_on_an_unpinned_workload(package: Path, fn_exec: Path) 
     assert "worker group 'cpu' is not pinned to Spot" in output
     assert "RayJob/train" in output
     assert job.read_bytes() == unpinned  # a validator changes nothing
+
+
+def validate(items: list[dict[str, Any]], fn_config: dict[str, Any] | None, mp: pytest.MonkeyPatch) -> str:
+    """`ray-tenants check` as kpt runs a validator, in-process: the messages of its results."""
+    rl: dict[str, Any] = {"apiVersion": "config.kubernetes.io/v1", "kind": "ResourceList", "items": items}
+    if fn_config is not None:
+        rl["functionConfig"] = fn_config
+    mp.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(json.dumps(rl).encode())))
+    out = io.StringIO()
+    cli.main(["check"], out, io.StringIO())
+    return "\n".join(r["message"] for r in yaml.safe_load(out.getvalue()).get("results", []))
+
+
+def test_a_tenant_spec_as_the_validators_function_config_is_the_spec_checked_against(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    job = ray_job("lab", "notebook")  # tenant lab says spot: false
+    job["metadata"]["annotations"] = {"config.kubernetes.io/path": "jobs/notebook.yaml"}
+    assert "is not pinned to Spot" in validate([copy.deepcopy(job)], None, monkeypatch)
+    assert "is not pinned to Spot" not in validate([copy.deepcopy(job)], SPEC, monkeypatch)
