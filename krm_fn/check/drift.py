@@ -20,6 +20,7 @@ from krm_fn.items import (
     clone,
     index_of,
     is_generated_object,
+    is_own_base_kustomization,
     is_shared,
     meta,
     owner_in_package,
@@ -90,7 +91,12 @@ def generated_on_disk(docs: Sequence[Manifest], config: TenantsConfig, root: Pat
             own.add(file)
             objects.extend(group)
         else:
-            objects.extend(d for d in group if d.is_object and is_generated_object(d.data))
+            # a base folder's kustomization the function wrote is the overlays' concern, not a copy
+            objects.extend(
+                d
+                for d in group
+                if d.is_object and is_generated_object(d.data) and not is_own_base_kustomization(d.data, file)
+            )
     return OnDisk(objects, own)
 
 
