@@ -38,6 +38,11 @@ CONFIGMAP_KEYS: dict[str, str] = {
 }
 MANAGED_BY = "app.kubernetes.io/managed-by"
 TENANT_LABEL = f"{API_GROUP}/tenant"
+# Gateway API: the label on each tenant Namespace that a listener's `allowedRoutes.namespaces.from:
+# Selector` selects (spec.routing.namespaceLabel changes it)
+ROUTE_LABEL = (f"{API_GROUP}/gateway-access", "true")
+TENANT_PLACEHOLDER = "{tenant}"  # in spec.routing.hostTemplate
+PARENT_REF_FIELDS = ("group", "kind", "namespace", "name", "sectionName", "port")
 
 
 # patterns are compiled on first use (functools.cache): a call compiles only those it needs
@@ -62,7 +67,7 @@ class TenantPatch(Record):
 class Tenant(Record):
     """One team namespace and its Ray cluster."""
 
-    _fields = __slots__ = ("name", "path_prefix", "namespace_labels", "patches", "spot", "field")
+    _fields = __slots__ = ("name", "path_prefix", "namespace_labels", "patches", "spot", "field", "host")
 
     def __init__(
         self,
@@ -72,13 +77,16 @@ class Tenant(Record):
         patches: tuple[TenantPatch, ...] = (),
         spot: bool = True,
         field: str = "spec.tenants[0]",
+        host: str | None = None,
     ) -> None:
         self.name = name
-        self.path_prefix = path_prefix
+        self.path_prefix = path_prefix  # "/" for a tenant with a host of its own
         self.namespace_labels = namespace_labels
         self.patches = patches
         self.spot = spot
         self.field = field
+        # host mode: the tenant's own hostname, served at "/" (None: a path prefix on the shared hosts)
+        self.host = host
 
     @property
     def exact_path(self) -> str:
@@ -99,6 +107,8 @@ class TenantsConfig(Record):
         "kind_scopes",
         "ref",
         "warnings",
+        "parent_refs",
+        "route_label",
     )
 
     def __init__(
@@ -113,6 +123,8 @@ class TenantsConfig(Record):
         kind_scopes: Mapping[tuple[str, str], bool] = MappingProxyType({}),
         ref: ResourceRef = ResourceRef(API_VERSION, KIND, ""),  # noqa: B008
         warnings: tuple[Result, ...] = (),
+        parent_refs: tuple[Mapping[str, Any], ...] | None = None,
+        route_label: tuple[str, str] = ROUTE_LABEL,
     ) -> None:
         self.tenants = tenants
         self.hosts = hosts
@@ -126,6 +138,10 @@ class TenantsConfig(Record):
         self.ref = ref
         # the spec's warnings (it has no errors, or it would not exist): reported with the expansion
         self.warnings = warnings
+        # Gateway API: parentRefs of every tenant HTTPRoute (None: the base's), and the Namespace
+        # label (key, value) its listener selects
+        self.parent_refs = parent_refs
+        self.route_label = route_label
 
 
 class _Checker:
@@ -222,7 +238,11 @@ def parse_config(obj: object, file: str = "") -> TenantsConfig:
 
 def _parse_spec(raw: object, c: _Checker, ref: ResourceRef) -> TenantsConfig:
     spec = c.mapping(raw, "spec", ("tenants", "routing", "spot", "output", "outputDir", "kindScopes"))
-    routing = c.mapping(spec.get("routing"), "spec.routing", ("hosts", "gateways", "clusterDomain"))
+    routing = c.mapping(
+        spec.get("routing"),
+        "spec.routing",
+        ("hosts", "gateways", "clusterDomain", "parentRefs", "namespaceLabel", "hostTemplate"),
+    )
     hosts = c.strings(routing.get("hosts"), "spec.routing.hosts")
     gateways = c.strings(routing.get("gateways"), "spec.routing.gateways")
     domain = c.string(routing.get("clusterDomain"), "spec.routing.clusterDomain", "cluster.local") or ""
@@ -237,7 +257,11 @@ def _parse_spec(raw: object, c: _Checker, ref: ResourceRef) -> TenantsConfig:
     kind_scopes = _kind_scopes(spec.get("kindScopes"), c)
     spot, spot_results = parse_spot(spec.get("spot"), "spec.spot")
     c.results.extend(spot_results)
-    tenants = _parse_tenants(spec.get("tenants"), c)
+    host_template = _host_template(routing.get("hostTemplate"), c)
+    tenants = _parse_tenants(spec.get("tenants"), c, host_template)
+    _check_hosts(tenants, hosts, c)
+    parent_refs = _parent_refs(routing.get("parentRefs"), c)
+    route_label = _route_label(routing.get("namespaceLabel"), c)
     return TenantsConfig(
         tenants=tenants,
         hosts=hosts,
@@ -248,6 +272,8 @@ def _parse_spec(raw: object, c: _Checker, ref: ResourceRef) -> TenantsConfig:
         output_dir=output_dir.strip("/").removeprefix("./") or ".",
         kind_scopes=kind_scopes,
         ref=ref,
+        parent_refs=parent_refs,
+        route_label=route_label,
     )
 
 
@@ -279,7 +305,7 @@ def _kind_scopes(raw: object, c: _Checker) -> dict[tuple[str, str], bool]:
     return out
 
 
-def _parse_tenants(raw: object, c: _Checker) -> tuple[Tenant, ...]:
+def _parse_tenants(raw: object, c: _Checker, host_template: str | None = None) -> tuple[Tenant, ...]:
     if raw is None:
         return ()
     if not isinstance(raw, list):
@@ -289,7 +315,7 @@ def _parse_tenants(raw: object, c: _Checker) -> tuple[Tenant, ...]:
     names: dict[str, str] = {}
     for i, item in enumerate(raw):
         path = f"spec.tenants[{i}]"
-        t = c.mapping(item, path, ("name", "pathPrefix", "namespaceLabels", "patches", "spot"))
+        t = c.mapping(item, path, ("name", "pathPrefix", "namespaceLabels", "patches", "spot", "host"))
         if not isinstance(item, Mapping):
             continue
         name = c.string(t.get("name"), f"{path}.name")
@@ -305,7 +331,10 @@ def _parse_tenants(raw: object, c: _Checker) -> tuple[Tenant, ...]:
             continue
         names.setdefault(name, f"{path}.name")
         prefix = c.string(t.get("pathPrefix"), f"{path}.pathPrefix", f"/{name}/") or ""
-        if prefix == "/":
+        host = _tenant_host(t, path, name, host_template, c)
+        if host is not None:
+            prefix = "/"  # host mode: the tenant's own host, whole
+        elif prefix == "/":
             c.error(
                 f"{path}.pathPrefix",
                 "'/' is a catch-all: it would take every other tenant's traffic",
@@ -328,9 +357,10 @@ def _parse_tenants(raw: object, c: _Checker) -> tuple[Tenant, ...]:
                 patches=_patches(t.get("patches"), f"{path}.patches", c),
                 spot=spot,
                 field=path,
+                host=host,
             )
         )
-    _check_prefixes(tenants, c)
+    _check_prefixes([t for t in tenants if t.host is None], c)
     return tuple(tenants)
 
 
@@ -502,3 +532,111 @@ def _relative_dir(path: str) -> bool:
 
 def _identity(path: str) -> str:
     return path
+
+
+# --- routers: host per tenant, Gateway API ------------------------------------------------------
+
+
+def _host_template(raw: object, c: _Checker) -> str | None:
+    """`spec.routing.hostTemplate`: a hostname with `{tenant}` where each tenant's name goes."""
+    template = c.string(raw, "spec.routing.hostTemplate")
+    if template is not None and (TENANT_PLACEHOLDER not in template or "*" in template):
+        c.error(
+            "spec.routing.hostTemplate",
+            f"expected a hostname holding {TENANT_PLACEHOLDER} (e.g. {TENANT_PLACEHOLDER}.ray.example.com), "
+            f"got {template!r}",
+        )
+        return None
+    return template
+
+
+def _tenant_host(t: Mapping[str, Any], path: str, name: str, template: str | None, c: _Checker) -> str | None:
+    """The tenant's own host (`tenants[].host`, else the host template's), or None in path mode."""
+    if "host" in t:
+        host, where = c.string(t.get("host"), f"{path}.host"), f"{path}.host"
+    elif template is not None:
+        host, where = template.replace(TENANT_PLACEHOLDER, name), "spec.routing.hostTemplate"
+    else:
+        return None
+    if host is None:
+        return None
+    if "pathPrefix" in t:
+        c.error(
+            f"{path}.pathPrefix",
+            f"tenant {name!r} has a host of its own ({host!r}, from {where}), served at '/': "
+            "a path prefix does not apply",
+        )
+    if not (len(host) <= 253 and ray.dns1123_subdomain().match(host)):
+        for_whom = f" for tenant {name!r}" if where != f"{path}.host" else ""
+        c.error(
+            where,
+            f"{host!r}{for_whom} is not a DNS name (lowercase letters, digits, '-' and '.', at most 253; "
+            f"one exact host per tenant, no wildcard){_lookalikes(host)}",
+        )
+    return host
+
+
+def _check_hosts(tenants: tuple[Tenant, ...], shared: tuple[str, ...] | None, c: _Checker) -> None:
+    """A tenant's host is its own: no other tenant's, and not a shared host where path tenants are."""
+    owners: dict[str, Tenant] = {}
+    for t in tenants:
+        if t.host is None:
+            continue
+        where = f"{t.field}.host"
+        other = owners.setdefault(t.host.lower(), t)
+        if other is not t:
+            c.error(
+                where,
+                f"host {t.host!r} is also tenant {other.name!r}'s ({other.field}): each tenant needs its own",
+            )
+        elif shared and t.host.lower() in {h.lower() for h in shared}:
+            c.error(
+                where,
+                f"host {t.host!r} is a shared host (spec.routing.hosts) where tenants are path prefixes",
+            )
+
+
+def _parent_refs(raw: object, c: _Checker) -> tuple[dict[str, Any], ...] | None:
+    """`spec.routing.parentRefs`: the Gateways (and listeners) every tenant HTTPRoute attaches to."""
+    if raw is None:
+        return None
+    path = "spec.routing.parentRefs"
+    if not isinstance(raw, list) or not raw:
+        c.error(
+            path, f"expected a non-empty list of parent references {{namespace, name}}, got {describe(raw)}"
+        )
+        return None
+    out = []
+    for i, item in enumerate(raw):
+        p = f"{path}[{i}]"
+        ref = c.mapping(item, p, PARENT_REF_FIELDS)
+        if not isinstance(item, Mapping):
+            continue
+        for key in ("name", "namespace"):
+            if not isinstance(ref.get(key), str) or not ref[key]:
+                c.error(
+                    f"{p}.{key}",
+                    "required: the Gateway's name"
+                    if key == "name"
+                    else "required: the Gateway's namespace (without it each tenant's copy would look "
+                    "for the Gateway in its own namespace)",
+                )
+        for key in ("group", "kind", "sectionName"):
+            c.string(ref.get(key), f"{p}.{key}")
+        port = ref.get("port")
+        if port is not None and (not isinstance(port, int) or isinstance(port, bool) or not 0 < port < 65536):
+            c.error(f"{p}.port", f"expected a port number, got {describe(port)}")
+        out.append(dict(ref))
+    return tuple(out)
+
+
+def _route_label(raw: object, c: _Checker) -> tuple[str, str]:
+    """`spec.routing.namespaceLabel: {key, value}`: what a listener's namespace selector matches."""
+    label = c.mapping(raw, "spec.routing.namespaceLabel", ("key", "value"))
+    key = c.string(label.get("key"), "spec.routing.namespaceLabel.key", ROUTE_LABEL[0]) or ""
+    value = c.string(label.get("value"), "spec.routing.namespaceLabel.value", ROUTE_LABEL[1]) or ""
+    if not ray.is_label_key(key) or key in (MANAGED_BY, TENANT_LABEL):
+        c.error("spec.routing.namespaceLabel.key", f"{key!r} is not a label name of your own")
+    if not ray.is_label_value(value):
+        c.error("spec.routing.namespaceLabel.value", f"{value!r} is not a valid label value")
+    return key, value

@@ -202,8 +202,8 @@ def _expand_tenants(
     declared = {**declared_scopes(m for m, _ in members(objs, files)), **config.kind_scopes}
     bases: list[tuple[dict[str, Any], str]] = []
     for obj, file in members(objs, files):
-        if id(obj) in fn_config_ids or not is_copyable(obj):
-            continue
+        if id(obj) in fn_config_ids or not is_copyable(obj) or routing.is_gateway(obj):
+            continue  # a Gateway is the shared one the tenant routes attach to
         if id(obj) in passed:
             if (placement := passed[id(obj)]) is not None:
                 out.results.append(placement)
@@ -224,22 +224,56 @@ def _expand_tenants(
     workloads = [b for b, _ in bases if ray.is_ray_workload(b)]
     targets: dict[int, routing.HeadTarget] = {}
     for base, file in bases:
-        if routing.is_virtual_service(base):
-            target, found = routing.find_target(base, workloads)
+        if routing.is_route(base):
+            target, found = routing.find_route_target(base, workloads)
             out.results.extend(r.at(file=file) for r in found)
             if target is not None:
                 targets[id(base)] = target
     # keep going after errors: every problem is reported in one run (the items are then discarded)
     out.results.extend(_unmatched_patches(config, [b for b, _ in bases]))
+    gateway_api = _gateway_api(objs, bases, config)
     if config.output == "overlays":
-        return _overlays(out, objs, files, bases, targets, config), [b for b, _ in bases]
+        return _overlays(out, objs, files, bases, targets, config, gateway_api), [b for b, _ in bases]
     for tenant in config.tenants:
-        out.add(_namespace(tenant), tenant)
+        namespace = _namespace(tenant, gateway_api)
+        out.add(namespace, tenant)
         for base, file in bases:
             copy, found = _tenant_copy(base, tenant, config, targets.get(id(base)))
             out.results.extend(r.at(file=file) for r in found)
+            out.results.extend(_admission(copy, namespace, gateway_api, file))
             out.add(copy, tenant)
     return out, [b for b, _ in bases]
+
+
+class _GatewayApi(Record):
+    """With HTTPRoute bases: the Namespace label listeners select, and the Gateways among the inputs."""
+
+    _fields = __slots__ = ("label", "gateways")
+
+    def __init__(self, label: tuple[str, str], gateways: list[dict[str, Any]]) -> None:
+        self.label = label
+        self.gateways = gateways
+
+
+def _gateway_api(
+    objs: list[dict[str, Any]], bases: list[tuple[dict[str, Any], str]], config: TenantsConfig
+) -> _GatewayApi | None:
+    if not any(routing.is_http_route(b) for b, _ in bases):
+        return None
+    return _GatewayApi(config.route_label, [o for o in objs if routing.is_gateway(o)])
+
+
+def _admission(
+    copy: Mapping[str, Any], namespace: Mapping[str, Any], gateway_api: _GatewayApi | None, file: str
+) -> list[Result]:
+    """A Gateway among the inputs must admit each tenant's HTTPRoute (a listener that selects it)."""
+    if gateway_api is None or not gateway_api.gateways or not routing.is_http_route(copy):
+        return []
+    labels = namespace["metadata"]["labels"]
+    return [
+        Result(why, resource=ResourceRef.of(copy), field=f"spec.parentRefs[{i}]", file=file)
+        for i, why in routing.listener_problems(copy, labels, gateway_api.gateways)
+    ]
 
 
 def _unknown_scope(obj: Mapping[str, Any], file: str) -> Result:
@@ -263,6 +297,7 @@ def _overlays(
     bases: list[tuple[dict[str, Any], str]],
     targets: dict[int, routing.HeadTarget],
     config: TenantsConfig,
+    gateway_api: _GatewayApi | None,
 ) -> Outcome:
     """Per tenant its Namespace and a kustomization patching the bases into its copies.
 
@@ -278,11 +313,13 @@ def _overlays(
     ]
     out.results.extend(patches.check_bases(refs, kustomizations, config.output_dir))
     for tenant in config.tenants:
-        out.add(_namespace(tenant), tenant)
+        namespace = _namespace(tenant, gateway_api)
+        out.add(namespace, tenant)
         pairs = []
         for ref in refs:
             copy, found = _tenant_copy(ref.obj, tenant, config, targets.get(id(ref.obj)))
             out.results.extend(r.at(file=ref.file) for r in found)
+            out.results.extend(_admission(copy, namespace, gateway_api, ref.file))
             pairs.append((ref, copy))
         if not out.failed:  # a patch is only computed from copies that are right
             kust = patches.kustomization(tenant, pairs, config.output_dir)
@@ -315,7 +352,7 @@ def _tenant_copy(
                         resource=config.ref,
                     )
                 ]
-            shape = _patched_shape_problem(copy, base, routing.is_virtual_service(base))
+            shape = _patched_shape_problem(copy, base, routing.is_route(base))
             if shape:
                 # the copy cannot be read past this; keep the base so later steps see a whole object
                 return without_placement(base), [
@@ -335,7 +372,7 @@ def _tenant_copy(
         TENANT_LABEL: tenant.name,
     }
     if target is not None:
-        results.extend(routing.route_tenant(copy, target, tenant, config))
+        results.extend(routing.route_copy(copy, target, tenant, config))
     if ray.is_ray_workload(copy):
         problem = ray.name_problem(str(copy.get("kind")), str(meta.get("name")))
         if problem:
@@ -384,7 +421,8 @@ def _patched_shape_problem(copy: Any, base: Mapping[str, Any], routed: bool) -> 
     return None
 
 
-def _namespace(tenant: Tenant) -> dict[str, Any]:
+def _namespace(tenant: Tenant, gateway_api: _GatewayApi | None = None) -> dict[str, Any]:
+    access = dict([gateway_api.label]) if gateway_api is not None else {}
     ns: dict[str, Any] = {
         "apiVersion": "v1",
         "kind": "Namespace",
@@ -392,6 +430,7 @@ def _namespace(tenant: Tenant) -> dict[str, Any]:
             "name": tenant.name,
             "labels": {
                 **tenant.namespace_labels,
+                **access,
                 MANAGED_BY: MANAGER,
                 TENANT_LABEL: tenant.name,
             },

@@ -247,3 +247,29 @@ def _toleration(t: Mapping[str, Any]) -> tuple[str, str, str, str]:
 
 def _seconds(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+def label_selector_matches(selector: Mapping[str, Any], labels: Mapping[str, str]) -> bool:
+    """A metav1.LabelSelector against an object's labels: every matchLabels entry and expression holds.
+
+    `In`/`NotIn` on a label's value, `Exists`/`DoesNotExist` on its key; an empty selector matches
+    everything. An expression of another operator matches nothing (the API server refuses it).
+    """
+    match = selector.get("matchLabels")
+    if isinstance(match, Mapping) and any(labels.get(k) != v for k, v in match.items()):
+        return False
+    for expr in selector.get("matchExpressions") or []:
+        if not isinstance(expr, Mapping):
+            return False
+        key, op = expr.get("key"), expr.get("operator")
+        present = isinstance(key, str) and key in labels
+        value = labels.get(key) if isinstance(key, str) else None
+        holds = {
+            "In": present and value in _values(expr),
+            "NotIn": not present or value not in _values(expr),
+            "Exists": present,
+            "DoesNotExist": not present,
+        }.get(str(op), False)
+        if not holds:
+            return False
+    return True

@@ -25,6 +25,8 @@ class RoutedTenant(Protocol):
     def path_prefix(self) -> str: ...
     @property
     def exact_path(self) -> str: ...
+    @property
+    def host(self) -> str | None: ...
 
 
 class RoutingSettings(Protocol):
@@ -39,14 +41,22 @@ class RoutingSettings(Protocol):
 
 
 class HeadTarget(Record):
-    """The Ray workload a base VirtualService routes to, and its dashboard port."""
+    """The Ray workload a base route (VirtualService, HTTPRoute) routes to, and its dashboard port."""
 
-    _fields = __slots__ = ("service", "port", "route")
+    _fields = __slots__ = ("service", "port", "route", "parent_refs")
 
-    def __init__(self, service: str, port: int, route: Mapping[str, Any]) -> None:
+    def __init__(
+        self,
+        service: str,
+        port: int,
+        route: Mapping[str, Any],
+        parent_refs: tuple[Mapping[str, Any], ...] = (),
+    ) -> None:
         self.service = service
         self.port = port
-        self.route = route  # the base's dashboard route, the template for the tenant's rules
+        self.route = route  # the base's dashboard route (rule), the template for the tenant's rules
+        # HTTPRoute: the base's parentRefs, each with its namespace (a tenant's copy lives elsewhere)
+        self.parent_refs = parent_refs
 
 
 def is_virtual_service(obj: Mapping[str, Any]) -> bool:
@@ -134,7 +144,8 @@ def route_tenant(
     elif not isinstance(spec, dict):
         return [Result(f"expected a mapping, got {describe(spec)}", resource=ref, field="spec")]
     results: list[Result] = []
-    for key, override in (("hosts", config.hosts), ("gateways", config.gateways)):
+    own_host = (tenant.host,) if tenant.host is not None else None
+    for key, override in (("hosts", own_host or config.hosts), ("gateways", config.gateways)):
         if override is not None:
             spec[key] = list(override)
         elif spec.get(key) and not _strings(spec[key]):
@@ -167,6 +178,20 @@ def route_tenant(
         "host": fqdn,
         "port": {"number": target.port},
     }
+    if tenant.host is not None:
+        # the tenant's own host, whole: no prefix to strip, no bare path to redirect (a rewrite
+        # of the authority, say, is the base's and kept)
+        kept = {k: v for k, v in rewrite.items() if k != "uri"}
+        spec["http"] = [
+            {
+                "name": f"{tenant.name}-dashboard",
+                "match": [{**m, "uri": {"prefix": "/"}} for m in conditions],
+                **({"rewrite": kept} if kept else {}),
+                **base,
+                "route": [route_entry],
+            }
+        ]
+        return results
     spec["http"] = [
         {
             "name": f"{tenant.name}-dashboard-redirect",
