@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import io
+import re
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,16 @@ from krm_fn.config import ROUTE_LABEL, TENANT_LABEL, parse_config
 from krm_fn.expand import expand
 from krm_fn.results import FnError
 from krm_fn.routing import Site, tenant_site
-from tests.conftest import TESTDATA, UPSTREAM, kptfile, require_tool, require_upstream, run
+from tests.conftest import (
+    REPO,
+    TESTDATA,
+    UPSTREAM,
+    example_bases,
+    kptfile,
+    require_tool,
+    require_upstream,
+    run,
+)
 from tests.test_golden import resource_list
 
 GATEWAY_API = "gateway.networking.k8s.io/v1"
@@ -617,3 +627,49 @@ def test_kpt_renders_http_routes_per_tenant_and_a_second_render_changes_nothing(
     again = run([kpt, "fn", "render", "--allow-exec", pkg])
     assert again.returncode == 0, again.stderr.decode()
     assert {p: p.read_bytes() for p in sorted(pkg.rglob("*")) if p.is_file()} == snapshot
+
+
+# --- the README's specs, as written -------------------------------------------------------------
+
+
+def readme_blocks() -> list[dict[str, Any]]:
+    """The YAML blocks of the README's section on routers and modes."""
+    text = (REPO / "README.md").read_text()
+    section = text.split("## Choosing a router and a mode\n", 1)[1].split("\n## ", 1)[0]
+    return [yaml.safe_load(block) for block in re.findall(r"```yaml\n(.*?)```", section, re.S)]
+
+
+def test_the_readmes_specs_render_as_the_table_says() -> None:
+    blocks = readme_blocks()
+    kinds = [b["kind"] for b in blocks]
+    assert kinds == ["RayTenants", "HTTPRoute", "RayTenants", "Gateway", "RayTenants"], kinds
+    istio_path, route, gateway_path, gw, host = blocks
+    cluster, vs = (yamlio.load(p.read_text()) for p in example_bases() if p.name != "kustomization.yaml")
+    assert (cluster["kind"], vs["kind"]) == ("RayCluster", "VirtualService")
+
+    outcome = expanded([cluster, vs], istio_path)
+    assert errors(outcome) == []
+    rules = of_kind(outcome, "VirtualService")["research"]["spec"]["http"]
+    assert [r["match"][0]["uri"] for r in rules] == [
+        {"exact": "/research-team"},
+        {"prefix": "/research-team/"},
+    ]
+
+    outcome = expanded([cluster, route, gw], gateway_path)
+    assert errors(outcome) == []
+    routes = of_kind(outcome, "HTTPRoute")
+    assert routes["mlops"]["spec"]["rules"][1]["matches"][0]["path"] == {
+        "type": "PathPrefix",
+        "value": "/mlops/",
+    }
+    assert of_kind(outcome, "Namespace")["mlops"]["metadata"]["labels"][ACCESS_KEY] == ACCESS_VALUE
+    for obj in routes.values():
+        if UPSTREAM.is_dir():
+            assert_valid(obj)
+
+    for base, field in ((vs, "hosts"), (route, "hostnames")):
+        outcome = expanded([cluster, base], host)
+        assert errors(outcome) == []
+        copies = of_kind(outcome, base["kind"])
+        assert copies["mlops"]["spec"][field] == ["mlops.ray.example.com"]
+        assert copies["research"]["spec"][field] == ["ray-research.example.org"]
