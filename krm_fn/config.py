@@ -261,7 +261,7 @@ def _parse_spec(raw: object, c: _Checker, ref: ResourceRef) -> TenantsConfig:
     tenants = _parse_tenants(spec.get("tenants"), c, host_template)
     _check_hosts(tenants, hosts, c)
     parent_refs = _parent_refs(routing.get("parentRefs"), c)
-    route_label = _route_label(routing.get("namespaceLabel"), c)
+    route_label = _route_label(routing.get("namespaceLabel"), c, tenants)
     return TenantsConfig(
         tenants=tenants,
         hosts=hosts,
@@ -630,8 +630,11 @@ def _parent_refs(raw: object, c: _Checker) -> tuple[dict[str, Any], ...] | None:
     return tuple(out)
 
 
-def _route_label(raw: object, c: _Checker) -> tuple[str, str]:
-    """`spec.routing.namespaceLabel: {key, value}`: what a listener's namespace selector matches."""
+def _route_label(raw: object, c: _Checker, tenants: tuple[Tenant, ...]) -> tuple[str, str]:
+    """`spec.routing.namespaceLabel: {key, value}`: what a listener's namespace selector matches.
+
+    A tenant's own namespaceLabels may repeat it, not give it another value.
+    """
     label = c.mapping(raw, "spec.routing.namespaceLabel", ("key", "value"))
     key = c.string(label.get("key"), "spec.routing.namespaceLabel.key", ROUTE_LABEL[0]) or ""
     value = c.string(label.get("value"), "spec.routing.namespaceLabel.value", ROUTE_LABEL[1]) or ""
@@ -639,4 +642,11 @@ def _route_label(raw: object, c: _Checker) -> tuple[str, str]:
         c.error("spec.routing.namespaceLabel.key", f"{key!r} is not a label name of your own")
     if not ray.is_label_value(value):
         c.error("spec.routing.namespaceLabel.value", f"{value!r} is not a valid label value")
+    for t in tenants:
+        if t.namespace_labels.get(key, value) != value:
+            c.error(
+                f"{t.field}.namespaceLabels.{key}",
+                f"{key!r} is the label Gateway listeners select tenant namespaces by "
+                f"(spec.routing.namespaceLabel), with the value {value!r}",
+            )
     return key, value
