@@ -116,6 +116,8 @@ def test_kubernetes_version_is_selectable() -> None:
     assert schemas.resolve_version("v1.30.4") == "1.30.0"
     code, lines, _ = check_cli("--kubernetes-version", "1.99", DATA / "good")
     assert code == 1 and "no schemas for Kubernetes 1.99" in lines[0]
+    # the remedy for a trimmed image: the build argument that keeps more versions
+    assert "KEEP_SCHEMAS" in lines[0] and shipped[-1] in lines[0]
     assert check_cli("--kubernetes-version", shipped[0], DATA / "good")[0] == 0
 
 
