@@ -22,12 +22,11 @@ from krm_fn.routing.policy import (
     served_overlaps,
     verify_copy,
 )
-from krm_fn.routing.routers import Site, find_route_target, is_route, route_copy, tenant_site
+from krm_fn.routing.routers import Site, dashboard_ports, find_route_target, is_route, route_copy, tenant_site
 from krm_fn.routing.served import Destination, Match, Redirect, Rewrite, Route, Rule
 from krm_fn.routing.virtualservice import (
     ISTIO_GROUP,
     HeadTarget,
-    dashboard_ports,
     find_target,
     is_virtual_service,
     normalize_gateway,

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 from krm_fn import ray, selectors
 from krm_fn.results import ResourceRef, Result, describe
+from krm_fn.routing.served import Destination, FieldPath, Match, MatchKind, Redirect, Rewrite, Route, Rule
 from krm_fn.routing.virtualservice import HeadTarget, RoutedTenant
 
 GATEWAY_GROUP = "gateway.networking.k8s.io"
@@ -336,3 +337,122 @@ def _hosts_intersect(listener: str, route: str) -> bool:
 
     listener, route = listener.lower(), route.lower()
     return covers(listener, route) or covers(route, listener) or listener == route
+
+
+# --- what an HTTPRoute serves ------------------------------------------------------------------
+
+_MATCH_KINDS: dict[str, MatchKind] = {
+    "Exact": "exact",
+    "PathPrefix": "path-prefix",
+    "RegularExpression": "regex",
+}
+
+
+def parent_key(parent: Mapping[str, Any], namespace: str) -> str:
+    """A parentRef as the route policy compares bindings: `namespace/name` of a Gateway.
+
+    Other parents (a Service, for mesh routing) are `Kind:namespace/name`, so they never meet
+    a Gateway of the same name.
+    """
+    name = f"{parent.get('namespace') or namespace}/{parent.get('name')}"
+    kind = parent.get("kind", "Gateway")
+    return (
+        name
+        if kind == "Gateway" and parent.get("group", GATEWAY_GROUP) == GATEWAY_GROUP
+        else f"{kind}:{name}"
+    )
+
+
+def read_http_route(route: Mapping[str, Any]) -> Route:
+    """What an HTTPRoute serves: its hostnames and parents, each rule's matches, backends and filters.
+
+    A route without hostnames serves every hostname of its listeners (`*`); a match without a
+    path is `PathPrefix /`, a rule without matches takes every path. Parts of the wrong type are
+    left out (the schema check reports them).
+    """
+    spec = _mapping(route.get("spec"))
+    namespace = _namespace(route)
+    hosts = tuple(h.lower() for h in _list(spec.get("hostnames")) if isinstance(h, str)) or ("*",)
+    parents = tuple(parent_key(p, namespace) for p in _list(spec.get("parentRefs")) if isinstance(p, Mapping))
+    rules = [
+        _read_rule(rule, ("spec", "rules", i), namespace)
+        for i, rule in enumerate(_list(spec.get("rules")))
+        if isinstance(rule, Mapping)
+    ]
+    return Route(
+        ResourceRef.of(route),
+        namespace,
+        hosts,
+        parents,
+        tuple(rules),
+        path_of_hosts=("spec", "hostnames"),
+        path_of_gateways=("spec", "parentRefs"),
+    )
+
+
+def _read_rule(rule: Mapping[str, Any], rpath: FieldPath, namespace: str) -> Rule:
+    matches = []
+    for j, cond in enumerate(_list(rule.get("matches"))):
+        if not isinstance(cond, Mapping):
+            continue
+        path = _mapping(cond.get("path"))
+        kind = _MATCH_KINDS.get(str(path.get("type", "PathPrefix")), "regex")  # an unknown type: any path
+        matches.append(Match(kind, str(path.get("value", "/")), (*rpath, "matches", j, "path", "value")))
+    dests = [
+        _backend(ref, (*rpath, "backendRefs", k), namespace)
+        for k, ref in enumerate(_list(rule.get("backendRefs")))
+        if isinstance(ref, Mapping)
+    ]
+    redirect = rewrite = None
+    filter_lists = [((*rpath, "filters"), rule.get("filters"))] + [
+        ((*rpath, "backendRefs", k, "filters"), _mapping(ref).get("filters"))
+        for k, ref in enumerate(_list(rule.get("backendRefs")))
+    ]
+    for fpath, filters in filter_lists:
+        for f, item in enumerate(_list(filters)):
+            where: FieldPath = (*fpath, f)
+            ftype = _mapping(item).get("type")
+            if ftype == "RequestMirror":
+                mirror = _mapping(_mapping(item).get("requestMirror")).get("backendRef")
+                dests.append(
+                    _backend(_mapping(mirror), (*where, "requestMirror", "backendRef"), namespace, "mirror")
+                )
+            elif ftype in (REDIRECT, REWRITE):
+                key = "requestRedirect" if ftype == REDIRECT else "urlRewrite"
+                body = _mapping(_mapping(item).get(key))
+                path = _mapping(body.get("path"))
+                field = "replaceFullPath" if path.get("type") == "ReplaceFullPath" else "replacePrefixMatch"
+                # a redirect's path is where it sends; a rewrite's, what replaces the matched prefix
+                # (a full-path rewrite sends every path to one: not a plain prefix rewrite)
+                uri = path.get(field) if ftype == REDIRECT or field == "replacePrefixMatch" else None
+                if ftype == REDIRECT:
+                    redirect = Redirect(
+                        uri, body.get("hostname"), (*where, key), ("path", field), ("hostname",)
+                    )
+                else:
+                    rewrite = Rewrite(
+                        uri, body.get("hostname"), (*where, key), ("path", field), ("hostname",)
+                    )
+    return Rule(rpath, "http", tuple(matches), tuple(dests), redirect, rewrite)
+
+
+def _backend(ref: Mapping[str, Any], where: FieldPath, namespace: str, role: str = "route") -> Destination:
+    """A backendRef: a Service (the default kind) in the route's namespace unless it names another."""
+    is_service = ref.get("kind", "Service") == "Service" and ref.get("group", "") in ("", "core")
+    name = ref.get("name")
+    service = name if isinstance(name, str) and is_service else ""
+    ns = str(ref.get("namespace") or namespace)
+    return Destination(
+        name,
+        service,
+        ns,
+        ref.get("port"),
+        where,
+        "mirror" if role == "mirror" else "route",
+        ("name",),
+        ("port",),
+    )
+
+
+def _list(value: object) -> list[Any]:
+    return value if isinstance(value, list) else []

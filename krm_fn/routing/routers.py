@@ -68,6 +68,18 @@ def find_route_target(
     return find_target(route, workloads)
 
 
+def dashboard_ports(
+    routes: Sequence[Mapping[str, Any]], workloads: Sequence[Mapping[str, Any]]
+) -> dict[str, set[int]]:
+    """Head service -> the ports the base routes send its dashboard to (as `find_route_target` reads them)."""
+    ports: dict[str, set[int]] = {}
+    for route in routes:
+        target, _ = find_route_target(route, workloads)
+        if target is not None:
+            ports.setdefault(target.service, set()).add(target.port)
+    return ports
+
+
 def route_copy(
     copy: dict[str, Any], target: HeadTarget, tenant: RoutedTenant, config: Settings
 ) -> list[Result]:

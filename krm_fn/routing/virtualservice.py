@@ -211,18 +211,6 @@ def find_target(
     return HeadTarget(service, port or ray.DASHBOARD_PORT, route), []
 
 
-def dashboard_ports(
-    virtual_services: Sequence[Mapping[str, Any]], workloads: Sequence[Mapping[str, Any]]
-) -> dict[str, set[int]]:
-    """Head service -> the ports the base VirtualServices route its dashboard on (as `find_target` reads them)."""
-    ports: dict[str, set[int]] = {}
-    for vs in virtual_services:
-        target, _ = find_target(vs, workloads)
-        if target is not None:
-            ports.setdefault(target.service, set()).add(target.port)
-    return ports
-
-
 def route_tenant(
     vs: dict[str, Any], target: HeadTarget, tenant: RoutedTenant, config: RoutingSettings
 ) -> list[Result]:
