@@ -253,8 +253,8 @@ def test_expansion_findings_point_at_the_tenant_spec(tmp_path: Path) -> None:
     assert code == 1
     assert any(
         line.startswith("overlays/tenants.yaml:")
-        and "spec.tenants[1].patches[0].patch: RayCluster name" in line
-        and "KubeRay allows at most 53" in line
+        and "spec.tenants[1].patches[0].patch: patch for RayCluster/" in line
+        and f"metadata.name: changed from 'raycluster' to '{'r' * 60}'" in line
         for line in lines
     ), lines
 
