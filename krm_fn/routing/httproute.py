@@ -150,7 +150,7 @@ def route_tenant_http(
     elif not isinstance(spec, dict):
         return [Result(f"expected a mapping, got {describe(spec)}", resource=ref, field="spec")]
     results: list[Result] = []
-    parents = config.parent_refs if config.parent_refs is not None else target.parent_refs
+    parents = config.parent_refs if config.parent_refs is not None else _copied_parents(spec, target)
     if not parents:
         results.append(
             Result(
@@ -214,6 +214,21 @@ def route_tenant_http(
         },
     ]
     return results
+
+
+def _copied_parents(spec: Mapping[str, Any], target: HeadTarget) -> list[Mapping[str, Any]]:
+    """The copy's parentRefs (a tenant's patch may have changed them: the route policy then says so),
+    each that the base wrote without a namespace given the base's, as `find_backend` resolved it."""
+    resolved = {_identity(p): p for p in target.parent_refs}
+    return [
+        resolved.get(_identity(p), p) if not p.get("namespace") else p
+        for p in _list(spec.get("parentRefs"))
+        if isinstance(p, Mapping)
+    ]
+
+
+def _identity(parent: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted((str(k), repr(v)) for k, v in parent.items() if k != "namespace"))
 
 
 def _has_filter(rule: Mapping[str, Any], kind: str) -> bool:

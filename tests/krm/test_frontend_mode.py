@@ -370,7 +370,11 @@ def test_known_cluster_scoped_kinds_pass_through_uncopied() -> None:
         {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "GatewayClass", "metadata": {"name": "gc"}},
         {"apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass", "metadata": {"name": "pc"}},
         # a namespaced kind of the same group is copied (an HTTPRoute would be a route to a Ray head)
-        {"apiVersion": "gateway.networking.k8s.io/v1beta1", "kind": "ReferenceGrant", "metadata": {"name": "r"}},
+        {
+            "apiVersion": "gateway.networking.k8s.io/v1beta1",
+            "kind": "ReferenceGrant",
+            "metadata": {"name": "r"},
+        },
     ]
     code, out, err = krm_call(objs)
     assert code == 0, err

@@ -673,3 +673,69 @@ def test_the_readmes_specs_render_as_the_table_says() -> None:
         copies = of_kind(outcome, base["kind"])
         assert copies["mlops"]["spec"][field] == ["mlops.ray.example.com"]
         assert copies["research"]["spec"][field] == ["ray-research.example.org"]
+
+
+# --- a tenant's patches on its HTTPRoute ---------------------------------------------------------
+
+
+def patched(*ops: dict[str, Any], **routing: Any) -> list[tuple[str, str]]:
+    tenant = {
+        "name": "mlops",
+        "patches": [{"target": {"kind": "HTTPRoute", "name": "dash"}, "patch": list(ops)}],
+    }
+    return errors(expanded([CLUSTER, http_route()], spec([tenant, {"name": "research"}], **routing)))
+
+
+PATCH = "spec.tenants[0].patches[0].patch"
+
+
+@pytest.mark.parametrize(
+    ("ops", "routing", "words"),
+    [
+        # rules the function writes: a change would be lost
+        (
+            [{"op": "add", "path": "/spec/rules/-", "value": {"backendRefs": [{"name": "x"}]}}],
+            {},
+            "would be lost",
+        ),
+        # another Gateway than the base's
+        (
+            [{"op": "replace", "path": "/spec/parentRefs/0/name", "value": "other"}],
+            {},
+            "bound to gateway 'infra/other'",
+        ),
+        # a parentRef without namespace is the tenant's own namespace
+        (
+            [{"op": "add", "path": "/spec/parentRefs/-", "value": {"name": "gw2"}}],
+            {},
+            "bound to gateway 'mlops/gw2'",
+        ),
+        # another host than the configured one
+        (
+            [{"op": "add", "path": "/spec/hostnames/-", "value": "research.example.com"}],
+            {},
+            "serves host 'research.example.com'",
+        ),
+        # what the spec replaces
+        (
+            [{"op": "replace", "path": "/spec/hostnames", "value": ["x.example.com"]}],
+            {"hostTemplate": "{tenant}.ray.example.com"},
+            "the tenant's host replaces spec.hostnames",
+        ),
+        (
+            [{"op": "replace", "path": "/spec/parentRefs", "value": [{"name": "gw2", "namespace": "infra"}]}],
+            {"parentRefs": [{"name": "gw", "namespace": "infra"}]},
+            "routing.parentRefs replaces spec.parentRefs",
+        ),
+        ([{"op": "replace", "path": "/metadata/namespace", "value": "research"}], {}, "namespace"),
+    ],
+)
+def test_a_tenants_patch_that_changes_its_http_route_is_refused_naming_the_patch(
+    ops: list[dict[str, Any]], routing: dict[str, Any], words: str
+) -> None:
+    found = patched(*ops, **routing)
+    assert any(field == PATCH and words in message for field, message in found), found
+
+
+def test_a_patch_that_keeps_the_route_as_the_policy_wants_is_fine() -> None:
+    assert patched({"op": "add", "path": "/metadata/annotations", "value": {"team": "ml"}}) == []
