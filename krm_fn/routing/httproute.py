@@ -19,7 +19,7 @@ from typing import Any, Protocol
 from krm_fn import ray, selectors
 from krm_fn.results import ResourceRef, Result, describe
 from krm_fn.routing.served import Destination, FieldPath, Match, MatchKind, Redirect, Rewrite, Route, Rule
-from krm_fn.routing.virtualservice import HeadTarget, RoutedTenant
+from krm_fn.routing.virtualservice import HeadTarget, RoutedTenant, pick_head, port_problem
 
 GATEWAY_GROUP = "gateway.networking.k8s.io"
 REDIRECT = "RequestRedirect"
@@ -89,19 +89,11 @@ def find_backend(
     backends = rule.get("backendRefs") or [{}]
     backend = backends[0]
     heads = {name for w in workloads if (name := ray.head_service_name(w))}
-    service = backend.get("name")
-    if service not in heads:
-        if len(heads) != 1:
-            what = "no Ray workload" if not heads else f"none of {', '.join(sorted(heads))}"
-            named = f"routes to {service!r}, which is" if service else "names"
-            return error(
-                f"{where}.backendRefs[0].name",
-                f"{named} not the head service of a base Ray workload ({what} found); "
-                f"set the backendRef's name to `{ray.HEAD_SERVICE_PLACEHOLDER}`",
-            )
-        service = next(iter(heads))
+    service, problem = pick_head(backend.get("name"), backend.get("name"), heads, "backendRef's name")
+    if problem:
+        return error(f"{where}.backendRefs[0].name", problem)
     port = backend.get("port")
-    if port is not None and (not isinstance(port, int) or isinstance(port, bool) or not 0 < port < 65536):
+    if port_problem(port):
         return error(f"{where}.backendRefs[0].port", f"expected a port number, got {describe(port)}")
     parents, found = _parent_refs(spec.get("parentRefs"), _namespace(route), ref)
     if found:

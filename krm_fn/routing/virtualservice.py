@@ -7,7 +7,7 @@ for overlap in the config, by overlap.py). policy.py verifies routes against the
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, Sequence, Set
 from typing import Any, Protocol
 
 from krm_fn import ray
@@ -166,7 +166,7 @@ def find_target(
     http = (spec or {}).get("http") or []
     if not isinstance(http, list) or not all(isinstance(r, Mapping) for r in http):
         return None, [Result("expected a list of HTTP routes", resource=ref, field="spec.http")]
-    heads = {name: w for w in workloads if (name := ray.head_service_name(w))}
+    heads = {name for w in workloads if (name := ray.head_service_name(w))}
     # redirect-only rules are regenerated per tenant; what is left is the dashboard route
     routes = [(i, r) for i, r in enumerate(http) if not ("redirect" in r and "route" not in r)]
     if len(routes) > 1:
@@ -184,31 +184,40 @@ def find_target(
         return None, [Result(shape[1], resource=ref, field=shape[0])]
     dest = _first_destination(route)
     host = dest.get("host") if dest else None
-    service = host.split(".", 1)[0] if isinstance(host, str) else None
-    if service not in heads:
-        if len(heads) != 1:
-            named = f"routes to {host!r}, which is" if host else "names"
-            what = "no Ray workload" if not heads else f"none of {', '.join(sorted(heads))}"
-            return None, [
-                Result(
-                    f"{named} not the head service of a base Ray workload ({what} found); "
-                    f"set the route's destination host to `{ray.HEAD_SERVICE_PLACEHOLDER}`",
-                    resource=ref,
-                    field=f"spec.http[{index}].route[0].destination.host",
-                )
-            ]
-        service = next(iter(heads))
+    where = f"spec.http[{index}].route[0].destination"
+    service, problem = pick_head(
+        host, host.split(".", 1)[0] if isinstance(host, str) else None, heads, "route's destination host"
+    )
+    if problem:
+        return None, [Result(problem, resource=ref, field=f"{where}.host")]
     port_spec = dest.get("port") if dest else None
     port = port_spec.get("number") if isinstance(port_spec, Mapping) else None
-    if port is not None and (not isinstance(port, int) or isinstance(port, bool) or not 0 < port < 65536):
+    if port_problem(port):
         return None, [
-            Result(
-                f"expected a port number, got {port!r}",
-                resource=ref,
-                field=f"spec.http[{index}].route[0].destination.port.number",
-            )
+            Result(f"expected a port number, got {port!r}", resource=ref, field=f"{where}.port.number")
         ]
-    return HeadTarget(service, port or ray.DASHBOARD_PORT, route), []
+    return HeadTarget(str(service), port or ray.DASHBOARD_PORT, route), []
+
+
+def pick_head(written: object, service: object, heads: Set[str], field: str) -> tuple[str | None, str]:
+    """The head service a base route's backend names (`service`, read from `written`), or with one
+    Ray workload among the bases, its head whatever the route names; else why not, telling what
+    to set the `field` to."""
+    if isinstance(service, str) and service in heads:
+        return service, ""
+    if len(heads) == 1:
+        return next(iter(heads)), ""
+    named = f"routes to {written!r}, which is" if written else "names"
+    what = "no Ray workload" if not heads else f"none of {', '.join(sorted(heads))}"
+    return None, (
+        f"{named} not the head service of a base Ray workload ({what} found); "
+        f"set the {field} to `{ray.HEAD_SERVICE_PLACEHOLDER}`"
+    )
+
+
+def port_problem(port: object) -> bool:
+    """A port that is given and is no port number."""
+    return port is not None and (not isinstance(port, int) or isinstance(port, bool) or not 0 < port < 65536)
 
 
 def route_tenant(

@@ -26,6 +26,7 @@ from hypothesis import strategies as st
 from krm_fn.config import parse_config
 from krm_fn.expand import expand
 from krm_fn.results import FnError
+from tests.routing.test_gateway_api import CLUSTER
 
 CI = os.environ.get("HYPOTHESIS_PROFILE") == "ci"
 SETTINGS = settings(
@@ -257,12 +258,6 @@ def test_istio_case_flags_and_regexes() -> None:
 
 # --- the generated routes -----------------------------------------------------------------------
 
-CLUSTER: dict[str, Any] = {
-    "apiVersion": "ray.io/v1",
-    "kind": "RayCluster",
-    "metadata": {"name": "ray"},
-    "spec": {"headGroupSpec": {"template": {"spec": {"containers": [{"name": "ray-head", "image": "ray"}]}}}},
-}
 VIRTUAL_SERVICE = {
     "apiVersion": "networking.istio.io/v1",
     "kind": "VirtualService",
