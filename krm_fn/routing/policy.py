@@ -442,6 +442,13 @@ def served_overlaps(routes: Sequence[Route], tenant: Sequence[bool]) -> list[Rou
                     for host in route.hosts:
                         for gateway in match.gateways or route.gateways:
                             by_key.setdefault((host, gateway), []).append(claim)
+    # a route without hostnames (an HTTPRoute's `*`) serves every host of its gateway
+    for (host, gateway), claims in list(by_key.items()):
+        if host == "*":
+            for (other, on), theirs in by_key.items():
+                if on == gateway and other != "*":
+                    theirs.extend(claims)
+                    theirs.sort(key=lambda c: c.owner)  # in input order, as the claims were made
     # one finding per pair of routes: the first overlap found, or a prefix against a prefix where
     # they have one (the plainest to read)
     chosen: dict[frozenset[int], tuple[Overlap[int], str, str]] = {}

@@ -186,6 +186,20 @@ def test_a_hand_written_http_route_that_takes_or_leaks_traffic_is_an_error_on_it
     assert any(f" {field}: " in line and words in line for line in lines), report
 
 
+def test_a_route_without_hostnames_takes_part_on_every_host_of_its_gateway(tmp_path: Path) -> None:
+    route = grab(
+        matches=[{"path": {"type": "PathPrefix", "value": "/mlops/"}}], filters=[REWRITE], backendRefs=OWN
+    )
+    del route["spec"]["hostnames"]
+    code, report = check(tmp_path, [*render(PATH_CASE), route])
+    assert code == 1
+    assert (
+        "HTTPRoute/research/grab spec.rules[0].matches[0].path.value: prefix '/mlops/' is the same as"
+        in report
+    )
+    assert "of HTTPRoute/mlops/dashboard on host 'ray.example.com'" in report
+
+
 def test_the_redirect_is_required_for_a_path_prefix(tmp_path: Path) -> None:
     objects = render(PATH_CASE)
     route = next(o for o in objects if o["kind"] == "HTTPRoute" and o["metadata"]["namespace"] == "research")
