@@ -152,10 +152,16 @@ def route_tenant_http(
             )
         )
     spec["parentRefs"] = [dict(p) for p in parents]
-    if tenant.host is not None:
-        spec["hostnames"] = [tenant.host]
-    elif config.hosts is not None:
-        spec["hostnames"] = list(config.hosts)
+    hostnames = [tenant.host] if tenant.host is not None else config.hosts
+    if hostnames is not None:
+        if "hostnames" not in spec:  # where people write it: after parentRefs
+            items = list(spec.items())
+            spec.clear()
+            for key, value in items:
+                spec[key] = value
+                if key == "parentRefs":
+                    spec["hostnames"] = None
+        spec["hostnames"] = list(hostnames)
     conditions = [{k: v for k, v in m.items() if k != "path"} for m in target.route.get("matches") or [{}]]
     # the base's own path filters are the tenant's to write; the others (headers, mirrors) are kept
     filters = [f for f in target.route.get("filters") or [] if f.get("type") not in (REDIRECT, REWRITE)]
