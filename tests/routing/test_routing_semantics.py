@@ -288,13 +288,19 @@ SEGMENT = st.text("abAB9._~-", min_size=1, max_size=3)
 
 @st.composite
 def setups(draw: st.DrawFn) -> tuple[str, bool, list[dict[str, Any]]]:
+    """A router, the mode (every tenant on its own host by the template, or path prefixes on the
+    shared host with some tenants on hosts of their own), and the tenants."""
     router = draw(st.sampled_from(sorted(ROUTERS)))
     host_mode = draw(st.booleans())
     tenants: list[dict[str, Any]] = []
     for name in draw(st.lists(NAME, min_size=1, max_size=4, unique=True)):
         tenant: dict[str, Any] = {"name": name}
-        if not host_mode and draw(st.booleans()):
-            tenant["pathPrefix"] = "/" + "/".join(draw(st.lists(SEGMENT, min_size=1, max_size=2))) + "/"
+        if not host_mode:
+            own = draw(st.sampled_from(["prefix", "host", "default"]))
+            if own == "prefix":
+                tenant["pathPrefix"] = "/" + "/".join(draw(st.lists(SEGMENT, min_size=1, max_size=2))) + "/"
+            elif own == "host":
+                tenant["host"] = f"{name}.own.example.org"
         tenants.append(tenant)
     return router, host_mode, tenants
 
@@ -325,8 +331,8 @@ def generated(
 def expected(tenant: Mapping[str, Any], host_mode: bool, host: str, path: str) -> Verdict | None:
     """What the tenant's dashboard needs at (host, path), from the README's promise; None: not its request."""
     name = tenant["name"]
-    if host_mode:
-        if host != f"{name}.ray.example.com":
+    if host_mode or "host" in tenant:
+        if host != tenant.get("host", f"{name}.ray.example.com"):
             return None
         return ("route", name, "ray-head-svc", DASHBOARD, path)  # the whole host, the path as sent
     if host != SHARED_HOST:
@@ -340,7 +346,8 @@ def expected(tenant: Mapping[str, Any], host_mode: bool, host: str, path: str) -
 
 
 def requests(tenants: list[dict[str, Any]], host_mode: bool, extra: list[str]) -> Iterable[tuple[str, str]]:
-    hosts = [SHARED_HOST, "other.example.com", *(f"{t['name']}.ray.example.com" for t in tenants)]
+    hosts = [SHARED_HOST, "other.example.com"]
+    hosts += [h for t in tenants for h in (f"{t['name']}.ray.example.com", f"{t['name']}.own.example.org")]
     for t in tenants:
         p = t.get("pathPrefix", f"/{t['name']}/")
         bare = p.rstrip("/")
