@@ -33,6 +33,7 @@ CONFIGMAP_KEYS: dict[str, str] = {
     "taintKey": "spec.spot.taintKey",
     "hosts": "spec.routing.hosts",
     "gateways": "spec.routing.gateways",
+    "hostTemplate": "spec.routing.hostTemplate",
     "output": "spec.output",
     "outputDir": "spec.outputDir",
 }
@@ -465,6 +466,8 @@ def _configmap_to_spec(data: object, c: _Checker) -> dict[str, Any]:
             spec["tenants"] = [{"name": n} for n in items]
         elif key in ("hosts", "gateways"):
             routing[key] = items
+        elif key == "hostTemplate":
+            routing[key] = value.strip()
         elif key == "nodePools":
             pools: dict[str, str] = {}
             for pair in items:

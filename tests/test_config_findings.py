@@ -497,7 +497,7 @@ def configmap(data: Any) -> dict[str, Any]:
             [
                 (
                     "data.color",
-                    "unknown field 'color'; expected one of: tenants, provider, mode, nodePools, taintKey, hosts, gateways, output, outputDir",
+                    "unknown field 'color'; expected one of: tenants, provider, mode, nodePools, taintKey, hosts, gateways, hostTemplate, output, outputDir",
                 )
             ],
         ),
@@ -554,7 +554,7 @@ def configmap(data: Any) -> dict[str, Any]:
             [
                 (
                     "data.color",
-                    "unknown field 'color'; expected one of: tenants, provider, mode, nodePools, taintKey, hosts, gateways, output, outputDir",
+                    "unknown field 'color'; expected one of: tenants, provider, mode, nodePools, taintKey, hosts, gateways, hostTemplate, output, outputDir",
                 ),
                 (
                     "data.tenants",

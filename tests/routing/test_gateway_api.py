@@ -739,3 +739,20 @@ def test_a_tenants_patch_that_changes_its_http_route_is_refused_naming_the_patch
 
 def test_a_patch_that_keeps_the_route_as_the_policy_wants_is_fine() -> None:
     assert patched({"op": "add", "path": "/metadata/annotations", "value": {"team": "ml"}}) == []
+
+
+def test_the_configmap_form_takes_a_host_template() -> None:
+    """`kpt fn eval --exec ray-tenants -- tenants=a,b hostTemplate={tenant}.ray.example.com`."""
+    data = {"tenants": "a,b", "hostTemplate": "{tenant}.ray.example.com"}
+    config = parse_config({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": data})
+    assert [t.host for t in config.tenants] == ["a.ray.example.com", "b.ray.example.com"]
+    with pytest.raises(FnError) as caught:
+        parse_config(
+            {
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "metadata": {"name": "c"},
+                "data": {"tenants": "a", "hostTemplate": "x"},
+            }
+        )
+    assert [r.field for r in caught.value.results] == ["data.hostTemplate"]
