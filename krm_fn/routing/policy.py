@@ -272,12 +272,17 @@ def _check_prefix(
         out.append(RouteFinding(rpath, f"no redirect from {exact!r} to {prefix!r}: add a rule with {how}"))
     rewrite = rule.rewrite.uri if rule.rewrite is not None else None
     if rewrite != "/":
+        want = (
+            "a `URLRewrite` filter with `ReplacePrefixMatch: /`"
+            if match.kind == "path-prefix"
+            else "`rewrite: {uri: /}`"
+        )
         out.append(
             RouteFinding(
                 (*rule.rewrite.path, *rule.rewrite.uri_field)
                 if rule.rewrite is not None and rewrite is not None
                 else rpath,
-                f"expected `rewrite: {{uri: /}}` on prefix {prefix!r}, got {rewrite!r}: "
+                f"expected {want} on prefix {prefix!r}, got {rewrite!r}: "
                 "the Ray dashboard and Jobs API answer at '/'",
             )
         )

@@ -131,7 +131,7 @@ OWN = [{"name": "ray-head-svc", "port": 8265}]
         (
             grab(matches=[{"path": {"type": "PathPrefix", "value": "/research-team/"}}], backendRefs=OWN),
             "spec.rules[0]",
-            "expected `rewrite",
+            "expected a `URLRewrite` filter with `ReplacePrefixMatch: /`",
         ),
         (
             grab(
