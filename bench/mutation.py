@@ -8,6 +8,8 @@ not a test and not part of CI.
 
     python3 bench/mutation.py                                   # every module in only_mutate
     python3 bench/mutation.py --module routing --tests tests/routing/test_routing.py
+    python3 bench/mutation.py --module expand --show-survivors   # and each survivor's diff
+    python3 bench/mutation.py --module expand --mutant 'krm_fn.expand.x__flatten*'  # only these
 """
 
 from __future__ import annotations
@@ -91,6 +93,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument("--module", action="append", help="krm_fn module to mutate (repeatable)")
     parser.add_argument("--tests", action="append", help="test file or node id to run (repeatable)")
+    parser.add_argument(
+        "--mutant",
+        action="append",
+        help="run only this mutant (a name from --show-survivors, or a glob such as\n"
+        "'krm_fn.expand.x__flatten*'; repeatable); the others count as not checked",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the scratch copy and print its path")
     parser.add_argument("--show-survivors", action="store_true", help="print each surviving mutant's diff")
     args = parser.parse_args(argv)
@@ -102,8 +110,9 @@ def main(argv: list[str] | None = None) -> int:
         scratch_copy(scratch)
         pyproject = scratch / "pyproject.toml"
         pyproject.write_text(narrowed_config(pyproject.read_text(), args.module, args.tests))
-        env = {**os.environ, "HYPOTHESIS_PROFILE": "ci"}
-        subprocess.run(["mutmut", "run"], cwd=scratch, env=env, check=False)
+        # derandomized, at the local example counts: CI's counts would cost seconds per mutant
+        env = {**os.environ, "HYPOTHESIS_PROFILE": "mutation"}
+        subprocess.run(["mutmut", "run", *(args.mutant or [])], cwd=scratch, env=env, check=False)
         listed = subprocess.run(
             ["mutmut", "results", "--all", "true"], cwd=scratch, env=env, capture_output=True, text=True
         ).stdout

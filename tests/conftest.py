@@ -24,7 +24,11 @@ REQUIRE_E2E = os.environ.get("RAY_TENANTS_REQUIRE_E2E") == "1"
 # reproducible, never a coin toss); local runs draw new ones and keep exploring. Example counts
 # are set per test module.
 settings.register_profile("ci", derandomize=True, print_blob=True)
-settings.load_profile("ci" if os.environ.get("HYPOTHESIS_PROFILE") == "ci" else "default")
+# bench/mutation.py runs the tests once per mutant: the same examples every run (a mutant's
+# verdict must not be a coin toss), at the local example counts
+settings.register_profile("mutation", derandomize=True)
+PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "")
+settings.load_profile(PROFILE if PROFILE in ("ci", "mutation") else "default")
 
 
 def example_bases() -> list[Path]:

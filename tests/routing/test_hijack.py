@@ -66,13 +66,13 @@ def write(path: Path, docs: list[dict[str, Any]]) -> Path:
     return path
 
 
-def in_process(args: list[str]) -> tuple[int, str, str]:
+def in_process(args: list[str | Path]) -> tuple[int, str, str]:
     out, err = io.StringIO(), io.StringIO()
     code = cli.main([str(a) for a in args], out, err)
     return code, out.getvalue(), err.getvalue()
 
 
-def command(args: list[str]) -> tuple[int, str, str]:
+def command(args: list[str | Path]) -> tuple[int, str, str]:
     proc = run([sys.executable, "-m", "krm_fn", *args], cwd=REPO)
     return proc.returncode, proc.stdout.decode(), proc.stderr.decode()
 
