@@ -11,8 +11,15 @@ from typing import Any
 
 import pytest
 
-from krm_fn.routing import RouteFinding, RouteOverlap, check_route, is_tenant_route, route_overlaps
-from krm_fn.routing.policy import prefix_claims, service_of
+from krm_fn.routing import (
+    RouteFinding,
+    RouteOverlap,
+    check_route,
+    is_tenant_route,
+    read_virtual_service,
+    route_overlaps,
+)
+from krm_fn.routing.served import service_of
 
 HEADS = {"team": {"ray-head-svc": {8265}}}
 
@@ -106,8 +113,15 @@ def test_a_rule_that_matches_every_path_is_refused_once() -> None:
     ]
 
 
-def test_a_redirect_only_rule_without_a_uri_is_not_a_catch_all() -> None:
-    assert check_route(vs(redirect("/team", "/team/"), {"redirect": {"uri": "/x/"}}), HEADS) == []
+def test_a_redirect_without_a_uri_match_is_a_catch_all_too() -> None:
+    """It answers every path on the shared host with a redirect: every other tenant's requests too."""
+    assert check_route(vs(redirect("/team", "/team/"), {"redirect": {"uri": "/x/"}}), HEADS) == [
+        RouteFinding(
+            ("spec", "http", 1, "match"),
+            "this rule matches every path on its hosts; a tenant owns only its prefix "
+            "(Istio orders VirtualServices on one host arbitrarily)",
+        )
+    ]
 
 
 def test_the_catch_all_prefix_is_refused() -> None:
@@ -135,7 +149,6 @@ def test_a_prefix_without_its_trailing_slash_is_refused() -> None:
         None,
         redirect("/team", "/other/"),  # a redirect elsewhere does not count
         redirect("/other", "/team/"),
-        {"match": [{"uri": {"regex": "/team"}}], "redirect": {"uri": "/team/"}},  # not exact
     ],
 )
 def test_a_prefix_needs_the_exact_redirect_to_it(first: dict[str, Any] | None) -> None:
@@ -151,8 +164,22 @@ def test_a_prefix_needs_the_exact_redirect_to_it(first: dict[str, Any] | None) -
     ]
 
 
+def test_a_regex_redirect_is_no_exact_redirect_and_a_regex_is_refused() -> None:
+    regex = {"match": [{"uri": {"regex": "/team"}}], "redirect": {"uri": "/team/"}}
+    findings = check_route(vs(regex, dashboard("/team/")), HEADS)
+    assert [f.path for f in findings] == [
+        ("spec", "http", 0, "match", 0, "uri", "regex"),
+        ("spec", "http", 1),
+    ]
+    assert findings[0].message == (
+        "regex '/team': a tenant's route matches only its own prefix (`exact` and `prefix`); "
+        "a regex can take any tenant's paths"
+    )
+    assert findings[1].message.startswith("no redirect from '/team' to '/team/'")
+
+
 def test_a_redirect_in_any_match_of_a_rule_counts() -> None:
-    two = {"match": [{"headers": {}}, {"uri": {"exact": "/team"}}], "redirect": {"uri": "/team/"}}
+    two = {"match": [{"uri": {"exact": "/old"}}, {"uri": {"exact": "/team"}}], "redirect": {"uri": "/team/"}}
     assert check_route(vs(two, dashboard("/team/")), HEADS) == []
 
 
@@ -255,7 +282,7 @@ def test_rules_and_matches_of_the_wrong_shape_are_skipped() -> None:
 
 
 def test_overlapping_prefixes_on_one_host_and_gateway_are_one_finding_per_pair() -> None:
-    gw = {"hosts": ["ray.example.com"], "gateways": ["istio-system/gw"]}
+    gw: dict[str, Any] = {"hosts": ["ray.example.com"], "gateways": ["istio-system/gw"]}
     first = vs(redirect("/a", "/a/"), dashboard("/a/"), namespace="a", **gw)
     second = vs(dashboard("/a/b/"), {"match": [{"uri": {"prefix": "/a/b/c/"}}]}, namespace="b", **gw)
     apart = vs(dashboard("/z/"), namespace="z", **gw)
@@ -303,7 +330,7 @@ def test_prefixes_overlap_only_on_a_shared_host_and_gateway() -> None:
     ]
 
 
-def test_prefix_claims_name_every_host_and_gateway_of_each_prefix() -> None:
+def test_a_route_is_read_with_every_host_gateway_and_match_of_each_rule() -> None:
     obj = vs(
         {"match": [{"uri": {"exact": "/x"}}, {"uri": {"prefix": "/x/"}}]},
         "text",
@@ -312,14 +339,17 @@ def test_prefix_claims_name_every_host_and_gateway_of_each_prefix() -> None:
         hosts=["h1", "h2"],
         gateways=["gw", "mesh", "other/gw", 5],
     )
-    path = ("spec", "http", 0, "match", 1, "uri", "prefix")
-    assert list(prefix_claims(obj)) == [
-        ("h1", "ns/gw", path, "/x/"),
-        ("h1", "mesh", path, "/x/"),
-        ("h1", "other/gw", path, "/x/"),
-        ("h2", "ns/gw", path, "/x/"),
-        ("h2", "mesh", path, "/x/"),
-        ("h2", "other/gw", path, "/x/"),
+    route = read_virtual_service(obj)
+    assert (route.hosts, route.gateways) == (("h1", "h2"), ("ns/gw", "mesh", "other/gw"))
+    assert [(r.path, [(m.kind, m.value, m.path) for m in r.matches]) for r in route.rules] == [
+        (
+            ("spec", "http", 0),
+            [
+                ("exact", "/x", ("spec", "http", 0, "match", 0, "uri", "exact")),
+                ("prefix", "/x/", ("spec", "http", 0, "match", 1, "uri", "prefix")),
+            ],
+        ),
+        (("spec", "http", 2), []),  # the rule that is no mapping is left out, its index kept
     ]
 
 
