@@ -246,13 +246,7 @@ def _check_prefix(
     if prefix == "/":
         if whole_host:
             return _check_whole_host(rule)
-        return [
-            RouteFinding(
-                match.path,
-                "prefix '/' catches every other tenant's traffic (on a host of the tenant's own, "
-                "which no other route serves, it is the whole host)",
-            )
-        ]
+        return [RouteFinding(match.path, "prefix '/' catches every other tenant's traffic")]
     if not prefix.endswith("/"):
         return [
             RouteFinding(
