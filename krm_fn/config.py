@@ -14,6 +14,7 @@ from types import MappingProxyType
 from typing import Any
 
 from krm_fn import ray
+from krm_fn.isolation.settings import AccessSpec, TenantAccess, parse_access, parse_tenant_access
 from krm_fn.results import FnError, Record, ResourceRef, Result, describe
 from krm_fn.routing.overlap import Claim, find_overlaps
 from krm_fn.spot import SpotSpec, parse_spot
@@ -36,6 +37,8 @@ CONFIGMAP_KEYS: dict[str, str] = {
     "hostTemplate": "spec.routing.hostTemplate",
     "output": "spec.output",
     "outputDir": "spec.outputDir",
+    "rayAuth": "spec.access.rayAuth",
+    "networkPolicy": "spec.access.networkPolicy.enabled",
 }
 MANAGED_BY = "app.kubernetes.io/managed-by"
 TENANT_LABEL = f"{API_GROUP}/tenant"
@@ -68,7 +71,16 @@ class TenantPatch(Record):
 class Tenant(Record):
     """One team namespace and its Ray cluster."""
 
-    _fields = __slots__ = ("name", "path_prefix", "namespace_labels", "patches", "spot", "field", "host")
+    _fields = __slots__ = (
+        "name",
+        "path_prefix",
+        "namespace_labels",
+        "patches",
+        "spot",
+        "field",
+        "access",
+        "host",
+    )
 
     def __init__(
         self,
@@ -78,6 +90,7 @@ class Tenant(Record):
         patches: tuple[TenantPatch, ...] = (),
         spot: bool = True,
         field: str = "spec.tenants[0]",
+        access: TenantAccess | None = None,
         host: str | None = None,
     ) -> None:
         self.name = name
@@ -86,6 +99,8 @@ class Tenant(Record):
         self.patches = patches
         self.spot = spot
         self.field = field
+        # who may use the tenant and its quota (krm_fn.isolation.settings)
+        self.access = access if access is not None else TenantAccess(groups=(name,))
         # host mode: the tenant's own hostname, served at "/" (None: a path prefix on the shared hosts)
         self.host = host
 
@@ -108,6 +123,7 @@ class TenantsConfig(Record):
         "kind_scopes",
         "ref",
         "warnings",
+        "access",
         "parent_refs",
         "route_label",
     )
@@ -124,6 +140,7 @@ class TenantsConfig(Record):
         kind_scopes: Mapping[tuple[str, str], bool] = MappingProxyType({}),
         ref: ResourceRef = ResourceRef(API_VERSION, KIND, ""),  # noqa: B008
         warnings: tuple[Result, ...] = (),
+        access: AccessSpec = AccessSpec(),  # noqa: B008
         parent_refs: tuple[Mapping[str, Any], ...] | None = None,
         route_label: tuple[str, str] = ROUTE_LABEL,
     ) -> None:
@@ -139,6 +156,8 @@ class TenantsConfig(Record):
         self.ref = ref
         # the spec's warnings (it has no errors, or it would not exist): reported with the expansion
         self.warnings = warnings
+        # spec.access and spec.quota (krm_fn.isolation.settings)
+        self.access = access
         # Gateway API: parentRefs of every tenant HTTPRoute (None: the base's), and the Namespace
         # label (key, value) its listener selects
         self.parent_refs = parent_refs
@@ -238,7 +257,9 @@ def parse_config(obj: object, file: str = "") -> TenantsConfig:
 
 
 def _parse_spec(raw: object, c: _Checker, ref: ResourceRef) -> TenantsConfig:
-    spec = c.mapping(raw, "spec", ("tenants", "routing", "spot", "output", "outputDir", "kindScopes"))
+    spec = c.mapping(
+        raw, "spec", ("tenants", "routing", "spot", "output", "outputDir", "kindScopes", "access", "quota")
+    )
     routing = c.mapping(
         spec.get("routing"),
         "spec.routing",
@@ -258,8 +279,10 @@ def _parse_spec(raw: object, c: _Checker, ref: ResourceRef) -> TenantsConfig:
     kind_scopes = _kind_scopes(spec.get("kindScopes"), c)
     spot, spot_results = parse_spot(spec.get("spot"), "spec.spot")
     c.results.extend(spot_results)
+    access, access_results = parse_access(spec)
+    c.results.extend(access_results)
     host_template = _host_template(routing.get("hostTemplate"), c)
-    tenants = _parse_tenants(spec.get("tenants"), c, host_template)
+    tenants = _parse_tenants(spec.get("tenants"), c, access, host_template)
     _check_hosts(tenants, hosts, c)
     parent_refs = _parent_refs(routing.get("parentRefs"), c)
     route_label = _route_label(routing.get("namespaceLabel"), c, tenants)
@@ -273,6 +296,7 @@ def _parse_spec(raw: object, c: _Checker, ref: ResourceRef) -> TenantsConfig:
         output_dir=output_dir.strip("/").removeprefix("./") or ".",
         kind_scopes=kind_scopes,
         ref=ref,
+        access=access,
         parent_refs=parent_refs,
         route_label=route_label,
     )
@@ -306,7 +330,9 @@ def _kind_scopes(raw: object, c: _Checker) -> dict[tuple[str, str], bool]:
     return out
 
 
-def _parse_tenants(raw: object, c: _Checker, host_template: str | None = None) -> tuple[Tenant, ...]:
+def _parse_tenants(
+    raw: object, c: _Checker, access: AccessSpec, host_template: str | None = None
+) -> tuple[Tenant, ...]:
     if raw is None:
         return ()
     if not isinstance(raw, list):
@@ -316,7 +342,11 @@ def _parse_tenants(raw: object, c: _Checker, host_template: str | None = None) -
     names: dict[str, str] = {}
     for i, item in enumerate(raw):
         path = f"spec.tenants[{i}]"
-        t = c.mapping(item, path, ("name", "pathPrefix", "namespaceLabels", "patches", "spot", "host"))
+        t = c.mapping(
+            item,
+            path,
+            ("name", "pathPrefix", "namespaceLabels", "patches", "spot", "groups", "quota", "host"),
+        )
         if not isinstance(item, Mapping):
             continue
         name = c.string(t.get("name"), f"{path}.name")
@@ -350,6 +380,8 @@ def _parse_tenants(raw: object, c: _Checker, host_template: str | None = None) -
         if not isinstance(spot, bool):
             c.error(f"{path}.spot", f"expected true or false, got {describe(spot)}")
             spot = True
+        tenant_access, access_results = parse_tenant_access(t, path, name, access)
+        c.results.extend(access_results)
         tenants.append(
             Tenant(
                 name=name,
@@ -358,6 +390,7 @@ def _parse_tenants(raw: object, c: _Checker, host_template: str | None = None) -
                 patches=_patches(t.get("patches"), f"{path}.patches", c),
                 spot=spot,
                 field=path,
+                access=tenant_access,
                 host=host,
             )
         )
@@ -455,6 +488,7 @@ def _configmap_to_spec(data: object, c: _Checker) -> dict[str, Any]:
     spec: dict[str, Any] = {}
     spot: dict[str, Any] = {}
     routing: dict[str, Any] = {}
+    access: dict[str, Any] = {}
     for key, value in data.items():
         if key not in CONFIGMAP_KEYS:
             continue
@@ -482,12 +516,19 @@ def _configmap_to_spec(data: object, c: _Checker) -> dict[str, Any]:
             spot["nodePools"] = pools
         elif key in ("provider", "mode", "taintKey"):
             spot[key] = value.strip()
+        elif key == "rayAuth":
+            access["rayAuth"] = value.strip()
+        elif key == "networkPolicy":
+            word = value.strip().lower()
+            access["networkPolicy"] = {"enabled": {"true": True, "false": False}.get(word, value.strip())}
         else:
             spec[key] = value.strip()
     if spot:
         spec["spot"] = spot
     if routing:
         spec["routing"] = routing
+    if access:
+        spec["access"] = access
     return spec
 
 
