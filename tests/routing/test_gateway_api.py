@@ -756,3 +756,29 @@ def test_the_configmap_form_takes_a_host_template() -> None:
             }
         )
     assert [r.field for r in caught.value.results] == ["data.hostTemplate"]
+
+
+def test_in_host_mode_the_gateway_policy_covers_the_tenants_host_at_every_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    jwt = {
+        "issuer": "https://idp.example.com",
+        "jwksUri": "https://idp.example.com/keys",
+        "groupsClaim": "groups",
+    }
+    config = spec([{"name": "mlops"}], hostTemplate="{tenant}.ray.example.com")
+    config["spec"]["access"] = {"gateway": {"namespace": "infra", "selector": {"app": "gw"}, "jwt": jwt}}
+    outcome = expanded([CLUSTER, http_route()], config)
+    assert errors(outcome) == []
+    (policy,) = [o for o in outcome.items if o["kind"] == "AuthorizationPolicy"]
+    operations = [to["operation"] for rule in policy["spec"]["rules"] for to in rule["to"]]
+    # Istio: `/*` is every path, `/` included; hosts with and without a port
+    assert (
+        operations == [{"hosts": ["mlops.ray.example.com", "mlops.ray.example.com:*"], "paths": ["/*"]}] * 2
+    )
+    # and the check, which probes the routes' paths against the policies, agrees
+    monkeypatch.chdir(tmp_path)
+    Path("in.yaml").write_text(yamlio.dump_all([CLUSTER, http_route()]))
+    Path("tenants.yaml").write_text(yamlio.dump(config))
+    out, err = io.StringIO(), io.StringIO()
+    assert cli.main(["check", "--config", "tenants.yaml", "in.yaml"], out, err) == 0, out.getvalue()
