@@ -122,6 +122,8 @@ def expand(
     if config.spot.enabled and workloads:
         out.results.extend(r.at(config.ref, config_file) for r in check_group_names(config.spot, workloads))
     out.results[:0] = config.warnings
+    # a finding about the spec (a tenant's patch) is in the spec's file, not the base's it was met on
+    out.results = [r.replace(file=config_file) if r.resource == config.ref else r for r in out.results]
     # a base's problem found in every tenant's copy is one problem
     out.results = list(dict.fromkeys(out.results))
     return out
@@ -421,17 +423,15 @@ def _tenant_copy(
     for patch in tenant.patches:
         if patch.kind == copy.get("kind") and patch.name == metadata_of(base).get("name"):
             # imported here: most specs have no patches, and every call pays for its imports
-            import jsonpatch
-            import jsonpointer
+            from krm_fn.patching import apply_ops
 
             before = clone(copy) if target is not None else None
-            try:
-                copy = jsonpatch.apply_patch(copy, list(patch.ops), in_place=True)
-            except (jsonpatch.JsonPatchException, jsonpointer.JsonPointerException) as exc:
+            copy, failed, why = apply_ops(copy, patch.ops)
+            if failed is not None:
                 return copy, [
                     Result(
-                        f"patch for {patch.kind}/{patch.name} of tenant {tenant.name!r} does not apply: {exc}",
-                        field=f"{patch.field}.patch",
+                        f"patch for {patch.kind}/{patch.name} of tenant {tenant.name!r} does not apply: {why}",
+                        field=f"{patch.field}.patch[{failed}]",
                         resource=config.ref,
                     )
                 ]

@@ -24,7 +24,7 @@ def a_list(*objects: Any) -> dict[str, Any]:
     return {"apiVersion": "v1", "kind": "List", "items": list(objects)}
 
 
-def kinds_and_namespaces(items: list[dict[str, Any]]) -> list[tuple[str, str | None]]:
+def kinds_and_namespaces(items: list[dict[str, Any]]) -> list[tuple[Any, Any]]:
     return [(i.get("kind"), (i.get("metadata") or {}).get("namespace")) for i in items]
 
 
@@ -345,10 +345,12 @@ def test_a_patch_that_makes_a_routed_spec_unreadable_is_refused() -> None:
 
 def test_a_patch_that_does_not_apply_is_an_error_on_the_tenants_patch() -> None:
     out = patched(ray_cluster(), {"op": "remove", "path": "/spec/nope"})
+    # the op that failed, and what the base holds where it looked
     assert out.results == [
         patch_error(
-            "patch for RayCluster/ray of tenant 'a' does not apply: can't remove a non-existent object 'nope'"
-        )
+            "patch for RayCluster/ray of tenant 'a' does not apply: remove failed at /spec/nope: "
+            "/spec has no field 'nope' (it has 'headGroupSpec', 'workerGroupSpecs')"
+        )._replace(field="spec.tenants[0].patches[0].patch[0]")
     ]
 
 
@@ -393,21 +395,23 @@ SPEC_WITH_WARNINGS = {
 def test_the_specs_warnings_come_first_then_every_finding_of_the_expansion() -> None:
     out = expand([ray_cluster(), virtual_service()], parse_config(SPEC_WITH_WARNINGS), SPEC_WITH_WARNINGS)
     pool = "spec.spot.nodePools.gpu"
+    # every finding about the spec names its file, known from its kpt annotation
     assert out.results == [
         Result(
             "worker group 'gpu' is not in spec.spot.groups: this pool is never used",
             "warning",
             CONFIG_REF,
             pool,
+            "tenants.yaml",
         ),
         Result(
             "target Secret/s matches no base object (bases: RayCluster/ray, VirtualService/dash)",
             resource=CONFIG_REF,
             field="spec.tenants[0].patches[0].target",
+            file="tenants.yaml",
         ),
-        # the spec's file is known from its kpt annotation
         Result(
-            "no worker group is named 'gpu'; this pool is never used",
+            "no worker group is named 'gpu'; this pool is never used (worker groups: 'cpu')",
             "warning",
             CONFIG_REF,
             pool,

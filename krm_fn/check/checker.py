@@ -8,7 +8,6 @@ with a tenant spec, over what the inputs expand to) and their findings located i
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -16,18 +15,16 @@ from typing import Any
 from krm_fn import ray, routing, spot
 from krm_fn.check.drift import check_drift
 from krm_fn.check.options import Options
-from krm_fn.check.report import Report
+from krm_fn.check.report import Report, findings
 from krm_fn.check.schemas import CrdSchemas, FieldPath, Finding, SchemaChecker, resolve_version
 from krm_fn.config import KIND, TenantsConfig, parse_config
-from krm_fn.inputs.function_config import is_tenant_spec, tenant_specs
-from krm_fn.inputs.objects import Manifest
+from krm_fn.inputs.function_config import tenant_specs
+from krm_fn.inputs.objects import Manifest, locate
 from krm_fn.isolation import verify as isolation
 from krm_fn.items import CRD_GROUP, clone, is_tool_config, meta, owner_tenant, same_object
 from krm_fn.package import all_placed, expand_placed
 from krm_fn.results import FnError, ResourceRef, Result
 from krm_fn.spot import SpotSpec
-
-_FIELD_PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
 
 
 @dataclass(frozen=True)
@@ -94,7 +91,7 @@ def check(docs: Sequence[Manifest], options: Options) -> Report:
             _check_isolation(objects, generated, config, report)
     if "drift" in options.select and config is not None and spec_doc is not None and not report.failed:
         check_drift(docs, inputs, spec_doc, config, options, report)
-    report.results.sort(key=lambda r: (r.file, r.line or 0))
+    report.results = findings(report.results)
     return report
 
 
@@ -113,9 +110,7 @@ def _not_objects(docs: Sequence[Manifest]) -> list[Result]:
                 )
             )
         else:
-            out.append(
-                doc.result("not a Kubernetes object (no apiVersion and kind): skipped", severity="info")
-            )
+            out.append(doc.skipped())
     return out
 
 
@@ -138,7 +133,7 @@ def _tenant_spec(
     try:
         return spec_doc, parse_config(spec_doc.data, spec_doc.file)
     except FnError as exc:
-        report.results.extend(_locate(r, [spec_doc]) for r in exc.results)
+        report.results.extend(locate(exc.results, [spec_doc]))
         return spec_doc, None
 
 
@@ -148,11 +143,10 @@ def _expand(
     """The tenant copies (or, without tenants, the pinned objects), located at their bases."""
     items = [clone(d.data) for d in inputs]
     outcome = expand_placed(items, config, spec_doc.data, [d.file for d in inputs], kpt=all_placed(items))
-    for result in outcome.results:
-        if result.resource is not None and is_tenant_spec(result.resource.to_krm()):
-            # a finding about the spec (a tenant's patch) belongs in the spec's file, not the base's
-            result = result.replace(file=spec_doc.file, line=None)
-        report.results.append(_locate(result, [*inputs, spec_doc]))
+    # a finding about the spec carries the file the expansion knows it by (none for a file given
+    # with --config): here it is the spec's
+    found = [r.at(file=spec_doc.file) if r.resource == config.ref else r for r in outcome.results]
+    report.results.extend(locate(found, [*inputs, spec_doc]))
     if outcome.failed:
         return []
     # an object whose kind or name is not a string (passed through, never copied) names no base
@@ -338,19 +332,3 @@ def _check_isolation(
 
 def _identity(obj: Mapping[str, Any]) -> tuple[object, object, object]:
     return obj.get("kind"), meta(obj).get("namespace"), meta(obj).get("name")
-
-
-def _locate(result: Result, docs: Sequence[Manifest]) -> Result:
-    """Add the line of the finding's field, where its file and object are among `docs`."""
-    if result.line is not None:
-        return result
-    ref = result.resource
-    for doc in docs:
-        if doc.file == result.file and (ref is None or (doc.ref.kind, doc.ref.name) == (ref.kind, ref.name)):
-            return result.replace(line=doc.line_of(parse_field(result.field)))
-    return result
-
-
-def parse_field(text: str) -> tuple[str | int, ...]:
-    """`spec.tenants[0].name` as a path."""
-    return tuple(int(i) if i else k for k, i in _FIELD_PART.findall(text))
