@@ -727,14 +727,14 @@ PATCH = "spec.tenants[0].patches[0].patch"
             {"parentRefs": [{"name": "gw", "namespace": "infra"}]},
             "routing.parentRefs replaces spec.parentRefs",
         ),
-        ([{"op": "replace", "path": "/metadata/namespace", "value": "research"}], {}, "namespace"),
+        ([{"op": "add", "path": "/metadata/namespace", "value": "research"}], {}, "namespace"),
     ],
 )
 def test_a_tenants_patch_that_changes_its_http_route_is_refused_naming_the_patch(
     ops: list[dict[str, Any]], routing: dict[str, Any], words: str
 ) -> None:
     found = patched(*ops, **routing)
-    assert any(field == PATCH and words in message for field, message in found), found
+    assert any(field.startswith(PATCH) and words in message for field, message in found), found
 
 
 def test_a_patch_that_keeps_the_route_as_the_policy_wants_is_fine() -> None:
