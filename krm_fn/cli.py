@@ -80,6 +80,11 @@ def _run(args: list[str], out: IO[str], err: IO[str]) -> int:
         from krm_fn import krm
 
         return krm.run(sys.stdin.buffer, out, err)
+    if args == ["check"] and not sys.stdin.isatty():
+        # a kpt validator (`exec: ray-tenants check`): a ResourceList on stdin, the check's results out
+        from krm_fn import krm
+
+        return krm.run(sys.stdin.buffer, out, err, check=True)
     parser = _parser()
     try:
         ns = parser.parse_args(args)

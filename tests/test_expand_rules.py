@@ -13,11 +13,17 @@ import pytest
 from krm_fn.config import parse_config
 from krm_fn.expand import Roles, expand
 from krm_fn.results import ResourceRef, Result
+from tests.conftest import DEFAULT_ISOLATION
 from tests.test_expand import config, ray_cluster, virtual_service
 
 LABELS = {"app.kubernetes.io/managed-by": "ray-tenants", "fn.ray-tenants.dev/tenant": "a"}
 CONFIG_REF = ResourceRef("fn.ray-tenants.dev/v1alpha1", "RayTenants", "t")
 POOL = {"cpu": "pool-a"}
+
+
+def isolation(tenant: str) -> list[tuple[str, str | None]]:
+    """What a tenant with a Ray workload gets beside its copies, by default."""
+    return [(kind, tenant) for kind, _ in DEFAULT_ISOLATION]
 
 
 def a_list(*objects: Any) -> dict[str, Any]:
@@ -88,9 +94,11 @@ def test_a_list_in_a_stream_is_its_objects_each_copied_per_tenant() -> None:
         ("Namespace", None),
         ("RayCluster", "a"),
         ("VirtualService", "a"),
+        *isolation("a"),
         ("Namespace", None),
         ("RayCluster", "b"),
         ("VirtualService", "b"),
+        *isolation("b"),
     ]
     vs = out.items[3]
     assert vs["spec"]["http"][1]["route"] == [
@@ -187,12 +195,13 @@ def test_roles_drop_owned_items_report_passed_ones_and_keep_the_bases() -> None:
         ("Namespace", None),
         ("RayCluster", "a"),
         ("VirtualService", "a"),
+        *isolation("a"),
     ]
 
 
 def test_roles_without_bases_staying_replace_the_bases_with_copies() -> None:
     out = expand([ray_cluster()], config("a"), roles=Roles(frozenset(), {}, False))
-    assert kinds_and_namespaces(out.items) == [("Namespace", None), ("RayCluster", "a")]
+    assert kinds_and_namespaces(out.items) == [("Namespace", None), ("RayCluster", "a"), *isolation("a")]
 
 
 def test_a_configmap_function_config_among_the_items_is_neither_copied_nor_dropped() -> None:
@@ -204,7 +213,12 @@ def test_a_configmap_function_config_among_the_items_is_neither_copied_nor_dropp
     }
     out = expand([ray_cluster(), fn_config], parse_config(fn_config), fn_config)
     assert out.results == []
-    assert kinds_and_namespaces(out.items) == [("ConfigMap", None), ("Namespace", None), ("RayCluster", "a")]
+    assert kinds_and_namespaces(out.items) == [
+        ("ConfigMap", None),
+        ("Namespace", None),
+        ("RayCluster", "a"),
+        *isolation("a"),
+    ]
 
 
 # --- kinds of unknown scope ---------------------------------------------------------------------

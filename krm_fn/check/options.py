@@ -27,6 +27,8 @@ class Options:
     config_file: str | None = None
     regenerate: str = "kpt fn render"
     fix: bool = False
+    # how a user gives the check a CRD it lacks, as the front end can take one
+    add_crd: str = "pass the CRD with --crd FILE"
     # globs of paths not read in the folders given (--exclude)
     exclude: Sequence[str] = ()
 
