@@ -461,3 +461,63 @@ def test_an_items_file_is_the_callers_source_else_its_kpt_annotation() -> None:
     items = [widget("a", "kpt-a.yaml"), widget("b", "kpt-b.yaml"), widget("c"), widget("d", "kpt-d.yaml")]
     out = expand(items, config("t"), sources=["given-a.yaml", "", "given-c.yaml"])
     assert [r.file for r in out.results] == ["given-a.yaml", "kpt-b.yaml", "given-c.yaml", "kpt-d.yaml"]
+
+
+# --- output: overlays ----------------------------------------------------------------------------
+
+BASE_KUSTOMIZATION = {
+    "apiVersion": "kustomize.config.k8s.io/v1beta1",
+    "kind": "Kustomization",
+    "resources": ["rc.yaml"],
+}
+
+
+def test_overlays_give_each_tenant_a_namespace_and_a_kustomization_patching_the_bases() -> None:
+    out = expand(
+        [BASE_KUSTOMIZATION, ray_cluster()],
+        config("a", output="overlays", spot={"nodePools": POOL}),
+        sources=["base/kustomization.yaml", "base/rc.yaml"],
+    )
+    assert out.results == []
+    assert [(i["kind"], (i.get("metadata") or {}).get("name")) for i in out.items] == [
+        ("Kustomization", None),
+        ("Namespace", "a"),
+        ("Kustomization", "a"),
+    ]
+    kustomization = out.items[2]
+    assert kustomization["resources"] == ["namespace.yaml", "../../base"]
+    assert [p["target"] for p in kustomization["patches"]] == [
+        {"group": "ray.io", "version": "v1", "kind": "RayCluster", "name": "ray"}
+    ]
+    assert sorted(out.generated.values()) == ["a", "a"]
+
+
+def test_overlays_are_not_computed_from_a_copy_that_failed_and_the_finding_names_the_base_file() -> None:
+    out = expand(
+        [BASE_KUSTOMIZATION, on_demand()],
+        config("a", output="overlays", spot={"nodePools": POOL}),
+        sources=["base/kustomization.yaml", "base/rc.yaml"],
+    )
+    assert out.results == [
+        Result(
+            CONTRADICTION,
+            resource=ResourceRef("ray.io/v1", "RayCluster", "ray", "a"),
+            field=SELECTOR_FIELD,
+            file="base/rc.yaml",
+        )
+    ]
+    assert [i["kind"] for i in out.items] == ["Kustomization", "Namespace"]
+
+
+def test_overlays_need_the_base_folders_kustomization() -> None:
+    out = expand([ray_cluster()], config("a", output="overlays"), sources=["base/rc.yaml"])
+    assert [(r.file, r.message.split(":")[0]) for r in out.results] == [
+        ("base/rc.yaml", "base/ has no kustomization.yaml")
+    ]
+
+
+def test_an_item_that_is_not_an_object_has_no_file_unless_the_caller_names_one() -> None:
+    out = expand([ray_cluster(), "text"], config("a"))
+    assert out.results == [Result("items[1]: expected a Kubernetes object (a mapping), got a string")]
+    named = expand([ray_cluster(), "text"], config("a"), sources=["", "t.yaml"])
+    assert [r.file for r in named.results] == ["t.yaml"]
