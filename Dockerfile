@@ -1,16 +1,18 @@
 # ray-tenants as a containerised KRM function (kpt `image:`, kustomize `container:`).
 #
-#   podman build -t ray-tenants .        (or docker build)
-#   kpt fn eval PKG --image ray-tenants --fn-config tenants.yaml
+#   podman build -t localhost/ray-tenants:0.1.0 .        (or docker build)
+#   kpt fn eval PKG --image localhost/ray-tenants:0.1.0 --fn-config tenants.yaml
 #
+# (kpt expands a name without a registry, such as ray-tenants:0.1.0, to gcr.io/kpt-fn/ray-tenants.)
 # BASE: a Debian-style image with python3 and its venv module; python:3.12-slim by default.
 # KEEP_SCHEMAS: the Kubernetes schema versions kept from kubernetes-validate's data, which ships
-# every version since 1.25 (about 100 MB): "latest" (what the function validates against by
-# default), "all", or a list such as "1.32.0 1.37.0".
-ARG BASE=python:3.12-slim
+# every version since 1.25 (about 100 MB): "supported" (the default: the three newest minors it
+# ships, the ones the Kubernetes project still maintains), "latest" (only the newest), "all", or
+# a list such as "1.32.0 1.37.0".
+ARG BASE=docker.io/library/python:3.12-slim
 
 FROM ${BASE} AS builder
-ARG KEEP_SCHEMAS=latest
+ARG KEEP_SCHEMAS=supported
 # PIP_CERT: pip on python:*-slim trusts certifi only; the system bundle is where a build behind a
 # TLS-intercepting proxy mounts its CA.
 ENV PIP_NO_CACHE_DIR=1 \
@@ -25,7 +27,9 @@ RUN python3 -m venv /opt/venv \
  && /opt/venv/bin/pip install --no-cache-dir /src "setuptools>=61" "wheel>=0.40" \
  && schemas="$(/opt/venv/bin/python -c 'import kubernetes_validate as k, pathlib; print(pathlib.Path(k.__file__).parent / "kubernetes-json-schema")')" \
  && keep="$KEEP_SCHEMAS" \
- && if [ "$keep" = latest ]; then keep="$(/opt/venv/bin/python -c 'from kubernetes_validate.utils import latest_version as v; print(v())')"; fi \
+ && if [ "$keep" = latest ] || [ "$keep" = supported ]; then \
+      keep="$(/opt/venv/bin/python -c 'import sys; from kubernetes_validate.utils import all_versions as a; v = sorted(set(a()), key=lambda x: tuple(map(int, x.split(".")))); print(*v[-(3 if sys.argv[1] == "supported" else 1):])' "$keep")"; \
+    fi \
  && if [ "$keep" != all ]; then \
       for dir in "$schemas"/v*; do \
         version="${dir##*/v}"; version="${version%%-*}"; \

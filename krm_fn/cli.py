@@ -193,7 +193,8 @@ def _check_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--fix",
         action="store_true",
-        help="regenerate drifted generated files (exit 1 when any file changed, as formatters do)",
+        help="regenerate drifted generated objects where they are, one line per file written (exit 1 "
+        "when any file changed, as formatters do); not with - (stdin)",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="also print informational findings")
     parser.add_argument("paths", nargs="+", metavar="PATH", help="manifest files or folders, or - for stdin")

@@ -9,6 +9,7 @@ from krm_fn import ray, routing
 from krm_fn.config import MANAGED_BY, TENANT_LABEL, Tenant, TenantsConfig
 from krm_fn.items import (
     MANAGER,
+    clone,
     declared_scopes,
     group_of,
     index_of,
@@ -233,12 +234,16 @@ def _expand_tenants(
     out.results.extend(_unmatched_patches(config, [b for b, _ in bases]))
     if config.output == "overlays":
         return _overlays(out, objs, files, bases, targets, config), [b for b, _ in bases]
+    routes: list[tuple[dict[str, Any], Tenant]] = []
     for tenant in config.tenants:
         out.add(_namespace(tenant), tenant)
         for base, file in bases:
             copy, found = _tenant_copy(base, tenant, config, targets.get(id(base)))
             out.results.extend(r.at(file=file) for r in found)
             out.add(copy, tenant)
+            if id(base) in targets:
+                routes.append((copy, tenant))
+    out.results.extend(_route_overlaps(routes, config))
     return out, [b for b, _ in bases]
 
 
@@ -277,6 +282,7 @@ def _overlays(
         patches.Base(o, f) for o, f in zip(objs, files, strict=True) if is_kustomization_file(f)
     ]
     out.results.extend(patches.check_bases(refs, kustomizations, config.output_dir))
+    routes: list[tuple[dict[str, Any], Tenant]] = []
     for tenant in config.tenants:
         out.add(_namespace(tenant), tenant)
         pairs = []
@@ -284,10 +290,26 @@ def _overlays(
             copy, found = _tenant_copy(ref.obj, tenant, config, targets.get(id(ref.obj)))
             out.results.extend(r.at(file=ref.file) for r in found)
             pairs.append((ref, copy))
+            if id(ref.obj) in targets:
+                routes.append((copy, tenant))
         if not out.failed:  # a patch is only computed from copies that are right
             kust = patches.kustomization(tenant, pairs, config.output_dir)
             out.add(kust, tenant)
+    out.results.extend(_route_overlaps(routes, config))
     return out
+
+
+def _route_overlaps(routes: list[tuple[dict[str, Any], Tenant]], config: TenantsConfig) -> list[Result]:
+    """The tenants' routes overlap nowhere, by the check's rule: the spec's prefixes do not, but a
+    base match with `ignoreUriCase` makes `/Team/` and `/team/` take each other's traffic."""
+    return [
+        Result(
+            f"the route of tenant {routes[o.index][1].name!r}: {o.finding.message}",
+            resource=config.ref,
+            field=f"{routes[o.index][1].field}.pathPrefix",
+        )
+        for o in routing.route_overlaps([r for r, _ in routes])
+    ]
 
 
 def _tenant_copy(
@@ -299,12 +321,14 @@ def _tenant_copy(
     """The tenant's copy of one base: patched, moved to its namespace, routed and pinned."""
     copy = without_placement(base)
     results: list[Result] = []
+    by_patches: list[routing.RouteFinding] = []  # route findings already told as the patches'
     for patch in tenant.patches:
         if patch.kind == copy.get("kind") and patch.name == metadata_of(base).get("name"):
             # imported here: most specs have no patches, and every call pays for its imports
             import jsonpatch
             import jsonpointer
 
+            before = clone(copy) if target is not None else None
             try:
                 copy = jsonpatch.apply_patch(copy, list(patch.ops), in_place=True)
             except (jsonpatch.JsonPatchException, jsonpointer.JsonPointerException) as exc:
@@ -325,6 +349,19 @@ def _tenant_copy(
                         resource=config.ref,
                     )
                 ]
+            if before is not None and target is not None:
+                # the tenant's route after this patch, by the rule the check verifies routes with
+                made = routing.patch_findings(before, copy, base, target, tenant, config)
+                by_patches.extend(made)
+                results.extend(
+                    Result(
+                        f"patch for {patch.kind}/{patch.name} of tenant {tenant.name!r}: "
+                        f"{ray.dotted(f.path)}: {f.message}",
+                        field=f"{patch.field}.patch",
+                        resource=config.ref,
+                    )
+                    for f in made
+                )
     old = copy.get("metadata") or {}
     # name and namespace first, as people write them
     meta = copy["metadata"] = {"name": old.get("name"), "namespace": tenant.name, **old}
@@ -336,15 +373,15 @@ def _tenant_copy(
     }
     if target is not None:
         results.extend(routing.route_tenant(copy, target, tenant, config))
+        results.extend(
+            Result(f.message, resource=ResourceRef.of(copy), field=ray.dotted(f.path))
+            for f in routing.verify_copy(copy, base, target, tenant, config)
+            if f not in by_patches
+        )
     if ray.is_ray_workload(copy):
         problem = ray.name_problem(str(copy.get("kind")), str(meta.get("name")))
-        if problem:
-            where = next((p.field for p in tenant.patches if p.kind == copy.get("kind")), "")
-            results.append(
-                Result(problem, resource=config.ref, field=f"{where}.patch")
-                if where
-                else Result(problem, resource=ResourceRef.of(base), field="metadata.name")
-            )
+        if problem:  # a patch cannot rename the copy: the name is the base's
+            results.append(Result(problem, resource=ResourceRef.of(base), field="metadata.name"))
         if tenant.spot and config.spot.enabled:
             copy, found = apply_spot(copy, config.spot)
             results.extend(found)
@@ -371,6 +408,14 @@ def _patched_shape_problem(copy: Any, base: Mapping[str, Any], routed: bool) -> 
         )
     if not isinstance(meta.get("name"), str) or not meta["name"]:
         return f"metadata.name is {describe(meta.get('name'))}; expected a string"
+    base_meta = metadata_of(base)
+    for key in ("name", "namespace"):
+        if meta.get(key) != base_meta.get(key):
+            was = f"from {base_meta[key]!r} " if base_meta.get(key) is not None else ""
+            return (
+                f"metadata.{key}: changed {was}to {meta.get(key)!r}; a tenant's copy keeps its "
+                "base's name, in the tenant's namespace (a patch cannot rename or move it)"
+            )
     for key in ("labels", "annotations"):
         if meta.get(key) is not None and not isinstance(meta[key], dict):
             return f"metadata.{key} is {describe(meta[key])}; expected a mapping"

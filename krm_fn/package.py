@@ -82,7 +82,41 @@ def expand_placed(
     outcome = expand(items, config, function_config, sources, roles=roles)
     if kpt or config.output == "overlays":
         place(outcome, config.output_dir)
+    if roles is not None and not outcome.failed:
+        outcome.results.extend(pruned(items, roles.owned, outcome.items, config, function_config))
     return outcome
+
+
+def pruned(
+    items: Sequence[Any],
+    owned: frozenset[int],
+    outputs: Sequence[Any],
+    config: TenantsConfig,
+    function_config: Mapping[str, Any] | None = None,
+) -> list[Result]:
+    """One info result per tenant whose generated files kpt deletes: their items are not output again.
+
+    A one-off `kpt fn eval --exec ray-tenants -- tenants=a,b` prunes every other tenant's files;
+    the result says so, naming them, where kpt shows it.
+    """
+    kept = {path_of(o) for o in outputs if isinstance(o, Mapping)}
+    files: dict[str, set[str]] = {}
+    for obj in items:
+        if isinstance(obj, Mapping) and id(obj) in owned and (path := path_of(obj)) not in kept:
+            files.setdefault(str(owner_in_package(obj, config.output_dir)), set()).add(path)
+    tenants = {t.name for t in config.tenants}
+    config_file = path_of(function_config) if function_config else ""
+    return [
+        Result(
+            f"removed the generated files of tenant {tenant!r} "
+            f"({'no longer in the spec' if tenant not in tenants else 'the spec no longer generates them'}): "
+            f"{', '.join(sorted(paths))}",
+            severity="info",
+            resource=config.ref,
+            file=config_file,
+        )
+        for tenant, paths in sorted(files.items())
+    ]
 
 
 def expand_package(items: Sequence[Any], fn_config: Mapping[str, Any] | None, file: str) -> Outcome:

@@ -9,6 +9,11 @@ function's stale files. A file is the function's when it sits where the expansio
 objects (`<tenant>/namespace.yaml`, `<tenant>/kustomization.yaml`, `<tenant>/<kind>_<name>.yaml`)
 and every object in it carries the ownership labels of that tenant. Anything else passes through
 untouched, labels or not.
+
+Generated objects saved where the user chose (`ray-tenants render ... > deploy/all.yaml`) are
+rewritten where they are (`Edit`): only the documents that carry the ownership labels are
+replaced or removed, every other document of the file is copied byte for byte, and the file is
+replaced whole by the same temporary-file-and-rename as the rest, in the same verified plan.
 """
 
 from __future__ import annotations
@@ -22,6 +27,8 @@ from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 from krm_fn import yamlio
 from krm_fn.items import SINGLE_FILE_KINDS, meta, owner_tenant
@@ -104,6 +111,19 @@ def stale_files(out_dir: str | Path, keep: set[Path] | frozenset[Path] = frozens
     return out
 
 
+@dataclass(frozen=True)
+class Edit:
+    """A change to a file of the user's that holds generated objects among other documents.
+
+    `replace` maps the line a document starts on (its first node, as loaded) to its new text, or
+    to None to remove it; `after` maps such a line to new documents inserted after that one (0:
+    before the first). Every other document of the file is kept as it is, byte for byte.
+    """
+
+    replace: Mapping[int, str | None] = field(default_factory=dict)
+    after: Mapping[int, Sequence[str]] = field(default_factory=dict)
+
+
 @dataclass
 class _Plan:
     """What a write does, computed and verified before the first byte goes to disk."""
@@ -111,17 +131,24 @@ class _Plan:
     writes: dict[Path, str] = field(default_factory=dict)  # changed files only
     modes: dict[Path, int] = field(default_factory=dict)
     prune: list[Path] = field(default_factory=list)
+    emptied: set[Path] = field(default_factory=set)  # files of the user's left with no document
     problems: list[Result] = field(default_factory=list)
 
 
-def write_files(out_dir: str | Path, files: Mapping[Path, str]) -> list[str]:
+def write_files(
+    out_dir: str | Path, files: Mapping[Path, str], edits: Mapping[Path, Edit] | None = None
+) -> list[str]:
     """Write `files` (each `<out_dir>/<tenant>/<name>` -> its text) and prune the function's stale files.
 
-    Returns one line per change (`wrote overlays/a/kustomization.yaml`, `removed ...`). Raises
-    FnError having written nothing when a target is not the function's to write, and when a write
-    fails (disk full, file too large, permission), with every previous file left as it was.
+    `edits` change generated documents in files elsewhere, in place (see Edit); a file left with
+    no document is removed. Returns one line per change (`wrote overlays/a/kustomization.yaml`,
+    `removed ...`). Raises FnError having written nothing when a target is not the function's to
+    write, and when a write fails (disk full, file too large, permission), with every previous
+    file left as it was.
     """
     plan = _plan(Path(out_dir), files)
+    if edits:
+        _plan_edits(plan, edits)
     if plan.problems:
         raise FnError(plan.problems)
     changes = _commit(plan)
@@ -135,8 +162,9 @@ def write_files(out_dir: str | Path, files: Mapping[Path, str]) -> list[str]:
                 [Result(f"cannot remove: {_reason(exc)}; {_summary(changes)}", file=file.as_posix())]
             ) from None
         changes.append(f"removed {file.as_posix()}")
-        with suppress(OSError):  # a folder that still holds anything stays
-            file.parent.rmdir()
+        if file not in plan.emptied:  # a tenant folder goes when empty; a folder of the user's stays
+            with suppress(OSError):  # a folder that still holds anything stays
+                file.parent.rmdir()
     return changes
 
 
@@ -222,6 +250,115 @@ def _plan(root: Path, files: Mapping[Path, str]) -> _Plan:
             t for folder in dict.fromkeys(p.parent for p in targets) for t in _children(folder) if _is_temp(t)
         )
     return plan
+
+
+def _plan_edits(plan: _Plan, edits: Mapping[Path, Edit]) -> None:
+    """Add the in-place edits to the plan, each verified: a regular file reached through no link,
+    each document it replaces or removes one the function generated."""
+    for path, edit in sorted(edits.items()):
+        shown = path.as_posix()
+        if path in plan.writes:
+            plan.problems.append(
+                Result("would be written twice: as a generated file and in place", file=shown)
+            )
+            continue
+        if not _is_regular(path):  # a symbolic link would be replaced by a file, or lead elsewhere
+            plan.problems.append(
+                Result(
+                    "is a symbolic link or not a regular file: ray-tenants never writes through one; "
+                    "its generated objects are left as they are",
+                    file=shown,
+                )
+            )
+            continue
+        try:
+            old = path.read_bytes()
+            text = _edited(old.decode("utf-8"), edit, shown)
+        except (OSError, UnicodeDecodeError, FnError) as exc:
+            plan.problems.extend(
+                exc.results if isinstance(exc, FnError) else [Result(f"cannot read: {exc}", file=shown)]
+            )
+            continue
+        if text.encode("utf-8") == old:
+            continue
+        if not text.strip():
+            plan.prune.append(path)  # it held only generated objects, none of them generated now
+            plan.emptied.add(path)
+            continue
+        plan.writes[path] = text
+        plan.modes[path] = stat.S_IMODE(os.lstat(path).st_mode)
+
+
+def _edited(text: str, edit: Edit, shown: str) -> str:
+    """`text` with the edit's documents replaced, removed and inserted; every other one kept as written."""
+    chunks = document_chunks(text)
+    lines = {c[2] for c in chunks}
+    missing = (set(edit.replace) | set(edit.after)) - lines - {0}
+    if missing:
+        raise FnError([Result("has no document starting here", file=shown, line=min(missing))])
+    docs = {d.line: d for d in yamlio.load_documents(text, shown)}
+    out = [new + "---\n" for new in edit.after.get(0, ())]
+    for start, body, line, end in chunks:
+        if line not in edit.replace:
+            out.append(text[start:end])
+        else:
+            doc = docs.get(line)
+            if doc is None or not isinstance(doc.data, dict) or owner_tenant(doc.data) is None:
+                raise FnError(
+                    [
+                        Result(
+                            "holds no generated object here (the document has no ownership labels): "
+                            "ray-tenants never rewrites a user's objects",
+                            file=shown,
+                            line=line,
+                        )
+                    ]
+                )
+            new = edit.replace[line]
+            if new is not None:
+                # a node on the `---` line: the marker is written again before the new text
+                keep = (
+                    text[start:body]
+                    if body > start
+                    else ("---\n" if text[start:end].startswith("---") else "")
+                )
+                out.append(keep + new)
+        for new in edit.after.get(line, ()) if line else ():
+            if out and not out[-1].endswith("\n"):
+                out[-1] += "\n"
+            out.append(("---\n" if "".join(out).strip() else "") + new)
+    result = "".join(out)
+    if result.startswith("---\n") and not text.startswith("---"):
+        result = result[4:]  # the first document went: the file starts as it did, without a marker
+    return result
+
+
+def document_chunks(text: str) -> list[tuple[int, int, int, int]]:
+    """Each document of a YAML stream as offsets into `text`: (start, body, line, end).
+
+    The chunks cover the text end to end. `start` is where a document's chunk begins (its `---`
+    line; the file's start for the first), `body` where the line of its first node begins (what
+    comes before, a `---` and comments, is kept when the document is replaced; `body == start`
+    when the node sits on the `---` line itself), `line` that node's line (1-based: the loader's
+    document line), `end` where the next chunk begins.
+    """
+    line_starts = [0, *(m.end() for m in re.finditer("\n", text))]
+    starts: list[int] = []
+    bodies: list[tuple[int, int]] = []
+    for event in yaml.parse(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
+        if isinstance(event, yaml.DocumentStartEvent):
+            # only the first document may start without `---` (pyyaml reads YAML 1.1)
+            starts.append(line_starts[_line(event)] if starts else 0)
+        elif isinstance(event, yaml.NodeEvent) and len(bodies) < len(starts):
+            line = _line(event)
+            bodies.append((max(line_starts[line], starts[-1]), line + 1))
+    ends = [*starts[1:], len(text)]
+    return [(s, b, line, e) for s, (b, line), e in zip(starts, bodies, ends, strict=True)]
+
+
+def _line(event: yaml.Event) -> int:
+    mark = event.start_mark
+    return mark.line if mark is not None else 0
 
 
 def _folder_problem(folder: Path) -> Result | None:

@@ -1,7 +1,7 @@
 """The README's critical promises, each with a direct test.
 
 - Tenant patches are applied before routing and Spot placement: a worker group a patch adds is
-  pinned, and a patch cannot take routing or placement away.
+  pinned, a patch cannot take placement away, and one that would take routing away is an error.
 - On any error `kpt fn render` writes nothing: not for a bad name only, also for a Spot
   contradiction and for a patch that does not apply, and not after an earlier good render.
 - The ConfigMap form (`kpt fn eval -- k=v`) honours `output=overlays` and `taintKey`.
@@ -195,21 +195,22 @@ def test_a_patch_cannot_take_placement_away() -> None:
 
 
 def test_a_patch_cannot_take_routing_away() -> None:
+    """A patch that would route elsewhere is refused, naming the patch; the items come back unchanged."""
     catch_all = [{"route": [{"destination": {"host": "elsewhere.example.com", "port": {"number": 80}}}]}]
     ops: list[dict[str, Any]] = [
         {"op": "replace", "path": "/spec/http", "value": catch_all},
         {"op": "replace", "path": "/spec/hosts", "value": ["*"]},
     ]
-    code, out, stderr = call(bases(), spec([patched(ops, "VirtualService", "ray-dashboard")]))
-    assert code == 0, stderr
-    vs = copy_of(out, "VirtualService", "team")
-    assert vs["spec"]["hosts"] == ["ray.example.com"]
-    assert [r["name"] for r in vs["spec"]["http"]] == ["team-dashboard-redirect", "team-dashboard"]
-    assert vs["spec"]["http"][0]["match"] == [{"uri": {"exact": "/team"}}]
-    assert vs["spec"]["http"][1]["match"] == [{"uri": {"prefix": "/team/"}}]
-    assert [r["destination"]["host"] for r in vs["spec"]["http"][1]["route"]] == [
-        "raycluster-head-svc.team.svc.cluster.local"
-    ]
+    items = bases()
+    code, out, stderr = call(items, spec([patched(ops, "VirtualService", "ray-dashboard")]))
+    assert code == 1
+    assert out["items"] == items
+    where = "spec.tenants[0].patches[0].patch"
+    errors = [(r["field"]["path"], r["message"]) for r in out["results"] if r["severity"] == "error"]
+    assert [field for field, _ in errors] == [where, where]
+    assert [m.split(": ", 2)[1] for _, m in errors] == ["spec.http", "spec.hosts"]
+    assert all(m.startswith("patch for VirtualService/ray-dashboard of tenant 'team': ") for _, m in errors)
+    assert "this change would be lost" in stderr
 
 
 # --- the ConfigMap form ----------------------------------------------------------------------

@@ -182,7 +182,7 @@ def test_a_labelled_file_of_the_user_in_a_live_tenant_folder_is_kept(tmp_path: P
     assert cmd(ws, *check)[:2] == (0, "")
     spec.write_text(spec.read_text().replace("value: 9", "value: 10"))
     code, stdout, _ = cmd(ws, *check, "--fix")
-    assert (code, stdout) == (1, "regenerated overlays: wrote overlays/research/kustomization.yaml\n")
+    assert (code, stdout) == (1, "wrote overlays/research/kustomization.yaml\n")
     assert extra.read_bytes() == before
     assert cmd(ws, *check)[:2] == (0, "")
 

@@ -264,7 +264,8 @@ def _check_policy(
             namespace = str(meta(t.obj).get("namespace") or "")
             heads.setdefault(namespace, {})[name] = ports.get(name, {ray.DASHBOARD_PORT})
     opted_out = {t.name for t in config.tenants if not t.spot} if config else set()
-    routes = []
+    routes: list[Target] = []
+    tenant_routes: list[bool] = []
     for t in targets:
         if ray.is_ray_workload(t.obj):
             if config is None:
@@ -275,13 +276,16 @@ def _check_policy(
                 # where the Spot engine ran, the expansion already gave its head warning
                 report.results.extend(check_head(t, config.spot if config else None))
             report.results.extend(check_name(t))
-        elif (config is not None and routing.is_virtual_service(t.obj)) or routing.is_tenant_route(
-            t.obj, heads, generated=owner_tenant(t.obj) is not None
-        ):
+        elif routing.route_of(t.obj) is not None:
+            # every route takes part in the overlap check; a tenant's is checked against its rules too
             routes.append(t)
-            report.results.extend(t.result(f.message, f.path) for f in routing.check_route(t.obj, heads))
-    for overlap in routing.route_overlaps([t.obj for t in routes]):
-        report.results.append(routes[overlap.index].result(overlap.finding.message, overlap.finding.path))
+            tenant_routes.append(
+                config is not None
+                or routing.is_tenant_route(t.obj, heads, generated=owner_tenant(t.obj) is not None)
+            )
+    for issue in routing.check_routes([t.obj for t in routes], heads, tenant_routes):
+        finding = issue.finding
+        report.results.append(routes[issue.index].result(finding.message, finding.path, finding.severity))
 
 
 def _locate(result: Result, docs: Sequence[Manifest]) -> Result:

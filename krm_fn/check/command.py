@@ -36,6 +36,12 @@ def main(
     if unknown or not selected:
         stderr.write(f"ray-tenants check: --select takes {', '.join(CHECKS)}; got {select!r}\n")
         return 2
+    if fix and "-" in paths:
+        stderr.write(
+            "ray-tenants check: --fix rewrites files and cannot write back to stdin (-): "
+            "give the files or folders instead\n"
+        )
+        return 2
     docs, problems = load_paths(paths)
     crd_docs, crd_problems = load_paths(crds)
     problems.extend(crd_problems)
@@ -56,11 +62,13 @@ def main(
     outcome = check(docs, options)
     results = [*problems, *outcome.results]
     write_lines(results, stdout, verbose)
-    if any(r.severity != "info" for r in results):
-        stderr.write(
-            f"ray-tenants check: {summary(results, len({d.file for d in docs} | {r.file for r in problems if r.file}))}\n"
-        )
-    return exit_code(results)
+    # what --fix wrote, one line per file, as formatters say it; and exit 1, as they do
+    for change in outcome.written:
+        stdout.write(change + "\n")
+    if any(r.severity != "info" for r in results) or outcome.written:
+        files = len({d.file for d in docs} | {r.file for r in problems if r.file})
+        stderr.write(f"ray-tenants check: {summary(results, files, outcome.written)}\n")
+    return max(exit_code(results), 1 if outcome.written else 0)
 
 
 def _config(file: str | None, problems: list[Result]) -> Manifest | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import shlex
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,6 +16,7 @@ from krm_fn.config import TenantsConfig
 from krm_fn.inputs.loader import load_paths
 from krm_fn.inputs.objects import Manifest
 from krm_fn.items import clone, index_of, meta, owner_in_package, owner_tenant, path_of, without_placement
+from krm_fn.output import dump_stream
 from krm_fn.overlays.files import dump_file, write_folder
 from krm_fn.package import all_placed, expand_placed
 from krm_fn.results import FnError, ResourceRef, Result
@@ -25,47 +26,74 @@ Key = tuple[str, str, str]
 
 @dataclass
 class Drift:
-    """Findings, and the files that regenerating would write (relative path -> objects).
+    """Findings, and what regenerating would write.
 
-    Stale files are not listed: the writer prunes what it owns and no longer writes.
+    `rewrite`: the function's own files under the output folder (relative path -> objects);
+    `edits`: generated objects in other files, rewritten where they are (file -> changes).
+    Stale files of the output folder are not listed: the writer prunes what it owns and no
+    longer writes. Duplicates of a generated object are never fixed: which copy to keep is the
+    user's call.
     """
 
     results: list[Result] = field(default_factory=list)
     rewrite: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    edits: dict[str, tuple[dict[int, str | None], dict[int, list[str]]]] = field(default_factory=dict)
+    duplicates: bool = False
+
+    def edit(self, file: str) -> tuple[dict[int, str | None], dict[int, list[str]]]:
+        return self.edits.setdefault(file, ({}, {}))
 
 
-def generated_on_disk(docs: Sequence[Manifest], config: TenantsConfig, root: Path) -> list[Manifest]:
-    """Generated objects in the function's own files under `<root>/<outputDir>`, loaded or not.
+@dataclass
+class OnDisk:
+    """Generated objects found, and which of their files are the function's own (absolute paths;
+    None: all of them, as for a kpt package's items)."""
 
-    A file is the function's where the standalone writer says so (krm_fn.writer): at
+    objects: list[Manifest] = field(default_factory=list)
+    own_files: set[str] | None = field(default_factory=set)
+
+
+def generated_on_disk(
+    docs: Sequence[Manifest], config: TenantsConfig, root: Path, *, anywhere: bool
+) -> OnDisk:
+    """Generated objects among the inputs and under `<root>/<outputDir>`, loaded or not.
+
+    The function's own files are where the standalone writer says so (krm_fn.writer): at
     `<outputDir>/<tenant>/<name>`, every object in it labelled for that tenant and named for that
-    file. Labelled objects anywhere else are the user's, passed through like any other.
+    file. With `anywhere` (no kpt package), every object with the ownership labels counts,
+    wherever it is (`ray-tenants render > deploy/all.yaml`): it is found by its identity and
+    rewritten where it is. In a kpt package only the function's own files count (kpt places the
+    copies; a labelled file elsewhere is the user's, passed through).
     """
     folder = root / config.output_dir
     found = list(docs)
-    if folder.is_dir():
+    if folder.is_dir() and all(d.file != "-" for d in docs):
         loaded = {os.path.abspath(d.file) for d in docs}
         extra, _ = load_paths([str(folder)])
         found.extend(d for d in extra if os.path.abspath(d.file) not in loaded)
     by_file: dict[str, list[Manifest]] = {}
     for doc in found:
-        if doc.file != "-":
-            by_file.setdefault(os.path.abspath(doc.file), []).append(doc)
-    owned = []
+        by_file.setdefault(doc.file if doc.file == "-" else os.path.abspath(doc.file), []).append(doc)
+    objects: list[Manifest] = []
+    own: set[str] = set()
     for file, group in by_file.items():
-        tenant = writer.tenant_folder_of(folder, file)
+        tenant = writer.tenant_folder_of(folder, file) if file != "-" else None
         if tenant is not None and writer.is_generated([d.data for d in group], tenant, Path(file).name):
-            owned.extend(group)
-    return owned
+            own.add(file)
+            objects.extend(group)
+        elif anywhere:
+            objects.extend(d for d in group if d.is_object and owner_tenant(d.data) is not None)
+    return OnDisk(objects, own)
 
 
 def expected_generated(
     inputs: Sequence[Manifest], spec: Mapping[str, Any], config: TenantsConfig, root: Path | None
-) -> list[dict[str, Any]]:
+) -> list[dict[str, Any]] | None:
     """What the function generates now, each object placed at its file (kpt's path annotation).
 
     The inputs run through the expansion as kpt gives them (with their paths), so the files
     generated objects go to are the function's own choice, not a second copy of its naming rule.
+    None when the expansion fails (its own findings are reported by the checker).
     """
     items = []
     for doc in inputs:
@@ -75,9 +103,9 @@ def expected_generated(
             notes = obj.setdefault("metadata", {}).setdefault("annotations", {})
             notes["config.kubernetes.io/path"] = rel
         items.append(obj)
-    outcome = expand_placed(items, config, spec, kpt=all_placed(items))
+    outcome = expand_placed(items, config, spec, kpt=all_placed(items) or not items)
     if outcome.failed:
-        return []  # the expansion's own findings are reported by the checker
+        return None
     return [o for o in outcome.items if owner_tenant(o) is not None]
 
 
@@ -86,15 +114,50 @@ def compare_generated(
     have: Sequence[Manifest],
     regenerate: str,
     spec_doc: Manifest,
+    own_files: Collection[str] | None = None,
+    text: Callable[[Mapping[str, Any]], str] = yamlio.dump,
 ) -> Drift:
-    """Stale, changed and missing generated objects, and the files regenerating would write."""
+    """Duplicate, stale, changed and missing generated objects, and what regenerating would write.
+
+    An object found in one of `own_files` (the function's files in the output folder; None: every
+    object found is in them) is rewritten whole with its file. One found elsewhere is replaced in
+    place by `text(object)`, a stale one there removed from its file. A missing one goes where its
+    tenant's generated objects are (for a new tenant, into the one file that holds them all, as
+    after `render > deploy/all.yaml`), after its neighbour in the order render prints them; else
+    to its file in the output folder.
+    """
     drift = Drift()
     wanted: dict[Key, Mapping[str, Any]] = {_key(o): o for o in want}
+    copies = {(k, n) for k, _, n in wanted}
+    own = None if own_files is None else set(own_files)
     found: dict[Key, Manifest] = {}
+    stale: list[Manifest] = []
+    changed: set[Key] = set()
     for doc in have:
         key = _key(doc.data)
+        if not _in(doc, own) and key[0] != "Namespace" and (key[0], key[2]) not in copies:
+            # labelled, outside the function's files, and no copy of a base the spec expands:
+            # its identity says nothing, so it may be the user's: said, never rewritten or removed
+            drift.results.append(
+                doc.result(
+                    f"labelled as generated for tenant {owner_tenant(doc.data)!r}, but the spec expands "
+                    f"no base {key[0]}/{key[2]}: kept as it is; delete it if it is left over",
+                    severity="warning",
+                )
+            )
+            continue
+        if key in found:
+            drift.duplicates = True
+            drift.results.append(
+                doc.result(
+                    f"generated object also in {_where(found[key])}: it belongs in one file (two copies "
+                    "would be applied, and regenerating cannot tell which to keep); delete one of them"
+                )
+            )
+            continue
         found[key] = doc
         if key not in wanted:
+            stale.append(doc)
             drift.results.append(
                 doc.result(
                     f"generated for tenant {owner_tenant(doc.data)!r} but the spec no longer "
@@ -104,6 +167,7 @@ def compare_generated(
             continue
         diff = first_difference(without_placement(doc.data), without_placement(wanted[key]))
         if diff is not None:
+            changed.add(key)
             path, on_disk, now = diff
             drift.results.append(
                 doc.result(
@@ -112,29 +176,81 @@ def compare_generated(
                     path,
                 )
             )
-    for key, obj in wanted.items():
-        if key not in found:
+    elsewhere = {k: d for k, d in found.items() if not _in(d, own)}
+    places: dict[Key, tuple[str, int] | None] = {}
+    tenant_files: dict[str | None, set[str]] = {}
+    for doc in elsewhere.values():
+        tenant_files.setdefault(owner_tenant(doc.data), set()).add(doc.file)
+    every = {f for files in tenant_files.values() for f in files}
+    # per file, the last document (in render's order) found there so far: a missing one follows it
+    last: dict[str, tuple[int, int]] = {}
+    for index, obj in enumerate(want):
+        key = _key(obj)
+        if key in elsewhere:
+            last[elsewhere[key].file] = (index, elsewhere[key].line or 0)
+        elif key not in found:
+            files = tenant_files.get(owner_tenant(obj)) or (every if len(every) == 1 else set())
+            places[key] = _place(files, last)
             drift.results.append(
                 spec_doc.result(
                     f"{ResourceRef.of(obj).label()} is not generated yet (expected in "
-                    f"{path_of(obj)}); regenerate with `{regenerate}`",
+                    f"{(places[key] or (path_of(obj), 0))[0]}); regenerate with `{regenerate}`",
                     ("spec", "tenants"),
                 )
             )
-    if drift.results:
-        for obj in sorted(want, key=lambda o: index_of(o) or 0):
+    if not any(r.is_error for r in drift.results):
+        return drift
+    for obj in want:  # in render's order: objects added to one place keep it
+        key = _key(obj)
+        place = found.get(key)
+        if place is not None and not _in(place, own):
+            if key in changed:
+                drift.edit(place.file)[0][place.line or 0] = text(without_placement(obj))
+        elif place is None and (beside := places[key]) is not None:
+            drift.edit(beside[0])[1].setdefault(beside[1], []).append(text(without_placement(obj)))
+        else:
             drift.rewrite.setdefault(path_of(obj), []).append(without_placement(obj))
+    for doc in stale:
+        if not _in(doc, own):
+            drift.edit(doc.file)[0][doc.line or 0] = None
+    for objs in drift.rewrite.values():
+        objs.sort(key=lambda o: index_of(o) or 0)
     return drift
 
 
+def _in(doc: Manifest, files: set[str] | None) -> bool:
+    return files is None or (doc.file != "-" and os.path.abspath(doc.file) in files)
+
+
+def _where(doc: Manifest) -> str:
+    return f"{doc.file}:{doc.line}" if doc.line else doc.file
+
+
+def _place(files: Collection[str], last: Mapping[str, tuple[int, int]]) -> tuple[str, int] | None:
+    """Where a missing object goes among the user's `files`: (file, the line of the document it
+    follows, 0 for the file's start); None for the output folder (no such file)."""
+    if not files:
+        return None
+    seen = [(last[f][0], f, last[f][1]) for f in files if f in last]
+    if seen:
+        _, file, line = max(seen)
+        return file, line
+    return min(files), 0
+
+
 def write_generated(drift: Drift, root: Path, output_dir: str) -> list[str]:
-    """Regenerate through the standalone writer: the generated files, and prune the stale ones.
+    """Regenerate through the standalone writer: the generated files, the generated objects in
+    place in other files, and prune the stale files of the output folder.
 
     Raises FnError, having changed nothing, where a file to replace is not the function's.
     """
     out = Path(os.path.relpath(root / output_dir))
     files = {Path(os.path.relpath(root / rel)): yamlio.dump_all(objs) for rel, objs in drift.rewrite.items()}
-    return writer.write_files(out, files)
+    edits = {
+        Path(os.path.relpath(file)): writer.Edit(replace, after)
+        for file, (replace, after) in drift.edits.items()
+    }
+    return writer.write_files(out, files, edits)
 
 
 def first_difference(
@@ -189,11 +305,15 @@ def check_drift(
 ) -> None:
     """Drift findings into `report`; with `--fix`, regenerate the files instead."""
     root = options.root
-    have = (
-        generated_on_disk(docs, config, root)
-        if root is not None
-        else [d for d in docs if d.is_object and _generated_item(d.data, config)]
+    kpt = any(d.is_object and d.data.get("kind") == "Kptfile" for d in docs) or (
+        root is not None and (root / "Kptfile").is_file()
     )
+    if root is not None:
+        on_disk = generated_on_disk(docs, config, root, anywhere=not kpt)
+    else:
+        # a kpt package's items: the function's own are in their tenant's folder (kpt's paths)
+        on_disk = OnDisk([d for d in docs if d.is_object and _generated_item(d.data, config)], None)
+    have = on_disk.objects
     # overlay folders on disk (generated kustomizations) are drift-checked as overlays, whatever
     # the spec's default output: `ray-tenants render --output overlays` writes them
     if config.output == "overlays" or any(d.data.get("kind") == "Kustomization" for d in have):
@@ -206,24 +326,48 @@ def check_drift(
         else:
             _check_overlay_drift(have, spec_doc, config, options, root, report)
         return
-    kpt = any(d.is_object and d.data.get("kind") == "Kptfile" for d in docs) or (
-        root is not None and (root / "Kptfile").is_file()
-    )
     if not have and not kpt:
         return  # nothing generated on disk (a kustomize transformer setup): nothing to drift
     want = expected_generated(inputs, spec_doc.data, config, root)
-    found = compare_generated(want, have, options.regenerate, spec_doc)
-    if options.fix and root is not None and found.results:
+    if want is None:
+        return
+    if config.tenants and all(o.get("kind") == "Namespace" for o in want):
+        report.results.append(_no_bases(have, spec_doc, options.fix))
+        return
+    text = _styled(inputs)
+    found = compare_generated(want, have, options.regenerate, spec_doc, on_disk.own_files, text)
+    if options.fix and root is not None and any(r.is_error for r in found.results) and not found.duplicates:
         try:
             report.written = write_generated(found, root, config.output_dir)
         except FnError as exc:  # nothing was written: the drift stands as found
             report.results.extend(exc.results)
-        if report.written:
-            report.results.append(
-                Result(f"regenerated {len(report.written)} file(s): {', '.join(report.written)}")
-            )
+        if report.written:  # what was drift is regenerated; warnings stand
+            report.results.extend(r for r in found.results if not r.is_error)
             return
     report.results.extend(found.results)
+
+
+def _no_bases(have: Sequence[Manifest], spec_doc: Manifest, fix: bool) -> Result:
+    """Drift needs the bases: without any, every copy would look stale. Said once, nothing judged."""
+    copies = sorted(
+        {
+            f"{d.data.get('kind')}/{meta(d.data).get('name')}"
+            for d in have
+            if d.data.get("kind") != "Namespace"
+        }
+    )
+    which = f" (the generated objects are copies of {', '.join(copies)})" if copies else ""
+    return spec_doc.result(
+        f"drift needs the bases the spec expands, and none is among the inputs{which}: give their "
+        f"files or folder too; {'nothing was regenerated' if fix else 'drift was not checked'}",
+        ("spec", "tenants"),
+        "error" if fix else "warning",
+    )
+
+
+def _styled(inputs: Sequence[Manifest]) -> Callable[[Mapping[str, Any]], str]:
+    """A generated object's text as `ray-tenants render` prints it: styled like its base."""
+    return lambda obj: dump_stream([obj], inputs)
 
 
 def _generated_item(obj: Mapping[str, Any], config: TenantsConfig) -> bool:
@@ -261,9 +405,7 @@ def _check_overlay_drift(
         except FnError as exc:  # nothing was written
             report.results.extend(exc.results)
             return
-        if changes:
-            report.written = changes
-            report.results.append(Result(f"regenerated overlays: {'; '.join(changes)}"))
+        report.written = changes
         return
     wanted = {os.path.abspath(path_of(o)): (path_of(o), dump_file(o)) for o in outcome.items if path_of(o)}
     for file, (shown, text) in sorted(wanted.items()):

@@ -28,11 +28,18 @@ def write_lines(results: Sequence[Result], out: IO[str], verbose: bool = False) 
             out.write(result.one_line() + "\n")
 
 
-def summary(results: Sequence[Result], files: int) -> str:
-    """`2 errors, 1 warning in 5 files`."""
+def summary(results: Sequence[Result], files: int, written: Sequence[str] = ()) -> str:
+    """`2 errors, 1 warning in 5 files`; after --fix, `regenerated 3 files, removed 1; ...` first."""
     errors = sum(r.severity == "error" for r in results)
     warnings = sum(r.severity == "warning" for r in results)
-    return f"{_count(errors, 'error')}, {_count(warnings, 'warning')} in {_count(files, 'file')}"
+    found = f"{_count(errors, 'error')}, {_count(warnings, 'warning')} in {_count(files, 'file')}"
+    if not written:
+        return found
+    removed = sum(w.startswith("removed ") for w in written)
+    fixed = f"regenerated {_count(len(written) - removed, 'file')}" + (
+        f", removed {removed}" if removed else ""
+    )
+    return f"{fixed}; {found}"
 
 
 def exit_code(results: Sequence[Result]) -> int:

@@ -77,8 +77,10 @@ def resolve_version(requested: str | None) -> str:
         raise FnError(
             [
                 Result(
-                    f"no schemas for Kubernetes {requested}: this kubernetes-validate ships "
-                    f"{shipped[0]} to {shipped[-1]}"
+                    f"no schemas for Kubernetes {requested}: this installation has "
+                    f"{', '.join(shipped)}. An image built from ray-tenants' Dockerfile keeps only "
+                    "the versions named by its KEEP_SCHEMAS build argument (default: the three "
+                    'newest minors); rebuild with --build-arg KEEP_SCHEMAS="1.32.0 1.37.0" or "all"'
                 )
             ]
         )

@@ -1,41 +1,58 @@
-"""Route policy: does a VirtualService route a tenant's dashboard the way `route_tenant` writes it?
+"""Route policy: does a route serve a tenant's dashboard the way `route_tenant` writes it, and nothing else?
 
 A tenant owns the two rules of its prefix (an exact redirect from `/<t>` to `/<t>/`, and the
 `/`-ended prefix rewritten to `/` on the head service in its own namespace) and nothing else, and
-no two tenants' prefixes overlap on one host and gateway. The generator is virtualservice.py;
-this module verifies any VirtualService against the same rules, generated or written by hand.
+no two tenants' paths overlap on one host and gateway. The generator is virtualservice.py; this
+module verifies any route against the same rules, generated or written by hand, patched by a
+tenant or not.
 
-Findings are field paths from the VirtualService's root with a message: the caller knows where
-the object came from and turns them into located results.
+The rules read `served.Route` records, never a router's own fields: `route_of` turns an object
+into one (a VirtualService by `virtualservice.read_virtual_service`), so every router is verified
+by the same rules.
+
+Findings are field paths from the route's root with a message: the caller knows where the object
+came from and turns them into located results.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence, Set
+import copy as _copy
+from collections.abc import Mapping, Sequence, Set
 from typing import Any
 
 from krm_fn import ray
-from krm_fn.results import Record, ResourceRef
-from krm_fn.routing.overlap import Claim, FieldPath, Overlap, find_overlaps
-from krm_fn.routing.virtualservice import is_virtual_service
+from krm_fn.results import Record
+from krm_fn.routing.overlap import PHRASES, Claim, ClaimKind, Overlap, Relation, find_overlaps
+from krm_fn.routing.served import FieldPath, Match, Route, Rule
+from krm_fn.routing.virtualservice import (
+    HeadTarget,
+    RoutedTenant,
+    RoutingSettings,
+    is_virtual_service,
+    normalize_gateway,
+    read_virtual_service,
+    route_tenant,
+)
 
 # namespace -> head services of the Ray workloads known there -> the ports their dashboards are
 # routed on (the base VirtualService's port when the function generated the routes, else 8265)
 Heads = Mapping[str, Mapping[str, Set[int]]]
+_INVERSE: dict[Relation, Relation] = {"same": "same", "nested": "contains", "contains": "nested"}
 
 
 class RouteFinding(Record):
-    """A problem in a VirtualService: the field (path from the object root) and what is wrong."""
+    """A problem in a route: the field (path from the object root), what is wrong, how bad."""
 
-    _fields = __slots__ = ("path", "message")
+    _fields = __slots__ = ("path", "message", "severity")
 
-    def __init__(self, path: FieldPath, message: str) -> None:
+    def __init__(self, path: FieldPath, message: str, severity: str = "error") -> None:
         self.path = path
         self.message = message
+        self.severity = severity
 
 
 class RouteOverlap(Record):
-    """A prefix of the VirtualService `index` (in the list given) overlapping another's."""
+    """A finding on the route `index` (in the list given): an overlap with another's, or its own."""
 
     _fields = __slots__ = ("index", "finding")
 
@@ -44,194 +61,470 @@ class RouteOverlap(Record):
         self.finding = finding
 
 
+class Expected(Record):
+    """What the tenant spec says a tenant's route serves: its prefix, on these hosts and gateways."""
+
+    _fields = __slots__ = ("prefix", "hosts", "gateways")
+
+    def __init__(self, prefix: str, hosts: tuple[str, ...], gateways: tuple[str, ...]) -> None:
+        self.prefix = prefix
+        self.hosts = hosts  # lower case
+        self.gateways = gateways  # `namespace/name`
+
+
+class Directory(Record):
+    """Which routes are where, so a finding can name the other route: by namespace and by host."""
+
+    _fields = __slots__ = ("namespaces", "hosts")
+
+    def __init__(
+        self, namespaces: Mapping[str, tuple[str, ...]], hosts: Mapping[str, tuple[str, ...]]
+    ) -> None:
+        self.namespaces = namespaces
+        self.hosts = hosts
+
+    @classmethod
+    def of(cls, routes: Sequence[Route], tenant: Sequence[bool]) -> Directory:
+        namespaces: dict[str, tuple[str, ...]] = {}
+        hosts: dict[str, tuple[str, ...]] = {}
+        for route, mine in zip(routes, tenant, strict=True):
+            if mine:
+                namespaces[route.namespace] = (*namespaces.get(route.namespace, ()), route.label)
+            for host in route.hosts:
+                hosts[host] = (*hosts.get(host, ()), route.label)
+        return cls(namespaces, hosts)
+
+
+EMPTY = Directory({}, {})
+
+
+def route_of(obj: Mapping[str, Any]) -> Route | None:
+    """What a routing object serves, or None when `obj` is not one the policy knows."""
+    if is_virtual_service(obj):
+        return read_virtual_service(obj)
+    return None
+
+
 def is_tenant_route(vs: Mapping[str, Any], heads: Heads, generated: bool = False) -> bool:
-    """A VirtualService that serves a Ray dashboard: `generated` by the function, or routing to a head."""
-    if not is_virtual_service(vs):
+    """A route that serves a Ray dashboard: `generated` by the function, or sending anything to a head."""
+    route = route_of(vs)
+    if route is None:
         return False
     if generated:
         return True
-    namespace = _namespace(vs)
-    for dest in _destinations(vs):
-        service, ns = service_of(dest.get("host"), namespace)
-        if service and (service in heads.get(ns, {}) or ray.is_head_service_name(service)):
-            return True
-    return False
+    return any(
+        d.service and (d.service in heads.get(d.namespace, {}) or ray.is_head_service_name(d.service))
+        for rule in route.rules
+        for d in rule.destinations
+    )
 
 
-def check_route(vs: Mapping[str, Any], heads: Heads) -> list[RouteFinding]:
-    """The two rules of a tenant's prefix: exact redirect, `/`-ended prefix rewritten to `/`."""
-    namespace = _namespace(vs)
-    http = _list(_mapping(vs.get("spec")).get("http"))
+def check_route(vs: Mapping[str, Any], heads: Heads, expected: Expected | None = None) -> list[RouteFinding]:
+    """The rules of a tenant's route, on one object (see `check_served`)."""
+    route = route_of(vs)
+    return [] if route is None else check_served(route, heads, expected)
+
+
+def check_served(
+    route: Route, heads: Heads, expected: Expected | None = None, directory: Directory = EMPTY
+) -> list[RouteFinding]:
+    """A tenant's route: HTTP rules only, each an exact redirect or a `/`-ended prefix rewritten to
+    `/`, no regex and no rule for every path, every destination (routes and mirrors, in every
+    rule) a head service in its own namespace, redirects on its own hosts. With `expected`, also
+    only that prefix, on those hosts and gateways."""
     out: list[RouteFinding] = []
+    if expected is not None:
+        out.extend(_check_expected_place(route, expected))
+    http = [r for r in route.rules if r.protocol == "http"]
     redirects = {
-        (str(_mapping(m.get("uri")).get("exact")), str(_mapping(r.get("redirect")).get("uri")))
-        for r in http
-        if isinstance(r, Mapping)
-        for m in _list(r.get("match"))
-        if isinstance(m, Mapping) and "exact" in _mapping(m.get("uri"))
+        (m.value, r.redirect.uri) for r in http if r.redirect for m in r.matches if m.kind == "exact"
     }
-    for i, rule in enumerate(http):
-        if not isinstance(rule, Mapping):
-            continue
-        rpath: FieldPath = ("spec", "http", i)
-        matches = [m for m in _list(rule.get("match")) if isinstance(m, Mapping)]
-        if "route" in rule and not any(_mapping(m.get("uri")) for m in matches):
+    for rule in route.rules:
+        if rule.protocol != "http":
             out.append(
                 RouteFinding(
-                    (*rpath, "match"),
-                    "this rule matches every path on its hosts; a tenant owns only its prefix "
-                    "(Istio orders VirtualServices on one host arbitrarily)",
+                    rule.path,
+                    f"a {rule.protocol} rule takes whole connections on its gateway, not a path: a "
+                    "tenant's route serves HTTP under its own prefix only",
                 )
             )
-            continue
-        for j, match in enumerate(matches):
-            prefix = _mapping(match.get("uri")).get("prefix")
-            if not isinstance(prefix, str):
-                continue
-            mpath: FieldPath = (*rpath, "match", j, "uri", "prefix")
-            if prefix == "/":
-                out.append(RouteFinding(mpath, "prefix '/' catches every other tenant's traffic"))
-                continue
-            if not prefix.endswith("/"):
-                out.append(
-                    RouteFinding(
-                        mpath,
-                        f"prefix {prefix!r} does not end in '/': it also matches {prefix + '-2/'!r} "
-                        f"and sends '//api' upstream; use {prefix + '/'!r} with an exact redirect from {prefix!r}",
-                    )
-                )
-                continue
-            exact = prefix.rstrip("/")
-            if (exact, prefix) not in redirects:
-                out.append(
-                    RouteFinding(
-                        rpath,
-                        f"no redirect from {exact!r} to {prefix!r}: add a rule with "
-                        f"`match: [{{uri: {{exact: {exact}}}}}]` and `redirect: {{uri: {prefix}}}` "
-                        "(without it the dashboard at the bare path is a 404)",
-                    )
-                )
-            rewrite = _mapping(rule.get("rewrite")).get("uri")
-            if rewrite != "/":
-                out.append(
-                    RouteFinding(
-                        (*rpath, "rewrite", "uri") if rewrite is not None else rpath,
-                        f"expected `rewrite: {{uri: /}}` on prefix {prefix!r}, got {rewrite!r}: "
-                        "the Ray dashboard and Jobs API answer at '/'",
-                    )
-                )
-            out.extend(_check_destinations(rule, rpath, namespace, heads))
+        else:
+            out.extend(_check_http_rule(rule, route, redirects, expected, directory))
+        out.extend(_check_destinations(rule, route, heads, directory))
     return out
 
 
-def _check_destinations(
-    rule: Mapping[str, Any], rpath: FieldPath, namespace: str, heads: Heads
-) -> list[RouteFinding]:
-    """Each destination of a tenant's prefix rule is a head service of its namespace, on the dashboard port."""
+def _check_expected_place(route: Route, expected: Expected) -> list[RouteFinding]:
     out = []
-    for k, entry in enumerate(_list(rule.get("route"))):
-        dest = _mapping(_mapping(entry).get("destination"))
-        dpath: FieldPath = (*rpath, "route", k, "destination")
-        host = dest.get("host")
-        service, ns = service_of(host, namespace)
-        if namespace and ns != namespace:
+    for host in route.hosts:
+        if host not in expected.hosts:
             out.append(
                 RouteFinding(
-                    (*dpath, "host"),
-                    f"routes to {host!r} in namespace {ns!r}; a tenant's route must stay in its own "
+                    route.path_of_hosts,
+                    f"serves host {host!r}; a tenant's route serves only the configured hosts "
+                    f"({', '.join(expected.hosts) or 'none'})",
+                )
+            )
+    for gateway in route.gateways:
+        if gateway not in expected.gateways:
+            out.append(
+                RouteFinding(
+                    ("spec", "gateways"),
+                    f"bound to gateway {gateway!r}; a tenant's route is bound only to the configured "
+                    f"gateways ({', '.join(expected.gateways) or 'mesh'})",
+                )
+            )
+    return out
+
+
+def _check_http_rule(
+    rule: Rule,
+    route: Route,
+    redirects: Set[tuple[str, object]],
+    expected: Expected | None,
+    directory: Directory,
+) -> list[RouteFinding]:
+    out: list[RouteFinding] = []
+    rpath = rule.path
+    if not rule.matches or any(m.kind == "any" for m in rule.matches):
+        where = next((m.path for m in rule.matches if m.kind == "any"), (*rpath, "match"))
+        return [
+            RouteFinding(
+                where if rule.matches else (*rpath, "match"),
+                "this rule matches every path on its hosts; a tenant owns only its prefix "
+                "(Istio orders VirtualServices on one host arbitrarily)",
+            )
+        ]
+    for match in rule.matches:
+        if match.kind == "regex":
+            out.append(
+                RouteFinding(
+                    match.path,
+                    f"regex {match.value!r}: a tenant's route matches only its own prefix (`exact` "
+                    "and `prefix`); a regex can take any tenant's paths",
+                )
+            )
+        elif match.kind == "exact":
+            if expected is not None and not _same(match.value, expected.prefix.rstrip("/"), match):
+                out.append(
+                    RouteFinding(
+                        match.path,
+                        f"exact path {match.value!r} is not the tenant's own {expected.prefix.rstrip('/')!r}",
+                    )
+                )
+        else:
+            out.extend(_check_prefix(match, rule, redirects, expected))
+    if rule.redirect is not None:
+        out.extend(_check_redirect(rule, route, expected, directory))
+    return out
+
+
+def _check_prefix(
+    match: Match, rule: Rule, redirects: Set[tuple[str, object]], expected: Expected | None
+) -> list[RouteFinding]:
+    """A prefix rule: `/`-ended, not `/`, with its exact redirect, rewritten to `/`."""
+    prefix, rpath = match.value, rule.path
+    if match.kind == "path-prefix":  # whole segments: `/t` is `/t/` and `/t` itself
+        prefix = prefix.rstrip("/") + "/"
+    if prefix == "/":
+        return [RouteFinding(match.path, "prefix '/' catches every other tenant's traffic")]
+    if not prefix.endswith("/"):
+        return [
+            RouteFinding(
+                match.path,
+                f"prefix {prefix!r} does not end in '/': it also matches {prefix + '-2/'!r} "
+                f"and sends '//api' upstream; use {prefix + '/'!r} with an exact redirect from {prefix!r}",
+            )
+        ]
+    out = []
+    if expected is not None and not _same(prefix, expected.prefix, match):
+        out.append(RouteFinding(match.path, f"prefix {prefix!r} is not the tenant's own {expected.prefix!r}"))
+    exact = prefix.rstrip("/")
+    if match.kind == "prefix" and (exact, prefix) not in redirects:
+        out.append(
+            RouteFinding(
+                rpath,
+                f"no redirect from {exact!r} to {prefix!r}: add a rule with "
+                f"`match: [{{uri: {{exact: {exact}}}}}]` and `redirect: {{uri: {prefix}}}` "
+                "(without it the dashboard at the bare path is a 404)",
+            )
+        )
+    rewrite = rule.rewrite.uri if rule.rewrite is not None else None
+    if rewrite != "/":
+        out.append(
+            RouteFinding(
+                (*rule.rewrite.path, "uri") if rule.rewrite is not None and rewrite is not None else rpath,
+                f"expected `rewrite: {{uri: /}}` on prefix {prefix!r}, got {rewrite!r}: "
+                "the Ray dashboard and Jobs API answer at '/'",
+            )
+        )
+    return out
+
+
+def _check_redirect(
+    rule: Rule, route: Route, expected: Expected | None, directory: Directory
+) -> list[RouteFinding]:
+    """A tenant's redirect stays on its own hosts (and, with the spec, goes to its own prefix)."""
+    assert rule.redirect is not None
+    out = []
+    authority = rule.redirect.authority
+    if authority is not None and str(authority).lower() not in route.hosts:
+        served = [label for label in directory.hosts.get(str(authority).lower(), ()) if label != route.label]
+        by = f"; {', '.join(served)} serves it" if served else ""
+        out.append(
+            RouteFinding(
+                (*rule.redirect.path, "authority"),
+                f"redirects to host {authority!r}, which this route does not serve "
+                f"({', '.join(route.hosts) or 'no hosts'}): a tenant's redirect stays on its own hosts{by}",
+            )
+        )
+    uri = rule.redirect.uri
+    if expected is not None and uri != expected.prefix:
+        out.append(
+            RouteFinding(
+                (*rule.redirect.path, "uri"),
+                f"redirects to {uri!r}; a tenant's redirect goes to its own prefix {expected.prefix!r}",
+            )
+        )
+    return out
+
+
+def _same(value: str, own: str, match: Match) -> bool:
+    return value.lower() == own.lower() if match.ignore_case else value == own
+
+
+def _check_destinations(rule: Rule, route: Route, heads: Heads, directory: Directory) -> list[RouteFinding]:
+    """Each destination of every rule is in the route's namespace; those it routes to (not mirrors,
+    in http rules) are a head service there, on the dashboard port."""
+    out = []
+    namespace = route.namespace
+    for dest in rule.destinations:
+        host, service, ns = dest.host, dest.service, dest.namespace
+        if namespace and ns != namespace:
+            verb = "mirrors requests to" if dest.role == "mirror" else "routes to"
+            theirs = directory.namespaces.get(ns, ())
+            whose = f" (the namespace of {', '.join(theirs)})" if theirs else ""
+            out.append(
+                RouteFinding(
+                    (*dest.path, "host"),
+                    f"{verb} {host!r} in namespace {ns!r}{whose}; a tenant's route must stay in its own "
                     f"namespace {namespace!r}",
                 )
             )
+            continue
+        if dest.role == "mirror" or rule.protocol != "http":
             continue
         known = heads.get(ns, {})
         if not service or (service not in known if known else not ray.is_head_service_name(service)):
             what = f"one of {', '.join(sorted(known))}" if known else f"a `{ray.HEAD_SERVICE_PLACEHOLDER}`"
             out.append(
                 RouteFinding(
-                    (*dpath, "host"),
+                    (*dest.path, "host"),
                     f"routes to {host!r}, which is not the head service of a Ray workload in "
                     f"{namespace or 'its namespace'!s}; expected {what}",
                 )
             )
-        port = _mapping(dest.get("port")).get("number")
         ports = known.get(service) or {ray.DASHBOARD_PORT}
-        if port not in ports:
+        if dest.port not in ports:
             out.append(
                 RouteFinding(
-                    (*dpath, "port", "number") if port is not None else dpath,
-                    f"expected the dashboard port {' or '.join(map(str, sorted(ports)))}, got {port!r}",
+                    (*dest.path, "port", "number") if dest.port is not None else dest.path,
+                    f"expected the dashboard port {' or '.join(map(str, sorted(ports)))}, got {dest.port!r}",
                 )
             )
     return out
 
 
-def route_overlaps(routes: Sequence[Mapping[str, Any]]) -> list[RouteOverlap]:
-    """No two routes' prefixes overlap on one host and gateway (Istio merges them in an undefined order).
+def check_routes(
+    objs: Sequence[Mapping[str, Any]], heads: Heads, tenant: Sequence[bool]
+) -> list[RouteOverlap]:
+    """Every finding on a stream's routes: each tenant route's own (`check_served`), then overlaps.
 
-    One finding per pair of VirtualServices, on the later one's prefix (in the order given).
+    `tenant[i]` says whether `objs[i]` is a tenant's route (generated, or routing to a Ray head);
+    the others are only checked for taking a tenant's paths. Objects that are no route are skipped.
     """
-    by_key: dict[tuple[str, str], list[Claim[int]]] = {}
-    for index, vs in enumerate(routes):
-        for host, gateway, path, prefix in prefix_claims(vs):
-            by_key.setdefault((host, gateway), []).append(Claim(prefix, index, path))
-    out: list[RouteOverlap] = []
-    reported: set[frozenset[int]] = set()
-    for (host, gateway), claims in sorted(by_key.items()):
-        for overlap in find_overlaps(claims):
-            pair = frozenset((overlap.earlier.owner, overlap.later.owner))
-            if pair in reported:
-                continue
-            reported.add(pair)
-            out.append(_overlap_finding(overlap, routes, host, gateway))
+    routes = [route_of(o) for o in objs]
+    known = [(i, r) for i, r in enumerate(routes) if r is not None]
+    served = [r for _, r in known]
+    flags = [tenant[i] for i, _ in known]
+    directory = Directory.of(served, flags)
+    out = [
+        RouteOverlap(i, finding)
+        for (i, route), mine in zip(known, flags, strict=True)
+        if mine
+        for finding in check_served(route, heads, None, directory)
+    ]
+    out.extend(RouteOverlap(known[o.index][0], o.finding) for o in served_overlaps(served, flags))
     return out
 
 
-def _overlap_finding(
-    overlap: Overlap[int], routes: Sequence[Mapping[str, Any]], host: str, gateway: str
-) -> RouteOverlap:
-    other = ResourceRef.of(routes[overlap.earlier.owner]).label()
-    message = (
-        f"prefix {overlap.later.prefix!r} {overlap.phrase} {overlap.earlier.prefix!r} of {other} on host "
-        f"{host!r} and gateway {gateway!r}: Istio merges them in an undefined order"
-    )
-    return RouteOverlap(overlap.later.owner, RouteFinding(overlap.later.path, message))
+def route_overlaps(
+    routes: Sequence[Mapping[str, Any]], tenant: Sequence[bool] | None = None
+) -> list[RouteOverlap]:
+    """No two routes' paths overlap on one host and gateway (see `served_overlaps`); objects that
+    are no route take no part. Every route is a tenant's unless `tenant` says otherwise."""
+    served = [(i, r) for i, o in enumerate(routes) if (r := route_of(o)) is not None]
+    flags = [True if tenant is None else tenant[i] for i, _ in served]
+    return [
+        RouteOverlap(served[o.index][0], o.finding) for o in served_overlaps([r for _, r in served], flags)
+    ]
 
 
-def prefix_claims(vs: Mapping[str, Any]) -> Iterator[tuple[str, str, FieldPath, str]]:
-    """(host, gateway, field path, prefix) for each URI prefix a VirtualService routes.
+def served_overlaps(routes: Sequence[Route], tenant: Sequence[bool]) -> list[RouteOverlap]:
+    """No two routes' paths overlap on one host and gateway (Istio merges them in an undefined order).
 
-    A gateway without a namespace is the VirtualService's own; no gateways means the mesh.
+    Exact paths, prefixes, regexes (by their literal start) and rules for every path are compared,
+    case-insensitively where a rule ignores case (overlap.py). One finding per pair of routes: an
+    error on the later one's path when both are tenants' routes; a warning on the other one's
+    when only one is (a route that serves no Ray dashboard takes a tenant's traffic); nothing
+    between two routes that are no tenant's.
     """
-    spec = _mapping(vs.get("spec"))
-    namespace = _namespace(vs)
-    gateways = [g for g in _list(spec.get("gateways")) if isinstance(g, str)] or ["mesh"]
-    for i, rule in enumerate(_list(spec.get("http"))):
-        for j, match in enumerate(_list(_mapping(rule).get("match"))):
-            prefix = _mapping(_mapping(match).get("uri")).get("prefix")
-            if not isinstance(prefix, str):
+    by_key: dict[tuple[str, str], list[Claim[int]]] = {}
+    for index, route in enumerate(routes):
+        for rule in route.rules:
+            if rule.protocol != "http":
                 continue
-            for host in _list(spec.get("hosts")):
-                for gateway in gateways:
-                    full = gateway if "/" in gateway or gateway == "mesh" else f"{namespace}/{gateway}"
-                    yield str(host), full, ("spec", "http", i, "match", j, "uri", "prefix"), prefix
+            for match in rule.matches or (Match("any", "", (*rule.path, "match")),):
+                for kind, value in _claim_parts(match):
+                    claim = Claim(value, index, match.path, kind, match.ignore_case)
+                    for host in route.hosts:
+                        for gateway in match.gateways or route.gateways:
+                            by_key.setdefault((host, gateway), []).append(claim)
+    # one finding per pair of routes: the first overlap found, or a prefix against a prefix where
+    # they have one (the plainest to read)
+    chosen: dict[frozenset[int], tuple[Overlap[int], str, str]] = {}
+    for (host, gateway), claims in sorted(by_key.items()):
+        for overlap in find_overlaps(claims):
+            earlier, later = overlap.earlier.owner, overlap.later.owner
+            pair = frozenset((earlier, later))
+            if not (tenant[earlier] or tenant[later]):
+                continue
+            if pair not in chosen or (_both_prefixes(overlap) and not _both_prefixes(chosen[pair][0])):
+                chosen[pair] = (overlap, host, gateway)
+    return [_overlap_finding(o, routes, tenant, host, gateway) for o, host, gateway in chosen.values()]
 
 
-def service_of(host: object, namespace: str) -> tuple[str, str]:
-    """(service, namespace) of a destination host; short names resolve in the VirtualService's."""
-    if not isinstance(host, str) or not host:
-        return "", namespace
-    parts = host.split(".")
-    return parts[0], parts[1] if len(parts) > 1 else namespace
+def _both_prefixes(overlap: Overlap[int]) -> bool:
+    return overlap.earlier.kind == overlap.later.kind == "prefix"
 
 
-def _destinations(vs: Mapping[str, Any]) -> Iterable[Mapping[str, Any]]:
-    for rule in _list(_mapping(vs.get("spec")).get("http")):
-        for entry in _list(_mapping(rule).get("route")):
-            yield _mapping(_mapping(entry).get("destination"))
+def _claim_parts(match: Match) -> list[tuple[ClaimKind, str]]:
+    """The overlap claims of one match: a whole-segment prefix is its path and its `/`-ended prefix."""
+    if match.kind == "any":
+        return [("prefix", "")]
+    if match.kind == "path-prefix":
+        bare = match.value.rstrip("/")
+        return [("exact", bare or "/"), ("prefix", bare + "/")]
+    return [(match.kind, match.value)]
 
 
-def _namespace(vs: Mapping[str, Any]) -> str:
-    return str(_mapping(vs.get("metadata")).get("namespace") or "")
+def _overlap_finding(
+    overlap: Overlap[int], routes: Sequence[Route], tenant: Sequence[bool], host: str, gateway: str
+) -> RouteOverlap:
+    subject, other, relation = overlap.later, overlap.earlier, overlap.relation
+    if tenant[subject.owner] and not tenant[other.owner]:
+        subject, other, relation = other, subject, _INVERSE[relation]
+    plain = {subject.kind, other.kind} <= {"prefix", "exact"} and "" not in (subject.prefix, other.prefix)
+    phrase = PHRASES[relation] if plain else "overlaps"
+    if overlap.folded:
+        phrase += " (ignoring case)"
+    them = _describe(other, bare=plain and subject.kind == other.kind == "prefix")
+    message = (
+        f"{_describe(subject)} {phrase} {them} of {routes[other.owner].label} on host {host!r} and "
+        f"gateway {gateway!r}: Istio merges them in an undefined order"
+    )
+    if tenant[subject.owner]:
+        return RouteOverlap(subject.owner, RouteFinding(subject.path, message))
+    message += ", so this route, which serves no Ray dashboard, can take a tenant's traffic"
+    return RouteOverlap(subject.owner, RouteFinding(subject.path, message, "warning"))
+
+
+def _describe(claim: Claim[int], bare: bool = False) -> str:
+    if claim.kind == "prefix" and not claim.prefix:
+        return "a rule for every path"
+    if bare:
+        return repr(claim.prefix)
+    word = {"prefix": "prefix", "exact": "exact path", "regex": "regex"}[claim.kind]
+    return f"{word} {claim.prefix!r}"
+
+
+# --- a tenant's copy, before and after its patches --------------------------------------------
+
+
+def expected_route(base: Mapping[str, Any], tenant: RoutedTenant, config: RoutingSettings) -> Expected:
+    """What a tenant's copy of `base` serves: its prefix, on the spec's hosts and gateways, else the base's."""
+    spec = _mapping(base.get("spec"))
+    hosts = config.hosts if config.hosts is not None else _strings(spec.get("hosts"))
+    gateways = config.gateways if config.gateways is not None else _strings(spec.get("gateways"))
+    return Expected(
+        tenant.path_prefix,
+        tuple(h.lower() for h in hosts),
+        tuple(normalize_gateway(g, tenant.name) for g in gateways) or ("mesh",),
+    )
+
+
+def verify_copy(
+    copy: Mapping[str, Any],
+    base: Mapping[str, Any],
+    target: HeadTarget,
+    tenant: RoutedTenant,
+    config: RoutingSettings,
+) -> list[RouteFinding]:
+    """A tenant's routed copy of `base` against the route policy, as the check verifies it."""
+    heads = {tenant.name: {target.service: frozenset({target.port})}}
+    return check_route(copy, heads, expected_route(base, tenant, config))
+
+
+def patch_findings(
+    before: Mapping[str, Any],
+    after: Mapping[str, Any],
+    base: Mapping[str, Any],
+    target: HeadTarget,
+    tenant: RoutedTenant,
+    config: RoutingSettings,
+) -> list[RouteFinding]:
+    """What a tenant's patch (turning its copy `before` into `after`) does to the route: a change
+    the route generation would drop, or a rule the route policy refuses that was not there before."""
+    out: list[RouteFinding] = []
+    old, new = _mapping(before.get("spec")), _mapping(after.get("spec"))
+    if old.get("http") != new.get("http"):
+        out.append(
+            RouteFinding(
+                ("spec", "http"),
+                "the function writes each tenant's http rules (the redirect and the dashboard route) "
+                "from the base's route, so this change would be lost; change the base's route instead",
+            )
+        )
+    for key, override in (("hosts", config.hosts), ("gateways", config.gateways)):
+        if override is not None and old.get(key) != new.get(key):
+            out.append(
+                RouteFinding(
+                    ("spec", key),
+                    f"the tenant spec's routing.{key} replaces spec.{key} in every tenant's route, so "
+                    "this change would be lost",
+                )
+            )
+    had = set(_routed_findings(before, base, target, tenant, config))
+    out.extend(f for f in _routed_findings(after, base, target, tenant, config) if f not in had)
+    return out
+
+
+def _routed_findings(
+    obj: Mapping[str, Any],
+    base: Mapping[str, Any],
+    target: HeadTarget,
+    tenant: RoutedTenant,
+    config: RoutingSettings,
+) -> list[RouteFinding]:
+    routed: dict[str, Any] = _copy.deepcopy(dict(obj))
+    routed["metadata"] = {**_mapping(routed.get("metadata")), "namespace": tenant.name}
+    if isinstance(routed.get("spec"), dict) or routed.get("spec") is None:
+        route_tenant(routed, target, tenant, config)
+    return verify_copy(routed, base, target, tenant, config)
+
+
+def _strings(value: object) -> tuple[str, ...]:
+    return tuple(v for v in value if isinstance(v, str)) if isinstance(value, list) else ()
 
 
 def _mapping(value: object) -> Mapping[str, Any]:

@@ -12,6 +12,18 @@ from typing import Any, Protocol
 
 from krm_fn import ray
 from krm_fn.results import Record, ResourceRef, Result, describe
+from krm_fn.routing.served import (
+    Destination,
+    FieldPath,
+    Match,
+    MatchKind,
+    Redirect,
+    Rewrite,
+    Route,
+    Rule,
+    Transport,
+    service_of,
+)
 
 ISTIO_GROUP = "networking.istio.io"
 
@@ -53,6 +65,84 @@ def is_virtual_service(obj: Mapping[str, Any]) -> bool:
     """An Istio VirtualService (any version of networking.istio.io)."""
     api = obj.get("apiVersion")
     return obj.get("kind") == "VirtualService" and isinstance(api, str) and api.startswith(ISTIO_GROUP + "/")
+
+
+def read_virtual_service(vs: Mapping[str, Any]) -> Route:
+    """What a VirtualService serves: its hosts and gateways, and each http, tcp and tls rule.
+
+    Gateways are normalised as Istio resolves them: `gw` and `./gw` are the VirtualService's own
+    namespace's, the legacy `gw.ns.svc.cluster.local` is `ns/gw`. Parts of the wrong type are
+    left out (the schema check reports them).
+    """
+    spec = _mapping(vs.get("spec"))
+    namespace = _namespace(vs)
+    hosts = tuple(h.lower() for h in _list(spec.get("hosts")) if isinstance(h, str))
+    gateways = _gateways(spec.get("gateways"), namespace) or ("mesh",)
+    rules: list[Rule] = []
+    for protocol in ("http", "tcp", "tls"):
+        for i, rule in enumerate(_list(spec.get(protocol))):
+            if isinstance(rule, Mapping):
+                rules.append(_read_rule(rule, ("spec", protocol, i), protocol, namespace))
+    return Route(ResourceRef.of(vs), namespace, hosts, gateways, tuple(rules))
+
+
+def normalize_gateway(name: str, namespace: str) -> str:
+    """`namespace/name` of a gateway as a VirtualService in `namespace` names it (or `mesh`)."""
+    if name == "mesh":
+        return name
+    if "/" in name:
+        ns, _, rest = name.partition("/")
+        return f"{namespace}/{rest}" if ns == "." else name
+    if "." not in name:
+        return f"{namespace}/{name}"
+    short, _, domain = name.partition(".")
+    return f"{domain.split('.', 1)[0]}/{short}"
+
+
+def _gateways(value: object, namespace: str) -> tuple[str, ...]:
+    return tuple(normalize_gateway(g, namespace) for g in _list(value) if isinstance(g, str) and g)
+
+
+def _read_rule(rule: Mapping[str, Any], rpath: FieldPath, protocol: Transport, namespace: str) -> Rule:
+    matches: list[Match] = []
+    for j, cond in enumerate(_list(rule.get("match")) if protocol == "http" else []):
+        if not isinstance(cond, Mapping):
+            continue
+        uri = _mapping(cond.get("uri"))
+        kind: MatchKind = next(
+            (k for k in ("exact", "prefix", "regex") if isinstance(uri.get(k), str)), "any"
+        )
+        gateways = _gateways(cond.get("gateways"), namespace) or None
+        where: FieldPath = (*rpath, "match", j, "uri", kind) if kind != "any" else (*rpath, "match", j)
+        matches.append(
+            Match(kind, str(uri.get(kind, "")), where, cond.get("ignoreUriCase") is True, gateways)
+        )
+    dests: list[Destination] = []
+    for k, entry in enumerate(_list(rule.get("route"))):
+        dests.append(
+            _destination(_mapping(entry).get("destination"), (*rpath, "route", k, "destination"), namespace)
+        )
+    if isinstance(rule.get("mirror"), Mapping):
+        dests.append(_destination(rule["mirror"], (*rpath, "mirror"), namespace, "mirror"))
+    for k, entry in enumerate(_list(rule.get("mirrors"))):
+        where = (*rpath, "mirrors", k, "destination")
+        dests.append(_destination(_mapping(entry).get("destination"), where, namespace, "mirror"))
+    redirect = rewrite = None
+    if isinstance(rule.get("redirect"), Mapping):
+        r = rule["redirect"]
+        redirect = Redirect(r.get("uri"), r.get("authority"), (*rpath, "redirect"))
+    if isinstance(rule.get("rewrite"), Mapping):
+        r = rule["rewrite"]
+        rewrite = Rewrite(r.get("uri"), r.get("authority"), (*rpath, "rewrite"))
+    return Rule(rpath, protocol, tuple(matches), tuple(dests), redirect, rewrite)
+
+
+def _destination(value: object, where: FieldPath, namespace: str, role: str = "route") -> Destination:
+    dest = _mapping(value)
+    host = dest.get("host")
+    service, ns = service_of(host, namespace)
+    port = _mapping(dest.get("port")).get("number")
+    return Destination(host, service, ns, port, where, "mirror" if role == "mirror" else "route")
 
 
 def find_target(
@@ -267,3 +357,15 @@ def _first_route(route: Mapping[str, Any]) -> Mapping[str, Any]:
 def _first_destination(route: Mapping[str, Any]) -> Mapping[str, Any] | None:
     dest = _first_route(route).get("destination")
     return dest if isinstance(dest, Mapping) else None
+
+
+def _namespace(obj: Mapping[str, Any]) -> str:
+    return str(_mapping(obj.get("metadata")).get("namespace") or "")
+
+
+def _mapping(value: object) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _list(value: object) -> list[Any]:
+    return value if isinstance(value, list) else []

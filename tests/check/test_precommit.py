@@ -179,7 +179,7 @@ def test_render_hook_regenerates_then_passes(
     first = try_repo(hook_repo, pre_commit_env, repo, "ray-tenants-render")
     output = first.stdout.decode()
     assert first.returncode == 1, output
-    assert "regenerated 6 file(s)" in output
+    assert output.count("wrote overlays/") == 6 and "regenerated 6 files" in output
     assert (repo / "overlays" / "research" / "raycluster_raycluster.yaml").is_file()
     subprocess.run([*GIT, "-C", str(repo), "add", "-A"], check=True)
     second = try_repo(hook_repo, pre_commit_env, repo, "ray-tenants-render")

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 import yaml
 
+from krm_fn.check import schemas
 from tests.conftest import REPO, REQUIRE_E2E, TESTDATA, example_bases, require_tool, run
 
 IMAGE = "localhost/ray-tenants:test"
@@ -47,7 +48,8 @@ def image() -> str:
     """The image, built once per session from this checkout on the local base image."""
     podman = require_podman()
     build_args = shlex.split(os.environ.get("PODMAN_BUILD_ARGS", ""))
-    proc = run([podman, "build", "--network", "host", *build_args, "-t", IMAGE, REPO])
+    base = ["--build-arg", f"BASE={os.environ['PODMAN_BASE_IMAGE']}"]
+    proc = run([podman, "build", "--network", "host", *base, *build_args, "-t", IMAGE, REPO])
     assert proc.returncode == 0, proc.stderr.decode()[-3000:]
     return IMAGE
 
@@ -106,7 +108,7 @@ def docker_shim(tmp_path: Path, podman: str) -> str:
 
 def test_dockerfile_lets_the_build_choose_the_base() -> None:
     lines = [ln for ln in (REPO / "Dockerfile").read_text().splitlines() if ln and not ln.startswith("#")]
-    assert lines[:2] == ["ARG BASE=python:3.12-slim", "FROM ${BASE} AS builder"]
+    assert lines[:2] == ["ARG BASE=docker.io/library/python:3.12-slim", "FROM ${BASE} AS builder"]
     assert "FROM ${BASE}" in lines
 
 
@@ -177,10 +179,33 @@ print([c for c in ("gcc", "cc", "make") if shutil.which(c)], os.path.exists("/sr
         ["podman", "run", "--rm", *AS_KPT_RUNS_IT, "--entrypoint", "/opt/venv/bin/python", image, "-c", probe]
     )
     assert proc.returncode == 0, proc.stderr.decode()
-    schemas, latest, installers, leftovers = proc.stdout.decode().splitlines()
-    assert schemas == str([f"v{latest}-local", f"v{latest}-local-strict"])
+    kept, latest, installers, leftovers = proc.stdout.decode().splitlines()
+    # the default KEEP_SCHEMAS keeps the three newest minors kubernetes-validate ships, both variants
+    shipped = schemas.versions()[-3:]
+    assert latest == shipped[-1]
+    assert kept == str(sorted(f"v{v}-local{strict}" for v in shipped for strict in ("", "-strict")))
     assert installers == "[]"
     assert leftovers == "[] False False"
+
+
+def test_image_checks_against_every_kept_kubernetes_minor(image: str) -> None:
+    """A validator pinned to the oldest kept minor works in the default image; an older one is
+    refused with the build argument that would keep it."""
+    manifest = b"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\ndata:\n  a: b\n"
+    oldest = schemas.versions()[-3]
+    ok = run(
+        ["podman", "run", "-i", "--rm", *AS_KPT_RUNS_IT, image, "check", "--kubernetes-version", oldest, "-"],
+        stdin=manifest,
+    )
+    assert ok.returncode == 0, ok.stdout.decode() + ok.stderr.decode()
+    older = schemas.versions()[-4]
+    refused = run(
+        ["podman", "run", "-i", "--rm", *AS_KPT_RUNS_IT, image, "check", "--kubernetes-version", older, "-"],
+        stdin=manifest,
+    )
+    assert refused.returncode == 1
+    assert f"no schemas for Kubernetes {older}" in refused.stdout.decode() + refused.stderr.decode()
+    assert "KEEP_SCHEMAS" in refused.stdout.decode() + refused.stderr.decode()
 
 
 def test_kpt_fn_eval_image(image: str, tmp_path: Path) -> None:

@@ -399,6 +399,7 @@ KRM_PATH_MODULES = frozenset(
         "krm_fn.routing",
         "krm_fn.routing.overlap",
         "krm_fn.routing.policy",
+        "krm_fn.routing.served",
         "krm_fn.routing.virtualservice",
         "krm_fn.spot",
         "krm_fn.spot.inject",
