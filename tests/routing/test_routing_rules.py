@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from krm_fn.routing import RouteFinding, RouteOverlap, check_route, is_tenant_route, route_overlaps
-from krm_fn.routing.policy import prefix_claims, service_of
+from krm_fn.routing.served import service_of
 
 HEADS = {"team": {"ray-head-svc": {8265}}}
 
@@ -93,21 +93,24 @@ def test_the_route_the_function_writes_passes() -> None:
     assert check_route(tenant(host="ray-head-svc.team.svc.cluster.local"), HEADS) == []
 
 
+CATCH_ALL = (
+    "this rule matches every path on its hosts; a tenant owns only its prefix "
+    "(Istio orders VirtualServices on one host arbitrarily)"
+)
+
+
 def test_a_rule_that_matches_every_path_is_refused_once() -> None:
-    everything = {"route": [{"destination": {"host": "ray-head-svc"}}]}
+    everything = {"route": [{"destination": {"host": "ray-head-svc", "port": {"number": 8265}}}]}
     headers_only = {"match": [{"headers": {"x": {"exact": "1"}}}], **everything}
-    message = (
-        "this rule matches every path on its hosts; a tenant owns only its prefix "
-        "(Istio orders VirtualServices on one host arbitrarily)"
-    )
     assert check_route(vs(everything, headers_only), HEADS) == [
-        RouteFinding(("spec", "http", 0, "match"), message),
-        RouteFinding(("spec", "http", 1, "match"), message),
+        RouteFinding(("spec", "http", 0, "match"), CATCH_ALL),
+        RouteFinding(("spec", "http", 1, "match", 0), CATCH_ALL),
     ]
 
 
-def test_a_redirect_only_rule_without_a_uri_is_not_a_catch_all() -> None:
-    assert check_route(vs(redirect("/team", "/team/"), {"redirect": {"uri": "/x/"}}), HEADS) == []
+def test_a_redirect_without_a_match_is_a_catch_all_too() -> None:
+    findings = check_route(vs(redirect("/team", "/team/"), {"redirect": {"uri": "/x/"}}), HEADS)
+    assert findings == [RouteFinding(("spec", "http", 1, "match"), CATCH_ALL)]
 
 
 def test_the_catch_all_prefix_is_refused() -> None:
@@ -135,7 +138,6 @@ def test_a_prefix_without_its_trailing_slash_is_refused() -> None:
         None,
         redirect("/team", "/other/"),  # a redirect elsewhere does not count
         redirect("/other", "/team/"),
-        {"match": [{"uri": {"regex": "/team"}}], "redirect": {"uri": "/team/"}},  # not exact
     ],
 )
 def test_a_prefix_needs_the_exact_redirect_to_it(first: dict[str, Any] | None) -> None:
@@ -151,9 +153,12 @@ def test_a_prefix_needs_the_exact_redirect_to_it(first: dict[str, Any] | None) -
     ]
 
 
-def test_a_redirect_in_any_match_of_a_rule_counts() -> None:
-    two = {"match": [{"headers": {}}, {"uri": {"exact": "/team"}}], "redirect": {"uri": "/team/"}}
-    assert check_route(vs(two, dashboard("/team/")), HEADS) == []
+def test_a_regex_redirect_is_refused_and_does_not_count_as_the_redirect() -> None:
+    regex = {"match": [{"uri": {"regex": "/team"}}], "redirect": {"uri": "/team/"}}
+    assert [f.path for f in check_route(vs(regex, dashboard("/team/")), HEADS)] == [
+        ("spec", "http", 0, "match", 0, "uri", "regex"),
+        ("spec", "http", 1),
+    ]
 
 
 @pytest.mark.parametrize(
@@ -247,7 +252,8 @@ def test_every_destination_of_the_rule_is_checked() -> None:
 
 def test_rules_and_matches_of_the_wrong_shape_are_skipped() -> None:
     obj = vs("text", {"match": ["text", {"uri": {"prefix": 5}}], "route": []})
-    assert check_route(obj, HEADS) == []
+    # a prefix that is not a string matches no path of its own: as good as none
+    assert check_route(obj, HEADS) == [RouteFinding(("spec", "http", 1, "match", 1), CATCH_ALL)]
     assert check_route({**tenant(), "spec": {"http": "text"}}, HEADS) == []
 
 
@@ -300,26 +306,6 @@ def test_prefixes_overlap_only_on_a_shared_host_and_gateway() -> None:
             "prefix '/a/' is the same as '/a/' of VirtualService/one/dash on host 'h' and gateway 'one/gw': "
             "Istio merges them in an undefined order",
         )
-    ]
-
-
-def test_prefix_claims_name_every_host_and_gateway_of_each_prefix() -> None:
-    obj = vs(
-        {"match": [{"uri": {"exact": "/x"}}, {"uri": {"prefix": "/x/"}}]},
-        "text",
-        {"match": "text"},
-        namespace="ns",
-        hosts=["h1", "h2"],
-        gateways=["gw", "mesh", "other/gw", 5],
-    )
-    path = ("spec", "http", 0, "match", 1, "uri", "prefix")
-    assert list(prefix_claims(obj)) == [
-        ("h1", "ns/gw", path, "/x/"),
-        ("h1", "mesh", path, "/x/"),
-        ("h1", "other/gw", path, "/x/"),
-        ("h2", "ns/gw", path, "/x/"),
-        ("h2", "mesh", path, "/x/"),
-        ("h2", "other/gw", path, "/x/"),
     ]
 
 
