@@ -330,9 +330,11 @@ def test_a_patch_that_makes_a_routed_spec_unreadable_is_refused() -> None:
     assert out.results == [
         patch_error("patch for VirtualService/dash of tenant 'a': spec is a string; expected a mapping")
     ]
-    # no spec at all is readable: the route has nothing to go on, and says so
+    # no spec at all is readable: the patch took the route away, and the route has nothing to go on
     bare = patched(virtual_service(), {"op": "remove", "path": "/spec"}, extra=ray_cluster())
     assert [(r.resource, r.field) for r in bare.results] == [
+        (CONFIG_REF, "spec.tenants[0].patches[0].patch"),
+        (CONFIG_REF, "spec.tenants[0].patches[0].patch"),
         (ResourceRef("networking.istio.io/v1", "VirtualService", "dash", "a"), "spec.hosts"),
         (ResourceRef("networking.istio.io/v1", "VirtualService", "dash", "a"), "spec.gateways"),
     ]
@@ -347,10 +349,15 @@ def test_a_patch_that_does_not_apply_is_an_error_on_the_tenants_patch() -> None:
     ]
 
 
-def test_a_name_too_long_for_kuberay_is_blamed_on_the_patch_that_made_it_or_on_the_base() -> None:
+def test_a_patch_cannot_rename_a_copy_and_a_base_name_too_long_for_kuberay_is_the_bases() -> None:
     limit = "is 60 characters; KubeRay allows at most 53"
     renamed = patched(ray_cluster(), {"op": "replace", "path": "/metadata/name", "value": "x" * 60})
-    assert renamed.results == [patch_error(f"RayCluster name {'x' * 60!r} {limit}")]
+    assert renamed.results == [
+        patch_error(
+            f"patch for RayCluster/ray of tenant 'a': metadata.name: changed from 'ray' to {'x' * 60!r}; "
+            "a tenant's copy keeps its base's name, in the tenant's namespace (a patch cannot rename or move it)"
+        )
+    ]
     long_base = expand([ray_cluster("y" * 60)], config("a"))
     assert long_base.results == [
         Result(
