@@ -528,3 +528,43 @@ def test_an_item_that_is_not_an_object_has_no_file_unless_the_caller_names_one()
     assert out.results == [Result("items[1]: expected a Kubernetes object (a mapping), got a string")]
     named = expand([ray_cluster(), "text"], config("a"), sources=["", "t.yaml"])
     assert [r.file for r in named.results] == ["t.yaml"]
+
+
+def test_a_kept_list_holds_bases_the_tenants_get_copies_of() -> None:
+    kept = a_list(ray_cluster(), virtual_service())
+    out = expand([kept], config("a", spot={"nodePools": {"cpu": "p"}}), roles=Roles(frozenset(), {}, True))
+    assert out.results == []
+    assert out.items[0] is kept
+    assert kinds_and_namespaces(out.items) == [
+        ("List", None),
+        ("Namespace", None),
+        ("RayCluster", "a"),
+        ("VirtualService", "a"),
+    ]
+    assert worker_pod(out.items[2]) == pinned_to("p")
+
+
+UNUSED_POOL = Result(
+    "no worker group is named 'gpu'; this pool is never used",
+    "warning",
+    CONFIG_REF,
+    "spec.spot.nodePools.gpu",
+)
+
+
+@pytest.mark.parametrize("tenants", [(), ("a",)])
+def test_a_pool_for_a_group_no_workload_has_is_a_warning(tenants: tuple[str, ...]) -> None:
+    out = expand([ray_cluster()], config(*tenants, spot={"nodePools": {"gpu": "q"}}))
+    assert out.results == [UNUSED_POOL]
+    kept = expand(
+        [a_list(ray_cluster())],
+        config(*tenants, spot={"nodePools": {"gpu": "q"}}),
+        roles=Roles(frozenset(), {}, True),
+    )
+    assert kept.results == [UNUSED_POOL]
+
+
+@pytest.mark.parametrize("tenants", [(), ("a",)])
+def test_without_ray_workloads_the_pools_are_not_judged(tenants: tuple[str, ...]) -> None:
+    cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}}
+    assert expand([cm], config(*tenants, spot={"nodePools": {"gpu": "q"}})).results == []
