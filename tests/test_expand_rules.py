@@ -568,3 +568,23 @@ def test_a_pool_for_a_group_no_workload_has_is_a_warning(tenants: tuple[str, ...
 def test_without_ray_workloads_the_pools_are_not_judged(tenants: tuple[str, ...]) -> None:
     cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}}
     assert expand([cm], config(*tenants, spot={"nodePools": {"gpu": "q"}})).results == []
+
+
+MOVED = (
+    "; a tenant's copy keeps its base's name, in the tenant's namespace (a patch cannot rename or move it)"
+)
+
+
+def test_a_patch_cannot_move_a_copy_to_another_namespace() -> None:
+    added = patched(ray_cluster(), {"op": "add", "path": "/metadata/namespace", "value": "other"})
+    assert added.results == [
+        patch_error(f"patch for RayCluster/ray of tenant 'a': metadata.namespace: changed to 'other'{MOVED}")
+    ]
+    base = ray_cluster()
+    base["metadata"]["namespace"] = "base-ns"
+    moved = patched(base, {"op": "replace", "path": "/metadata/namespace", "value": "x"})
+    assert moved.results == [
+        patch_error(
+            f"patch for RayCluster/ray of tenant 'a': metadata.namespace: changed from 'base-ns' to 'x'{MOVED}"
+        )
+    ]
