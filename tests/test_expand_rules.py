@@ -588,3 +588,33 @@ def test_a_patch_cannot_move_a_copy_to_another_namespace() -> None:
             f"patch for RayCluster/ray of tenant 'a': metadata.namespace: changed from 'base-ns' to 'x'{MOVED}"
         )
     ]
+
+
+@pytest.mark.parametrize("output", ["resources", "overlays"])
+def test_prefixes_that_differ_in_case_overlap_where_the_base_route_ignores_case(output: str) -> None:
+    vs = virtual_service()
+    vs["spec"]["http"][0]["match"] = [{"ignoreUriCase": True, "uri": {"prefix": "/old/"}}]
+    listing = {**BASE_KUSTOMIZATION, "resources": ["rc.yaml", "vs.yaml"]}
+    cfg = parse_config(
+        {
+            "apiVersion": "fn.ray-tenants.dev/v1alpha1",
+            "kind": "RayTenants",
+            "metadata": {"name": "t"},
+            "spec": {
+                "output": output,
+                "tenants": [{"name": "a", "pathPrefix": "/Team/"}, {"name": "b", "pathPrefix": "/team/"}],
+            },
+        }
+    )
+    out = expand(
+        [listing, ray_cluster(), vs], cfg, sources=["base/kustomization.yaml", "base/rc.yaml", "base/vs.yaml"]
+    )
+    assert out.results == [
+        Result(
+            "the route of tenant 'b': prefix '/team/' is the same as (ignoring case) '/Team/' of "
+            "VirtualService/a/dash on host 'ray.example.com' and gateway 'asm-ingress/gw': Istio merges them "
+            "in an undefined order",
+            resource=CONFIG_REF,
+            field="spec.tenants[1].pathPrefix",
+        )
+    ]

@@ -375,3 +375,22 @@ def test_style_like_marks_only_multi_line_strings_as_blocks() -> None:
         "tag:yaml.org,2002:null",
         "tag:yaml.org,2002:null",
     ]
+
+
+def test_every_base_and_every_folder_is_judged_not_only_the_first() -> None:
+    other = {**RC, "metadata": {"name": "other"}}
+    other_ref = ResourceRef("ray.io/v1", "RayCluster", "other")
+    assert [r.resource for r in check_bases([Base(RC, ""), Base(other, "-")], [], "overlays")] == [
+        RC_REF,
+        other_ref,
+    ]
+    inside = check_bases([Base(RC, "rc.yaml"), Base(other, "z/rc.yaml")], [], "overlays")
+    assert [(r.file, r.message.split(":")[0]) for r in inside] == [
+        ("rc.yaml", "the output folder 'overlays' is inside the base folder '.'"),
+        ("z/rc.yaml", "z/ has no kustomization.yaml"),
+    ]
+    missing = check_bases([Base(RC, "a/rc.yaml"), Base(other, "b/rc.yaml")], [], "overlays")
+    assert [(r.file, r.message.split(":")[0]) for r in missing] == [
+        ("a/rc.yaml", "a/ has no kustomization.yaml"),
+        ("b/rc.yaml", "b/ has no kustomization.yaml"),
+    ]
