@@ -24,7 +24,7 @@ def a_list(*objects: Any) -> dict[str, Any]:
     return {"apiVersion": "v1", "kind": "List", "items": list(objects)}
 
 
-def kinds_and_namespaces(items: list[dict[str, Any]]) -> list[tuple[str, str | None]]:
+def kinds_and_namespaces(items: list[dict[str, Any]]) -> list[tuple[Any, Any]]:
     return [(i.get("kind"), (i.get("metadata") or {}).get("namespace")) for i in items]
 
 

@@ -261,7 +261,7 @@ def test_rules_and_matches_of_the_wrong_shape_are_skipped() -> None:
 
 
 def test_overlapping_prefixes_on_one_host_and_gateway_are_one_finding_per_pair() -> None:
-    gw = {"hosts": ["ray.example.com"], "gateways": ["istio-system/gw"]}
+    gw: dict[str, Any] = {"hosts": ["ray.example.com"], "gateways": ["istio-system/gw"]}
     first = vs(redirect("/a", "/a/"), dashboard("/a/"), namespace="a", **gw)
     second = vs(dashboard("/a/b/"), {"match": [{"uri": {"prefix": "/a/b/c/"}}]}, namespace="b", **gw)
     apart = vs(dashboard("/z/"), namespace="z", **gw)
