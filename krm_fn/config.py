@@ -14,6 +14,7 @@ from types import MappingProxyType
 from typing import Any
 
 from krm_fn import ray
+from krm_fn.isolation.settings import AccessSpec, TenantAccess, parse_access, parse_tenant_access
 from krm_fn.results import FnError, Record, ResourceRef, Result, describe
 from krm_fn.routing.overlap import Claim, find_overlaps
 from krm_fn.spot import SpotSpec, parse_spot
@@ -35,6 +36,8 @@ CONFIGMAP_KEYS: dict[str, str] = {
     "gateways": "spec.routing.gateways",
     "output": "spec.output",
     "outputDir": "spec.outputDir",
+    "rayAuth": "spec.access.rayAuth",
+    "networkPolicy": "spec.access.networkPolicy.enabled",
 }
 MANAGED_BY = "app.kubernetes.io/managed-by"
 TENANT_LABEL = f"{API_GROUP}/tenant"
@@ -62,7 +65,7 @@ class TenantPatch(Record):
 class Tenant(Record):
     """One team namespace and its Ray cluster."""
 
-    _fields = __slots__ = ("name", "path_prefix", "namespace_labels", "patches", "spot", "field")
+    _fields = __slots__ = ("name", "path_prefix", "namespace_labels", "patches", "spot", "field", "access")
 
     def __init__(
         self,
@@ -72,6 +75,7 @@ class Tenant(Record):
         patches: tuple[TenantPatch, ...] = (),
         spot: bool = True,
         field: str = "spec.tenants[0]",
+        access: TenantAccess | None = None,
     ) -> None:
         self.name = name
         self.path_prefix = path_prefix
@@ -79,6 +83,8 @@ class Tenant(Record):
         self.patches = patches
         self.spot = spot
         self.field = field
+        # who may use the tenant and its quota (krm_fn.isolation.settings)
+        self.access = access if access is not None else TenantAccess(groups=(name,))
 
     @property
     def exact_path(self) -> str:
@@ -99,6 +105,7 @@ class TenantsConfig(Record):
         "kind_scopes",
         "ref",
         "warnings",
+        "access",
     )
 
     def __init__(
@@ -113,6 +120,7 @@ class TenantsConfig(Record):
         kind_scopes: Mapping[tuple[str, str], bool] = MappingProxyType({}),
         ref: ResourceRef = ResourceRef(API_VERSION, KIND, ""),  # noqa: B008
         warnings: tuple[Result, ...] = (),
+        access: AccessSpec = AccessSpec(),  # noqa: B008
     ) -> None:
         self.tenants = tenants
         self.hosts = hosts
@@ -126,6 +134,8 @@ class TenantsConfig(Record):
         self.ref = ref
         # the spec's warnings (it has no errors, or it would not exist): reported with the expansion
         self.warnings = warnings
+        # spec.access and spec.quota (krm_fn.isolation.settings)
+        self.access = access
 
 
 class _Checker:
@@ -221,7 +231,9 @@ def parse_config(obj: object, file: str = "") -> TenantsConfig:
 
 
 def _parse_spec(raw: object, c: _Checker, ref: ResourceRef) -> TenantsConfig:
-    spec = c.mapping(raw, "spec", ("tenants", "routing", "spot", "output", "outputDir", "kindScopes"))
+    spec = c.mapping(
+        raw, "spec", ("tenants", "routing", "spot", "output", "outputDir", "kindScopes", "access", "quota")
+    )
     routing = c.mapping(spec.get("routing"), "spec.routing", ("hosts", "gateways", "clusterDomain"))
     hosts = c.strings(routing.get("hosts"), "spec.routing.hosts")
     gateways = c.strings(routing.get("gateways"), "spec.routing.gateways")
@@ -237,7 +249,9 @@ def _parse_spec(raw: object, c: _Checker, ref: ResourceRef) -> TenantsConfig:
     kind_scopes = _kind_scopes(spec.get("kindScopes"), c)
     spot, spot_results = parse_spot(spec.get("spot"), "spec.spot")
     c.results.extend(spot_results)
-    tenants = _parse_tenants(spec.get("tenants"), c)
+    access, access_results = parse_access(spec)
+    c.results.extend(access_results)
+    tenants = _parse_tenants(spec.get("tenants"), c, access)
     return TenantsConfig(
         tenants=tenants,
         hosts=hosts,
@@ -248,6 +262,7 @@ def _parse_spec(raw: object, c: _Checker, ref: ResourceRef) -> TenantsConfig:
         output_dir=output_dir.strip("/").removeprefix("./") or ".",
         kind_scopes=kind_scopes,
         ref=ref,
+        access=access,
     )
 
 
@@ -279,7 +294,7 @@ def _kind_scopes(raw: object, c: _Checker) -> dict[tuple[str, str], bool]:
     return out
 
 
-def _parse_tenants(raw: object, c: _Checker) -> tuple[Tenant, ...]:
+def _parse_tenants(raw: object, c: _Checker, access: AccessSpec) -> tuple[Tenant, ...]:
     if raw is None:
         return ()
     if not isinstance(raw, list):
@@ -289,7 +304,9 @@ def _parse_tenants(raw: object, c: _Checker) -> tuple[Tenant, ...]:
     names: dict[str, str] = {}
     for i, item in enumerate(raw):
         path = f"spec.tenants[{i}]"
-        t = c.mapping(item, path, ("name", "pathPrefix", "namespaceLabels", "patches", "spot"))
+        t = c.mapping(
+            item, path, ("name", "pathPrefix", "namespaceLabels", "patches", "spot", "groups", "quota")
+        )
         if not isinstance(item, Mapping):
             continue
         name = c.string(t.get("name"), f"{path}.name")
@@ -320,6 +337,8 @@ def _parse_tenants(raw: object, c: _Checker) -> tuple[Tenant, ...]:
         if not isinstance(spot, bool):
             c.error(f"{path}.spot", f"expected true or false, got {describe(spot)}")
             spot = True
+        tenant_access, access_results = parse_tenant_access(t, path, name, access)
+        c.results.extend(access_results)
         tenants.append(
             Tenant(
                 name=name,
@@ -328,6 +347,7 @@ def _parse_tenants(raw: object, c: _Checker) -> tuple[Tenant, ...]:
                 patches=_patches(t.get("patches"), f"{path}.patches", c),
                 spot=spot,
                 field=path,
+                access=tenant_access,
             )
         )
     _check_prefixes(tenants, c)
@@ -424,6 +444,7 @@ def _configmap_to_spec(data: object, c: _Checker) -> dict[str, Any]:
     spec: dict[str, Any] = {}
     spot: dict[str, Any] = {}
     routing: dict[str, Any] = {}
+    access: dict[str, Any] = {}
     for key, value in data.items():
         if key not in CONFIGMAP_KEYS:
             continue
@@ -449,12 +470,19 @@ def _configmap_to_spec(data: object, c: _Checker) -> dict[str, Any]:
             spot["nodePools"] = pools
         elif key in ("provider", "mode", "taintKey"):
             spot[key] = value.strip()
+        elif key == "rayAuth":
+            access["rayAuth"] = value.strip()
+        elif key == "networkPolicy":
+            word = value.strip().lower()
+            access["networkPolicy"] = {"enabled": {"true": True, "false": False}.get(word, value.strip())}
         else:
             spec[key] = value.strip()
     if spot:
         spec["spot"] = spot
     if routing:
         spec["routing"] = routing
+    if access:
+        spec["access"] = access
     return spec
 
 

@@ -7,14 +7,18 @@ from typing import Any
 
 from krm_fn import ray, routing
 from krm_fn.config import MANAGED_BY, TENANT_LABEL, Tenant, TenantsConfig
+from krm_fn.isolation import generate as isolation
 from krm_fn.items import (
+    GATEWAY_FOLDER,
     MANAGER,
     clone,
     declared_scopes,
+    generated_file_name,
     group_of,
     index_of,
     is_copyable,
     is_list,
+    is_shared,
     owner_tenant,
     path_of,
     same_object,
@@ -74,6 +78,11 @@ class Outcome:
         self.items.append(obj)
         self.generated[id(obj)] = tenant.name
 
+    def add_shared(self, obj: dict[str, Any], folder: str = GATEWAY_FOLDER) -> None:
+        """Append an item generated for several tenants, or one that lives outside its namespace."""
+        self.items.append(obj)
+        self.generated[id(obj)] = folder
+
 
 def expand(
     items: Sequence[Any],
@@ -113,6 +122,8 @@ def expand(
     if config.spot.enabled and workloads:
         out.results.extend(r.at(config.ref, config_file) for r in check_group_names(config.spot, workloads))
     out.results[:0] = config.warnings
+    # a base's problem found in every tenant's copy is one problem
+    out.results = list(dict.fromkeys(out.results))
     return out
 
 
@@ -215,7 +226,7 @@ def _expand_tenants(
         if fc
     }
     if roles is None:
-        owned = [owner_tenant(o) is not None for o in objs]
+        owned = [owner_tenant(o) is not None or is_shared(o) for o in objs]
     else:
         owned = [id(o) in roles.owned for o in objs]
         out.results.extend(roles.results)
@@ -258,18 +269,56 @@ def _expand_tenants(
     # keep going after errors: every problem is reported in one run (the items are then discarded)
     out.results.extend(_unmatched_patches(config, [b for b, _ in bases]))
     if config.output == "overlays":
-        return _overlays(out, objs, files, bases, targets, config), [b for b, _ in bases]
+        return _overlays(out, objs, files, bases, targets, config, function_config), [b for b, _ in bases]
     routes: list[tuple[dict[str, Any], Tenant]] = []
+    policies = []
     for tenant in config.tenants:
         out.add(_namespace(tenant), tenant)
+        copies = []
         for base, file in bases:
             copy, found = _tenant_copy(base, tenant, config, targets.get(id(base)))
             out.results.extend(r.at(file=file) for r in found)
             out.add(copy, tenant)
+            copies.append(copy)
             if id(base) in targets:
                 routes.append((copy, tenant))
+        policies.append(_isolate(out, tenant, config, function_config, copies, targets))
     out.results.extend(_route_overlaps(routes, config))
+    _gateway_objects(out, config, policies)
     return out, [b for b, _ in bases]
+
+
+def _isolate(
+    out: Outcome,
+    tenant: Tenant,
+    config: TenantsConfig,
+    function_config: Mapping[str, Any] | None,
+    copies: list[dict[str, Any]],
+    targets: Mapping[int, routing.HeadTarget],
+) -> tuple[dict[str, Any] | None, Tenant]:
+    """Add the tenant's isolation objects (krm_fn.isolation) after its copies; its gateway policy."""
+    marks = {MANAGED_BY: MANAGER, TENANT_LABEL: tenant.name}
+    ports = {t.port for t in targets.values()}
+    objs, found = isolation.tenant_objects(tenant, config.access, copies, ports, marks)
+    for obj in objs:
+        out.add(obj, tenant)
+    config_file = path_of(function_config) if function_config else ""
+    out.results.extend(r.at(config.ref, config_file) for r in found)
+    return isolation.gateway_policy(tenant, config.access, copies, marks), tenant
+
+
+def _gateway_objects(
+    out: Outcome, config: TenantsConfig, policies: list[tuple[dict[str, Any] | None, Tenant]]
+) -> list[dict[str, Any]]:
+    """Add the objects of the gateway's namespace: the shared ones while a tenant needs them, then each tenant's."""
+    mine = [(p, t) for p, t in policies if p is not None]
+    objs = isolation.shared_gateway_objects(config.access, bool(mine), {MANAGED_BY: MANAGER})
+    for obj in objs:
+        out.add_shared(obj)
+    for policy, _ in mine:
+        out.add_shared(policy)
+        objs.append(policy)
+    return objs
 
 
 def _unknown_scope(obj: Mapping[str, Any], file: str) -> Result:
@@ -293,6 +342,7 @@ def _overlays(
     bases: list[tuple[dict[str, Any], str]],
     targets: dict[int, routing.HeadTarget],
     config: TenantsConfig,
+    function_config: Mapping[str, Any] | None,
 ) -> Outcome:
     """Per tenant its Namespace and a kustomization patching the bases into its copies.
 
@@ -314,6 +364,7 @@ def _overlays(
     ]
     out.results.extend(patches.check_bases(refs, kustomizations, config.output_dir))
     routes: list[tuple[dict[str, Any], Tenant]] = []
+    policies = []
     for tenant in config.tenants:
         out.add(_namespace(tenant), tenant)
         pairs = []
@@ -323,10 +374,17 @@ def _overlays(
             pairs.append((ref, copy))
             if id(ref.obj) in targets:
                 routes.append((copy, tenant))
+        before = len(out.items)
+        policies.append(_isolate(out, tenant, config, function_config, [c for _, c in pairs], targets))
         if not out.failed:  # a patch is only computed from copies that are right
-            kust = patches.kustomization(tenant, pairs, config.output_dir)
+            added = [generated_file_name(o) for o in out.items[before:]]
+            kust = patches.kustomization(tenant, pairs, config.output_dir, added)
             out.add(kust, tenant)
     out.results.extend(_route_overlaps(routes, config))
+    gateway = _gateway_objects(out, config, policies)
+    if gateway and not out.failed:
+        # an overlay of its own: a tenant's `namespace:` would move these into the tenant namespace
+        out.add_shared(patches.resources_kustomization([generated_file_name(o) for o in gateway]))
     return out
 
 
@@ -417,6 +475,7 @@ def _tenant_copy(
         problem = ray.name_problem(str(copy.get("kind")), str(meta.get("name")))
         if problem:  # a patch cannot rename the copy: the name is the base's
             results.append(Result(problem, resource=ResourceRef.of(base), field="metadata.name"))
+        results.extend(r.at(ResourceRef.of(base)) for r in isolation.secure_workload(copy, config.access))
         if tenant.spot and config.spot.enabled:
             copy, found = apply_spot(copy, config.spot)
             results.extend(found)

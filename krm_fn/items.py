@@ -15,6 +15,9 @@ INDEX_ANNOTATIONS = ("internal.config.kubernetes.io/index", "config.kubernetes.i
 # kinds the expansion gives one file per tenant folder, named after the kind alone (one Namespace
 # and one kustomization per tenant); every other generated object is `<kind>_<name>.yaml`
 SINGLE_FILE_KINDS = ("namespace", "kustomization")
+# `<outputDir>/_gateway/`: the generated objects that live in the gateway's namespace (each
+# tenant's policy there, and what all tenants share); never a tenant's name (`_` is no DNS label)
+GATEWAY_FOLDER = "_gateway"
 # Placement and identity that kpt gives each item it read from a file; a copy must not inherit
 # them (kpt would see two objects at one place) and a generated item gets its own.
 KPT_PLACEMENT = (
@@ -148,6 +151,23 @@ def owner_tenant(obj: Mapping[str, Any]) -> str | None:
     return tenant if marks.get(MANAGED_BY) == MANAGER and isinstance(tenant, str) else None
 
 
+def generated_file_name(obj: Mapping[str, Any]) -> str:
+    """The file a generated object gets in its folder: `<kind>.yaml` for SINGLE_FILE_KINDS, else
+    `<kind>_<name>.yaml` (kpt placement, the overlays and the standalone writer alike)."""
+    kind = str(obj.get("kind", "")).lower()
+    return f"{kind}.yaml" if kind in SINGLE_FILE_KINDS else f"{kind}_{meta(obj).get('name')}.yaml"
+
+
+def is_generated_object(obj: Mapping[str, Any]) -> bool:
+    """Labelled `managed-by: ray-tenants`: generated for one tenant, or shared by all of them."""
+    return labels(obj).get(MANAGED_BY) == MANAGER
+
+
+def is_shared(obj: Mapping[str, Any]) -> bool:
+    """Generated for all tenants together (managed-by, no tenant label): the gateway's one RequestAuthentication."""
+    return is_generated_object(obj) and TENANT_LABEL not in labels(obj)
+
+
 def path_of(obj: Mapping[str, Any]) -> str:
     """The file kpt read the item from ('' when it carries none, as under kustomize)."""
     notes = annotations_of(obj)
@@ -198,7 +218,7 @@ def is_copyable(obj: Mapping[str, Any]) -> bool:
         and bool(name)
         and isinstance(obj.get("apiVersion"), str)
         and isinstance(obj.get("kind"), str)
-        and owner_tenant(obj) is None
+        and not is_generated_object(obj)
         and not is_local_config(obj)
         and not is_tool_config(obj)
     )
@@ -258,8 +278,14 @@ def owner_in_package(obj: Mapping[str, Any], output_dir: str) -> str | None:
 
 
 def owner_at(obj: Mapping[str, Any], path: str, output_dir: str) -> str | None:
-    """The tenant an object at the package path `path` was generated for (see owner_in_package)."""
+    """The tenant an object at the package path `path` was generated for (see owner_in_package).
+
+    In `<outputDir>/_gateway/` every generated object is the function's: a tenant's (its name) or
+    shared (GATEWAY_FOLDER).
+    """
     tenant = owner_tenant(obj)
+    if is_generated_object(obj) and inside(path, posixpath.join(output_dir, GATEWAY_FOLDER)):
+        return tenant if tenant is not None else GATEWAY_FOLDER
     if tenant is None or not inside(path, posixpath.join(output_dir, tenant)):
         return None
     return tenant

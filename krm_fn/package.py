@@ -17,9 +17,10 @@ from typing import Any
 from krm_fn.config import TenantsConfig, parse_config
 from krm_fn.expand import Outcome, Roles, expand, item_files, members
 from krm_fn.items import (
+    GATEWAY_FOLDER,
     INDEX_ANNOTATIONS,
     PATH_ANNOTATIONS,
-    SINGLE_FILE_KINDS,
+    generated_file_name,
     inside,
     meta,
     owner_in_package,
@@ -60,9 +61,7 @@ def place(outcome: Outcome, output_dir: str) -> Outcome:
         tenant = outcome.generated.get(id(obj))
         if tenant is None:
             continue
-        kind = str(obj.get("kind", "")).lower()
-        name = kind if kind in SINGLE_FILE_KINDS else f"{kind}_{meta(obj).get('name')}"
-        path = f"{output_dir}/{tenant}/{name}.yaml".removeprefix("./")
+        path = f"{output_dir}/{tenant}/{generated_file_name(obj)}".removeprefix("./")
         index = used.get(path, 0)
         used[path] = index + 1
         placed(obj, path, index)
@@ -140,7 +139,7 @@ def package_roles(
     objs = [o for o in items if isinstance(o, Mapping)]
     owned = frozenset(id(o) for o in objs if owner_in_package(o, config.output_dir) is not None)
     config_file = path_of(function_config) if function_config else ""
-    tenant_folders = {t.name for t in config.tenants} | {
+    tenant_folders = {GATEWAY_FOLDER, *(t.name for t in config.tenants)} | {
         owner for o in objs if (owner := owner_in_package(o, config.output_dir)) is not None
     }
     passed: dict[int, Result | None] = {}

@@ -31,7 +31,7 @@ from typing import Any
 import yaml
 
 from krm_fn import yamlio
-from krm_fn.items import SINGLE_FILE_KINDS, meta, owner_tenant
+from krm_fn.items import GATEWAY_FOLDER, generated_file_name, is_generated_object, owner_tenant
 from krm_fn.results import FnError, Result
 
 YAML_SUFFIXES = (".yaml", ".yml")
@@ -52,8 +52,7 @@ def generated_name(obj: Mapping[str, Any]) -> str:
     The same rule as expand's placement (a test holds the two together): ownership is decided
     by where a file sits as well as by its labels.
     """
-    kind = str(obj.get("kind", "")).lower()
-    return f"{kind}.yaml" if kind in SINGLE_FILE_KINDS else f"{kind}_{meta(obj).get('name')}.yaml"
+    return generated_file_name(obj)
 
 
 def is_generated(objs: Sequence[Any], tenant: str, name: str) -> bool:
@@ -63,7 +62,10 @@ def is_generated(objs: Sequence[Any], tenant: str, name: str) -> bool:
     file of exactly this name; a file without objects is nobody's.
     """
     return bool(objs) and all(
-        isinstance(o, dict) and owner_tenant(o) == tenant and generated_name(o) == name for o in objs
+        isinstance(o, dict)
+        and (owner_tenant(o) == tenant or (tenant == GATEWAY_FOLDER and is_generated_object(o)))
+        and generated_name(o) == name
+        for o in objs
     )
 
 
@@ -290,14 +292,22 @@ def _plan_edits(plan: _Plan, edits: Mapping[Path, Edit]) -> None:
 
 
 def _edited(text: str, edit: Edit, shown: str) -> str:
-    """`text` with the edit's documents replaced, removed and inserted; every other one kept as written."""
+    """`text` with the edit's documents replaced, removed and inserted; every other one kept as written.
+
+    New documents take the file's line ends (CRLF where it has them).
+    """
     chunks = document_chunks(text)
-    lines = {c[2] for c in chunks}
-    missing = (set(edit.replace) | set(edit.after)) - lines - {0}
+    missing = (set(edit.replace) | set(edit.after)) - {c[2] for c in chunks} - {0}
     if missing:
         raise FnError([Result("has no document starting here", file=shown, line=min(missing))])
     docs = {d.line: d for d in yamlio.load_documents(text, shown)}
-    out = [new + "---\n" for new in edit.after.get(0, ())]
+    eol = "\r\n" if "\r\n" in text else "\n"
+    marker = "---" + eol
+
+    def ends(new: str) -> str:
+        return new.replace("\n", eol) if eol != "\n" else new
+
+    out = [ends(new) + marker for new in edit.after.get(0, ())]
     for start, body, line, end in chunks:
         if line not in edit.replace:
             out.append(text[start:end])
@@ -317,19 +327,16 @@ def _edited(text: str, edit: Edit, shown: str) -> str:
             new = edit.replace[line]
             if new is not None:
                 # a node on the `---` line: the marker is written again before the new text
-                keep = (
-                    text[start:body]
-                    if body > start
-                    else ("---\n" if text[start:end].startswith("---") else "")
-                )
-                out.append(keep + new)
+                chunk = text[start:end]
+                keep = text[start:body] if body > start else (marker if chunk.startswith("---") else "")
+                out.append(keep + ends(new))
         for new in edit.after.get(line, ()) if line else ():
             if out and not out[-1].endswith("\n"):
-                out[-1] += "\n"
-            out.append(("---\n" if "".join(out).strip() else "") + new)
+                out[-1] += eol
+            out.append((marker if any(o.strip() for o in out) else "") + ends(new))
     result = "".join(out)
-    if result.startswith("---\n") and not text.startswith("---"):
-        result = result[4:]  # the first document went: the file starts as it did, without a marker
+    if result.startswith(marker) and not text.startswith("---"):
+        result = result[len(marker) :]  # the first document went: the file starts as it did
     return result
 
 

@@ -18,6 +18,15 @@ REPO = Path(__file__).resolve().parents[1]
 TESTDATA = REPO / "tests" / "testdata"
 SHARED = REPO.parent / "shared"
 UPSTREAM = SHARED / "upstream"
+# What every tenant with a RayCluster gets by default (isolation is on unless the spec turns it
+# off): kind and name of each object, and the file it gets in the tenant's folder
+DEFAULT_ISOLATION = (
+    ("Role", "ray-tenant-token-reader"),
+    ("RoleBinding", "ray-tenant-token-reader"),
+    ("NetworkPolicy", "ray-tenant-ray-pods"),
+    ("NetworkPolicy", "ray-tenant-ray-head"),
+)
+DEFAULT_ISOLATION_FILES = tuple(f"{kind.lower()}_{name}.yaml" for kind, name in DEFAULT_ISOLATION)
 REQUIRE_E2E = os.environ.get("RAY_TENANTS_REQUIRE_E2E") == "1"
 
 # CI gates landing, so it draws the same examples every run (derandomized: a failure there is

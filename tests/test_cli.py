@@ -13,7 +13,7 @@ import yaml
 
 from krm_fn import __version__
 from krm_fn.cli import main
-from tests.conftest import REPO, run
+from tests.conftest import DEFAULT_ISOLATION, REPO, run
 
 FN = [sys.executable, "-m", "krm_fn"]
 
@@ -36,14 +36,17 @@ def test_render_the_shipped_example() -> None:
     code, out, err = cli("render", "--config", str(REPO / "overlays/tenants.yaml"), str(REPO / "base"))
     assert (code, err) == (0, "")
     objs = list(yaml.safe_load_all(out))
-    assert sorted((o["kind"], o["metadata"].get("namespace", "")) for o in objs) == [
-        ("Namespace", ""),
-        ("Namespace", ""),
-        ("RayCluster", "mlops"),
-        ("RayCluster", "research"),
-        ("VirtualService", "mlops"),
-        ("VirtualService", "research"),
-    ]
+    assert sorted((o["kind"], o["metadata"].get("namespace", "")) for o in objs) == sorted(
+        [
+            ("Namespace", ""),
+            ("Namespace", ""),
+            *(
+                (kind, t)
+                for t in ("mlops", "research")
+                for kind in ("RayCluster", "VirtualService", *(k for k, _ in DEFAULT_ISOLATION))
+            ),
+        ]
+    )
 
 
 def test_render_finds_the_spec_among_inputs(tmp_path: Path) -> None:

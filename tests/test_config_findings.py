@@ -67,7 +67,7 @@ def test_unknown_function_config(api: Any, kind: str) -> None:
             [
                 (
                     "spec.extra",
-                    "unknown field 'extra'; expected one of: tenants, routing, spot, output, outputDir, kindScopes",
+                    "unknown field 'extra'; expected one of: tenants, routing, spot, output, outputDir, kindScopes, access, quota",
                 )
             ],
         ),
@@ -166,7 +166,7 @@ def test_unknown_function_config(api: Any, kind: str) -> None:
             [
                 (
                     "spec.tenants[0].color",
-                    "unknown field 'color'; expected one of: name, pathPrefix, namespaceLabels, patches, spot",
+                    "unknown field 'color'; expected one of: name, pathPrefix, namespaceLabels, patches, spot, groups, quota",
                 )
             ],
         ),
@@ -492,7 +492,7 @@ def configmap(data: Any) -> dict[str, Any]:
             [
                 (
                     "data.color",
-                    "unknown field 'color'; expected one of: tenants, provider, mode, nodePools, taintKey, hosts, gateways, output, outputDir",
+                    "unknown field 'color'; expected one of: tenants, provider, mode, nodePools, taintKey, hosts, gateways, output, outputDir, rayAuth, networkPolicy",
                 )
             ],
         ),
@@ -549,7 +549,7 @@ def configmap(data: Any) -> dict[str, Any]:
             [
                 (
                     "data.color",
-                    "unknown field 'color'; expected one of: tenants, provider, mode, nodePools, taintKey, hosts, gateways, output, outputDir",
+                    "unknown field 'color'; expected one of: tenants, provider, mode, nodePools, taintKey, hosts, gateways, output, outputDir, rayAuth, networkPolicy",
                 ),
                 (
                     "data.tenants",

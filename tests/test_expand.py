@@ -76,12 +76,20 @@ def test_kustomize_mode_replaces_bases_and_keeps_everything_else() -> None:
         ("ClusterRole", None),
         ("ConfigMap", None),
         (None, None),
-        ("Namespace", None),
-        ("RayCluster", "a"),
-        ("VirtualService", "a"),
-        ("Namespace", None),
-        ("RayCluster", "b"),
-        ("VirtualService", "b"),
+        *(
+            (kind, namespace)
+            for t in ("a", "b")
+            for kind, namespace in (
+                ("Namespace", None),
+                ("RayCluster", t),
+                ("VirtualService", t),
+                # secure by default: token Secret readers, and the Ray pods closed to other namespaces
+                ("Role", t),
+                ("RoleBinding", t),
+                ("NetworkPolicy", t),
+                ("NetworkPolicy", t),
+            )
+        ),
     ]
     assert out.items[0] is role and out.items[1] is local and out.items[2] is unnamed
 
@@ -137,7 +145,11 @@ def test_previous_output_is_replaced_not_duplicated_and_removed_tenants_pruned()
     again = expand([ray_cluster(), virtual_service(), *generated], config("a"))
     assert sorted(by_key(again.items)) == [
         ("Namespace", "", "a"),
+        ("NetworkPolicy", "a", "ray-tenant-ray-head"),
+        ("NetworkPolicy", "a", "ray-tenant-ray-pods"),
         ("RayCluster", "a", "ray"),
+        ("Role", "a", "ray-tenant-token-reader"),
+        ("RoleBinding", "a", "ray-tenant-token-reader"),
         ("VirtualService", "a", "dash"),
     ]
 

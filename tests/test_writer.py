@@ -26,7 +26,7 @@ from krm_fn.config import MANAGED_BY, TENANT_LABEL, parse_config
 from krm_fn.items import owner_tenant
 from krm_fn.package import expand_placed
 from krm_fn.results import FnError
-from tests.conftest import REPO, require_tool, run
+from tests.conftest import DEFAULT_ISOLATION, DEFAULT_ISOLATION_FILES, REPO, require_tool, run
 
 RENDER = ("render", "--config", "tenants.yaml", "--output", "overlays", "--out", "overlays", "base")
 Snapshot = dict[str, tuple[str, bytes | str, int]]
@@ -200,8 +200,8 @@ def test_a_dropped_tenant_loses_only_the_files_the_function_wrote(tmp_path: Path
     code, stdout, stderr = render(ws)
     assert code == 0, stderr
     assert stdout.splitlines() == [
-        "removed overlays/research/kustomization.yaml",
-        "removed overlays/research/namespace.yaml",
+        f"removed overlays/research/{name}"
+        for name in sorted(("kustomization.yaml", "namespace.yaml", *DEFAULT_ISOLATION_FILES))
     ]
     assert sorted(p.name for p in folder.iterdir()) == ["README.md", "notes.yaml"]
 
@@ -279,7 +279,8 @@ def test_generated_names_are_the_expansions(tmp_path: Path) -> None:
         outcome = expand_placed(items, config, spec, sources, kpt=output == "resources")
         assert not outcome.failed, outcome.results
         placed = [o for o in outcome.items if owner_tenant(o)]
-        assert len(placed) == (6 if output == "resources" else 4)
+        isolation = 2 * len(DEFAULT_ISOLATION)  # two tenants
+        assert len(placed) == (6 if output == "resources" else 4) + isolation
         for obj in placed:
             path = Path(obj["metadata"]["annotations"]["config.kubernetes.io/path"])
             assert writer.generated_name(obj) == path.name
@@ -309,10 +310,9 @@ def test_files_kpt_wrote_count_as_the_functions(tmp_path: Path, fn_exec: Path) -
     assert "wrote overlays/mlops/namespace.yaml" in lines  # kpt's copy, replaced
     assert "removed overlays/mlops/raycluster_raycluster.yaml" in lines
     assert "removed overlays/research/virtualservice_ray-dashboard.yaml" in lines
-    assert sorted(p.name for p in (ws / "overlays" / "mlops").iterdir()) == [
-        "kustomization.yaml",
-        "namespace.yaml",
-    ]
+    assert sorted(p.name for p in (ws / "overlays" / "mlops").iterdir()) == sorted(
+        ["kustomization.yaml", "namespace.yaml", *DEFAULT_ISOLATION_FILES]
+    )
 
 
 # --- symbolic links --------------------------------------------------------------------------------

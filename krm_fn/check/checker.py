@@ -21,6 +21,7 @@ from krm_fn.check.schemas import CrdSchemas, FieldPath, Finding, SchemaChecker, 
 from krm_fn.config import KIND, TenantsConfig, parse_config
 from krm_fn.inputs.function_config import is_tenant_spec, tenant_specs
 from krm_fn.inputs.objects import Manifest
+from krm_fn.isolation import verify as isolation
 from krm_fn.items import CRD_GROUP, clone, is_tool_config, meta, owner_tenant, same_object
 from krm_fn.package import all_placed, expand_placed
 from krm_fn.results import FnError, ResourceRef, Result
@@ -89,6 +90,8 @@ def check(docs: Sequence[Manifest], options: Options) -> Report:
         _check_schemas(objects, generated, version, options, report)
     if "policy" in options.select:
         _check_policy(objects, generated, spec_doc, config, report)
+        if spec_doc is None or config is not None:  # a broken spec is reported, not guessed at
+            _check_isolation(objects, generated, config, report)
     if "drift" in options.select and config is not None and spec_doc is not None and not report.failed:
         check_drift(docs, inputs, spec_doc, config, options, report)
     report.results.sort(key=lambda r: (r.file, r.line or 0))
@@ -286,6 +289,37 @@ def _check_policy(
     for issue in routing.check_routes([t.obj for t in routes], heads, tenant_routes):
         finding = issue.finding
         report.results.append(routes[issue.index].result(finding.message, finding.path, finding.severity))
+
+
+def _check_isolation(
+    objects: Sequence[Manifest], generated: Sequence[Target], config: TenantsConfig | None, report: Report
+) -> None:
+    """Each tenant's isolation as the spec asks (without tenants: Ray heads routed to anyone).
+
+    The layers are judged on the stream as it would be applied: the expansion, and every input
+    it does not replace (hydrated output, policies of the user's own).
+    """
+    replaced = {_identity(t.obj) for t in generated}
+    world = [
+        *generated,
+        *(
+            Target(d.data, d, d.ref)
+            for d in objects
+            if not is_tool_config(d.data) and _identity(d.data) not in replaced
+        ),
+    ]
+    items = [t.obj for t in world]
+    if config is not None and config.tenants:
+        views = [isolation.TenantView(t.name, t.access.groups) for t in config.tenants]
+        expanded = {owner_tenant(t.obj) or "" for t in generated if ray.is_ray_workload(t.obj)}
+        findings = isolation.verify_tenants(items, config.access, views, expanded)
+    else:
+        findings = isolation.verify_open_routes(items)
+    report.results.extend(world[f.index].result(f.message, f.path, f.severity) for f in findings)
+
+
+def _identity(obj: Mapping[str, Any]) -> tuple[object, object, object]:
+    return obj.get("kind"), meta(obj).get("namespace"), meta(obj).get("name")
 
 
 def _locate(result: Result, docs: Sequence[Manifest]) -> Result:

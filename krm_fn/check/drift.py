@@ -15,7 +15,16 @@ from krm_fn.check.report import Report
 from krm_fn.config import TenantsConfig
 from krm_fn.inputs.loader import load_paths
 from krm_fn.inputs.objects import Manifest
-from krm_fn.items import clone, index_of, meta, owner_in_package, owner_tenant, path_of, without_placement
+from krm_fn.items import (
+    clone,
+    index_of,
+    is_shared,
+    meta,
+    owner_in_package,
+    owner_tenant,
+    path_of,
+    without_placement,
+)
 from krm_fn.output import dump_stream
 from krm_fn.overlays.files import dump_file, write_folder
 from krm_fn.package import all_placed, expand_placed
@@ -53,17 +62,14 @@ class OnDisk:
     own_files: set[str] | None = field(default_factory=set)
 
 
-def generated_on_disk(
-    docs: Sequence[Manifest], config: TenantsConfig, root: Path, *, anywhere: bool
-) -> OnDisk:
+def generated_on_disk(docs: Sequence[Manifest], config: TenantsConfig, root: Path) -> OnDisk:
     """Generated objects among the inputs and under `<root>/<outputDir>`, loaded or not.
 
-    The function's own files are where the standalone writer says so (krm_fn.writer): at
+    Every object with the ownership labels counts, wherever it is (`ray-tenants render >
+    deploy/all.yaml`): it is found by its identity, and rewritten where it is. The function's
+    own files are where the standalone writer says so (krm_fn.writer): at
     `<outputDir>/<tenant>/<name>`, every object in it labelled for that tenant and named for that
-    file. With `anywhere` (no kpt package), every object with the ownership labels counts,
-    wherever it is (`ray-tenants render > deploy/all.yaml`): it is found by its identity and
-    rewritten where it is. In a kpt package only the function's own files count (kpt places the
-    copies; a labelled file elsewhere is the user's, passed through).
+    file; they are rewritten whole, or pruned.
     """
     folder = root / config.output_dir
     found = list(docs)
@@ -81,7 +87,7 @@ def generated_on_disk(
         if tenant is not None and writer.is_generated([d.data for d in group], tenant, Path(file).name):
             own.add(file)
             objects.extend(group)
-        elif anywhere:
+        else:
             objects.extend(d for d in group if d.is_object and owner_tenant(d.data) is not None)
     return OnDisk(objects, own)
 
@@ -106,7 +112,7 @@ def expected_generated(
     outcome = expand_placed(items, config, spec, kpt=all_placed(items) or not items)
     if outcome.failed:
         return None
-    return [o for o in outcome.items if owner_tenant(o) is not None]
+    return [o for o in outcome.items if owner_tenant(o) is not None or is_shared(o)]
 
 
 def compare_generated(
@@ -160,7 +166,7 @@ def compare_generated(
             stale.append(doc)
             drift.results.append(
                 doc.result(
-                    f"generated for tenant {owner_tenant(doc.data)!r} but the spec no longer "
+                    f"generated for {_for_whom(doc.data)} but the spec no longer "
                     f"generates it; regenerate with `{regenerate}` (or delete it)"
                 )
             )
@@ -216,6 +222,11 @@ def compare_generated(
     for objs in drift.rewrite.values():
         objs.sort(key=lambda o: index_of(o) or 0)
     return drift
+
+
+def _for_whom(obj: Mapping[str, Any]) -> str:
+    tenant = owner_tenant(obj)
+    return f"tenant {tenant!r}" if tenant is not None else "the tenants together"
 
 
 def _in(doc: Manifest, files: set[str] | None) -> bool:
@@ -308,8 +319,13 @@ def check_drift(
     kpt = any(d.is_object and d.data.get("kind") == "Kptfile" for d in docs) or (
         root is not None and (root / "Kptfile").is_file()
     )
+    strays: list[Manifest] = []
     if root is not None:
-        on_disk = generated_on_disk(docs, config, root, anywhere=not kpt)
+        on_disk = generated_on_disk(docs, config, root)
+        if kpt:  # kpt places the copies itself: only its tenant folders hold the function's own
+            own = on_disk.own_files
+            strays = [d for d in on_disk.objects if not _in(d, own)]
+            on_disk = OnDisk([d for d in on_disk.objects if _in(d, own)], own)
     else:
         # a kpt package's items: the function's own are in their tenant's folder (kpt's paths)
         on_disk = OnDisk([d for d in docs if d.is_object and _generated_item(d.data, config)], None)
@@ -336,6 +352,7 @@ def check_drift(
         return
     text = _styled(inputs)
     found = compare_generated(want, have, options.regenerate, spec_doc, on_disk.own_files, text)
+    _placed_by_kpt(found, strays, want)
     if options.fix and root is not None and any(r.is_error for r in found.results) and not found.duplicates:
         try:
             report.written = write_generated(found, root, config.output_dir)
@@ -345,6 +362,23 @@ def check_drift(
             report.results.extend(r for r in found.results if not r.is_error)
             return
     report.results.extend(found.results)
+
+
+def _placed_by_kpt(drift: Drift, strays: Sequence[Manifest], want: Sequence[Mapping[str, Any]]) -> None:
+    """In a kpt package a generated object outside its tenant's folder is a second copy: kpt
+    writes the function's own into the output folder whatever else holds one. Nothing is fixed."""
+    places = {_key(o): path_of(o) for o in want}
+    for doc in strays:
+        place = places.get(_key(doc.data))
+        if place is not None:
+            drift.duplicates = True
+            drift.results.append(
+                doc.result(
+                    f"generated object outside the output folder of a kpt package: `kpt fn render` "
+                    f"writes it to {place}, so it would be applied twice; delete this copy (or, to keep "
+                    "generated objects where you chose, leave kpt out: no Kptfile)"
+                )
+            )
 
 
 def _no_bases(have: Sequence[Manifest], spec_doc: Manifest, fix: bool) -> Result:
@@ -374,7 +408,7 @@ def _generated_item(obj: Mapping[str, Any], config: TenantsConfig) -> bool:
     """A generated item of a ResourceList: in a package (it has a path) only in its tenant's folder."""
     if path_of(obj):
         return owner_in_package(obj, config.output_dir) is not None
-    return owner_tenant(obj) is not None
+    return owner_tenant(obj) is not None or is_shared(obj)
 
 
 def _check_overlay_drift(

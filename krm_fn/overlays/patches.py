@@ -154,9 +154,13 @@ def _base_kustomization_problems(kust: Base, files: list[str]) -> list[Result]:
 
 
 def kustomization(
-    tenant: Tenant, pairs: Sequence[tuple[Base, Mapping[str, Any]]], output_dir: str
+    tenant: Tenant,
+    pairs: Sequence[tuple[Base, Mapping[str, Any]]],
+    output_dir: str,
+    files: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """The tenant's Kustomization: its Namespace and base folders, patched into its copies.
+    """The tenant's Kustomization: its Namespace, its other generated `files` beside it (the
+    isolation objects) and base folders, patched into its copies.
 
     `pairs` are each base with the tenant's expanded copy of it. Raises PatchMismatch if a
     computed patch does not turn a base into its copy.
@@ -181,11 +185,25 @@ def kustomization(
         "namespace": tenant.name,
         # metadata labels only: selectors and pod templates stay as the expansion left them
         "labels": [{"pairs": dict(marks)}],
-        "resources": [NAMESPACE_FILE, *folders],
+        "resources": [NAMESPACE_FILE, *files, *folders],
     }
     if patches:
         out["patches"] = patches
     return out
+
+
+def resources_kustomization(files: Sequence[str], name: str = "gateway") -> dict[str, Any]:
+    """A Kustomization of generated files that keep their own namespaces and labels (no transformers).
+
+    The objects in the gateway's namespace have an overlay of their own: a tenant's `namespace:`
+    would move them into the tenant namespace.
+    """
+    return {
+        "apiVersion": KUSTOMIZE_API,
+        "kind": "Kustomization",
+        "metadata": {"name": name, "labels": {MANAGED_BY: MANAGER}, "annotations": {LOCAL_CONFIG: "true"}},
+        "resources": list(files),
+    }
 
 
 def folder_of(file: str) -> str:

@@ -148,9 +148,14 @@ def check_served(
                     "tenant's route serves HTTP under its own prefix only",
                 )
             )
-        else:
-            out.extend(_check_http_rule(rule, route, redirects, expected, directory))
-        out.extend(_check_destinations(rule, route, heads, directory))
+            out.extend(_check_destinations(rule, route, heads, directory, heads_only=False))
+            continue
+        found = _check_http_rule(rule, route, redirects, expected, directory)
+        out.extend(found)
+        # a rule refused for taking every path is refused whatever it routes to, but its
+        # destinations are still checked for leaving the namespace
+        refused = any(f.path == (*rule.path, "match") for f in found)
+        out.extend(_check_destinations(rule, route, heads, directory, heads_only=not refused))
     return out
 
 
@@ -187,10 +192,9 @@ def _check_http_rule(
     out: list[RouteFinding] = []
     rpath = rule.path
     if not rule.matches or any(m.kind == "any" for m in rule.matches):
-        where = next((m.path for m in rule.matches if m.kind == "any"), (*rpath, "match"))
         return [
             RouteFinding(
-                where if rule.matches else (*rpath, "match"),
+                (*rpath, "match"),
                 "this rule matches every path on its hosts; a tenant owns only its prefix "
                 "(Istio orders VirtualServices on one host arbitrarily)",
             )
@@ -293,9 +297,11 @@ def _same(value: str, own: str, match: Match) -> bool:
     return value.lower() == own.lower() if match.ignore_case else value == own
 
 
-def _check_destinations(rule: Rule, route: Route, heads: Heads, directory: Directory) -> list[RouteFinding]:
-    """Each destination of every rule is in the route's namespace; those it routes to (not mirrors,
-    in http rules) are a head service there, on the dashboard port."""
+def _check_destinations(
+    rule: Rule, route: Route, heads: Heads, directory: Directory, heads_only: bool
+) -> list[RouteFinding]:
+    """Each destination of every rule is in the route's namespace; with `heads_only`, those it
+    routes to (not mirrors) are a head service there, on the dashboard port."""
     out = []
     namespace = route.namespace
     for dest in rule.destinations:
@@ -312,7 +318,7 @@ def _check_destinations(rule: Rule, route: Route, heads: Heads, directory: Direc
                 )
             )
             continue
-        if dest.role == "mirror" or rule.protocol != "http":
+        if dest.role == "mirror" or not heads_only:
             continue
         known = heads.get(ns, {})
         if not service or (service not in known if known else not ray.is_head_service_name(service)):
@@ -343,18 +349,15 @@ def check_routes(
     `tenant[i]` says whether `objs[i]` is a tenant's route (generated, or routing to a Ray head);
     the others are only checked for taking a tenant's paths. Objects that are no route are skipped.
     """
-    routes = [route_of(o) for o in objs]
-    known = [(i, r) for i, r in enumerate(routes) if r is not None]
-    served = [r for _, r in known]
-    flags = [tenant[i] for i, _ in known]
+    index, served, flags = _read_routes(objs, tenant)
     directory = Directory.of(served, flags)
     out = [
         RouteOverlap(i, finding)
-        for (i, route), mine in zip(known, flags, strict=True)
+        for i, route, mine in zip(index, served, flags, strict=True)
         if mine
         for finding in check_served(route, heads, None, directory)
     ]
-    out.extend(RouteOverlap(known[o.index][0], o.finding) for o in served_overlaps(served, flags))
+    out.extend(RouteOverlap(index[o.index], o.finding) for o in served_overlaps(served, flags))
     return out
 
 
@@ -363,11 +366,16 @@ def route_overlaps(
 ) -> list[RouteOverlap]:
     """No two routes' paths overlap on one host and gateway (see `served_overlaps`); objects that
     are no route take no part. Every route is a tenant's unless `tenant` says otherwise."""
-    served = [(i, r) for i, o in enumerate(routes) if (r := route_of(o)) is not None]
-    flags = [True if tenant is None else tenant[i] for i, _ in served]
-    return [
-        RouteOverlap(served[o.index][0], o.finding) for o in served_overlaps([r for _, r in served], flags)
-    ]
+    index, served, flags = _read_routes(routes, tenant or [True] * len(routes))
+    return [RouteOverlap(index[o.index], o.finding) for o in served_overlaps(served, flags)]
+
+
+def _read_routes(
+    objs: Sequence[Mapping[str, Any]], tenant: Sequence[bool]
+) -> tuple[list[int], list[Route], list[bool]]:
+    """The objects that are routes: their positions, what they serve, whether each is a tenant's."""
+    read = [(i, r) for i, o in enumerate(objs) if (r := route_of(o)) is not None]
+    return [i for i, _ in read], [r for _, r in read], [tenant[i] for i, _ in read]
 
 
 def served_overlaps(routes: Sequence[Route], tenant: Sequence[bool]) -> list[RouteOverlap]:

@@ -81,8 +81,13 @@ def read_virtual_service(vs: Mapping[str, Any]) -> Route:
     rules: list[Rule] = []
     for protocol in ("http", "tcp", "tls"):
         for i, rule in enumerate(_list(spec.get(protocol))):
-            if isinstance(rule, Mapping):
-                rules.append(_read_rule(rule, ("spec", protocol, i), protocol, namespace))
+            read = (
+                _read_rule(rule, ("spec", protocol, i), protocol, namespace)
+                if isinstance(rule, Mapping)
+                else None
+            )
+            if read is not None:
+                rules.append(read)
     return Route(ResourceRef.of(vs), namespace, hosts, gateways, tuple(rules))
 
 
@@ -103,15 +108,17 @@ def _gateways(value: object, namespace: str) -> tuple[str, ...]:
     return tuple(normalize_gateway(g, namespace) for g in _list(value) if isinstance(g, str) and g)
 
 
-def _read_rule(rule: Mapping[str, Any], rpath: FieldPath, protocol: Transport, namespace: str) -> Rule:
+def _read_rule(rule: Mapping[str, Any], rpath: FieldPath, protocol: Transport, namespace: str) -> Rule | None:
+    """The rule as what it serves; None for an http rule none of whose path conditions Istio accepts."""
     matches: list[Match] = []
-    for j, cond in enumerate(_list(rule.get("match")) if protocol == "http" else []):
-        if not isinstance(cond, Mapping):
-            continue
-        uri = _mapping(cond.get("uri"))
+    conditions = _list(rule.get("match")) if protocol == "http" else []
+    for j, cond in enumerate(conditions):
+        uri = _mapping(cond.get("uri")) if isinstance(cond, Mapping) else {}
         kind: MatchKind = next(
             (k for k in ("exact", "prefix", "regex") if isinstance(uri.get(k), str)), "any"
         )
+        if not isinstance(cond, Mapping) or (kind == "any" and cond.get("uri")):
+            continue  # not a condition: the schema check says what is wrong with it
         gateways = _gateways(cond.get("gateways"), namespace) or None
         where: FieldPath = (*rpath, "match", j, "uri", kind) if kind != "any" else (*rpath, "match", j)
         matches.append(
@@ -134,6 +141,8 @@ def _read_rule(rule: Mapping[str, Any], rpath: FieldPath, protocol: Transport, n
     if isinstance(rule.get("rewrite"), Mapping):
         r = rule["rewrite"]
         rewrite = Rewrite(r.get("uri"), r.get("authority"), (*rpath, "rewrite"))
+    if conditions and not matches:
+        return None
     return Rule(rpath, protocol, tuple(matches), tuple(dests), redirect, rewrite)
 
 

@@ -16,7 +16,7 @@ from krm_fn.check import checker, schemas
 from krm_fn.inputs.loader import load_files
 from krm_fn.inputs.objects import Manifest
 from krm_fn.spot import SpotSpec
-from tests.conftest import REPO, TESTDATA, require_tool, require_upstream, run
+from tests.conftest import DEFAULT_ISOLATION_FILES, REPO, TESTDATA, require_tool, require_upstream, run
 
 DATA = TESTDATA / "check"
 # each bad fixture is the golden case check/<name>/<name>.yaml, its first line stating what it pins
@@ -341,7 +341,8 @@ def test_drift_missing_changed_stale_and_fix(tmp_path: Path) -> None:
     assert all("kpt fn render" in line for line in lines)
 
     code, lines, _ = check_cli("--select", "drift", "--fix", ".", cwd=pkg)
-    assert code == 1 and len(lines) == 6 and all(line.startswith("wrote overlays/") for line in lines)
+    made = 6 + 2 * len(DEFAULT_ISOLATION_FILES)
+    assert code == 1 and len(lines) == made and all(line.startswith("wrote overlays/") for line in lines)
     assert check_cli(".", cwd=pkg) == (0, [], "")
 
     generated = pkg / "overlays" / "research" / "raycluster_raycluster.yaml"

@@ -150,6 +150,21 @@ def test_objects_saved_where_the_user_chose_are_checked_and_fixed_there(tmp_path
     assert only.parent.is_dir() and not only.exists()
 
 
+def test_a_saved_stream_with_crlf_line_ends_keeps_them(tmp_path: Path) -> None:
+    repo = user_repo(tmp_path)
+    (repo / "deploy").mkdir()
+    saved = repo / "deploy" / "all.yaml"
+    want = (rendered(repo) + MINE).replace("\n", "\r\n").encode()
+    saved.write_bytes(want.replace(b"maxReplicas: 20", b"maxReplicas: 3"))
+    write_spec(
+        repo,
+        [{"name": t, "namespaceLabels": {"istio-injection": "enabled"}} for t in ("mlops", "x", "research")],
+    )
+    want = (rendered(repo) + MINE).replace("\n", "\r\n").encode()
+    assert check_cli("--select", "drift", "--fix", ".", cwd=repo)[:2] == (1, ["wrote deploy/all.yaml"])
+    assert saved.read_bytes() == want
+
+
 def test_a_labelled_object_that_is_no_copy_of_a_base_is_kept_with_a_warning(tmp_path: Path) -> None:
     repo = user_repo(tmp_path)
     (repo / "deploy").mkdir()
@@ -224,6 +239,24 @@ def test_a_generated_object_in_two_files_is_an_error_naming_both(tmp_path: Path)
             "cannot tell which to keep); delete one of them"
         ]
         assert tree(repo) == before  # --fix writes nothing while a copy is doubled
+
+
+def test_in_a_kpt_package_a_saved_stream_is_a_second_copy_and_fix_writes_none(tmp_path: Path) -> None:
+    repo = user_repo(tmp_path)
+    (repo / "Kptfile").write_text("apiVersion: kpt.dev/v1\nkind: Kptfile\nmetadata:\n  name: pkg\n")
+    (repo / "deploy").mkdir()
+    (repo / "deploy" / "all.yaml").write_text(rendered(repo))
+    before = tree(repo)
+    code, lines, _ = check_cli("--select", "drift", "--fix", ".", cwd=repo)
+    assert code == 1
+    assert tree(repo) == before  # no second copy under overlays/<tenant>/
+    twice = [line for line in lines if "would be applied twice" in line]
+    assert len(twice) == 6
+    assert twice[1] == (
+        "deploy/all.yaml:10: RayCluster/mlops/raycluster: generated object outside the output folder of a kpt "
+        "package: `kpt fn render` writes it to overlays/mlops/raycluster_raycluster.yaml, so it would be "
+        "applied twice; delete this copy (or, to keep generated objects where you chose, leave kpt out: no Kptfile)"
+    )
 
 
 def test_fix_in_the_output_folder_says_each_file_it_wrote(tmp_path: Path) -> None:

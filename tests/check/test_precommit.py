@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from krm_fn import cli
-from tests.conftest import REPO, TESTDATA, require_tool, run
+from tests.conftest import DEFAULT_ISOLATION_FILES, REPO, TESTDATA, require_tool, run
 
 HOOKS: list[dict[str, Any]] = yaml.safe_load((REPO / ".pre-commit-hooks.yaml").read_text())
 IDS = [h["id"] for h in HOOKS]
@@ -179,7 +179,8 @@ def test_render_hook_regenerates_then_passes(
     first = try_repo(hook_repo, pre_commit_env, repo, "ray-tenants-render")
     output = first.stdout.decode()
     assert first.returncode == 1, output
-    assert output.count("wrote overlays/") == 6 and "regenerated 6 files" in output
+    made = 6 + 2 * len(DEFAULT_ISOLATION_FILES)
+    assert output.count("wrote overlays/") == made and f"regenerated {made} files" in output
     assert (repo / "overlays" / "research" / "raycluster_raycluster.yaml").is_file()
     subprocess.run([*GIT, "-C", str(repo), "add", "-A"], check=True)
     second = try_repo(hook_repo, pre_commit_env, repo, "ray-tenants-render")

@@ -152,7 +152,16 @@ def test_overlays_example_builds_with_kubectl_kustomize_and_pins_every_worker(
         result = run(["kubectl", "kustomize", folder])
         assert result.returncode == 0, result.stderr.decode()
         built = load_all(result.stdout.decode())
-        assert sorted(d["kind"] for d in built) == ["Namespace", "RayCluster", "VirtualService"]
+        # with the isolation every tenant gets by default
+        assert sorted(d["kind"] for d in built) == [
+            "Namespace",
+            "NetworkPolicy",
+            "NetworkPolicy",
+            "RayCluster",
+            "Role",
+            "RoleBinding",
+            "VirtualService",
+        ]
         assert {d["metadata"].get("namespace", d["metadata"]["name"]) for d in built} == {tenant}
         clusters = [d for d in built if d["kind"] == "RayCluster"]
         assert clusters

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.conftest import REPO, kptfile, require_tool, run
+from tests.conftest import DEFAULT_ISOLATION_FILES, REPO, kptfile, require_tool, run
 
 BASE_KUSTOMIZATION = """\
 # a kustomization without metadata.name: not the function's, passed through
@@ -53,11 +53,16 @@ def test_render_writes_each_tenant_and_keeps_bases_byte_for_byte(package: Path) 
     for path, content in before.items():
         assert after[path] == content, f"{path} changed"
     generated = sorted(set(after) - set(before))
-    assert generated == [
+    assert generated == sorted(
         f"overlays/{t}/{f}"
         for t in ("mlops", "research")
-        for f in ("namespace.yaml", "raycluster_raycluster.yaml", "virtualservice_ray-dashboard.yaml")
-    ]
+        for f in (
+            "namespace.yaml",
+            "raycluster_raycluster.yaml",
+            "virtualservice_ray-dashboard.yaml",
+            *DEFAULT_ISOLATION_FILES,
+        )
+    )
     vs = load(package / "overlays/research/virtualservice_ray-dashboard.yaml")
     assert vs["metadata"] == {
         "name": "ray-dashboard",
@@ -103,11 +108,15 @@ def test_removing_a_tenant_prunes_exactly_its_files(package: Path) -> None:
     render(package)
     after = tree(package)
     removed = sorted(set(before) - set(after))
-    assert removed == [
-        "overlays/research/namespace.yaml",
-        "overlays/research/raycluster_raycluster.yaml",
-        "overlays/research/virtualservice_ray-dashboard.yaml",
-    ]
+    assert removed == sorted(
+        f"overlays/research/{f}"
+        for f in (
+            "namespace.yaml",
+            "raycluster_raycluster.yaml",
+            "virtualservice_ray-dashboard.yaml",
+            *DEFAULT_ISOLATION_FILES,
+        )
+    )
     assert after["overlays/research/notes.yaml"] == before["overlays/research/notes.yaml"]
     for path in after:
         if path.startswith("overlays/mlops/") or path.startswith("base/"):

@@ -16,7 +16,7 @@ import yaml
 import krm_fn
 from krm_fn import plugin
 from krm_fn.cli import main
-from tests.conftest import REPO, example_bases, require_tool, run
+from tests.conftest import DEFAULT_ISOLATION, REPO, example_bases, require_tool, run
 
 BASES = example_bases()
 EXAMPLE_CONFIG = REPO / "overlays" / "tenants.yaml"
@@ -121,7 +121,11 @@ def test_launcher_handles_spaces_in_the_interpreter_path(tmp_path: Path) -> None
     script.chmod(0o755)
     proc = run([script, EXAMPLE_CONFIG], stdin=BASES[0].read_bytes())
     assert proc.returncode == 0, proc.stderr.decode()
-    assert [o["kind"] for o in yaml.safe_load_all(proc.stdout)] == ["Namespace", "RayCluster"] * 2
+    assert [o["kind"] for o in yaml.safe_load_all(proc.stdout)] == [
+        "Namespace",
+        "RayCluster",
+        *(kind for kind, _ in DEFAULT_ISOLATION),
+    ] * 2
 
 
 def test_install_plugin_reports_an_unwritable_home(tmp_path: Path) -> None:
@@ -171,7 +175,11 @@ def test_kubectl_kustomize_builds_the_tenants_with_the_plugin(
     assert by_identity(built) == by_identity(yaml.safe_load_all(rendered.stdout))
     assert {(o["kind"], o["metadata"].get("namespace")) for o in built} == {
         ("Namespace", None),
-        *((kind, tenant) for kind in ("RayCluster", "VirtualService") for tenant in ("mlops", "research")),
+        *(
+            (kind, tenant)
+            for kind in ("RayCluster", "VirtualService", *(k for k, _ in DEFAULT_ISOLATION))
+            for tenant in ("mlops", "research")
+        ),
     }
 
 

@@ -18,7 +18,15 @@ import yaml
 
 from krm_fn import krm, render, standalone
 from krm_fn.cli import main
-from tests.conftest import REPO, example_bases, kptfile, require_tool, run
+from tests.conftest import (
+    DEFAULT_ISOLATION,
+    DEFAULT_ISOLATION_FILES,
+    REPO,
+    example_bases,
+    kptfile,
+    require_tool,
+    run,
+)
 
 BASES = example_bases()
 EXAMPLE_CONFIG = REPO / "overlays" / "tenants.yaml"
@@ -156,7 +164,7 @@ def example_with_one_annotated_base() -> dict[str, str]:
 EXPECTED_COPIES = {("Namespace", None, t) for t in TENANTS} | {
     (kind, t, name)
     for t in TENANTS
-    for kind, name in (("RayCluster", "raycluster"), ("VirtualService", "ray-dashboard"))
+    for kind, name in (("RayCluster", "raycluster"), ("VirtualService", "ray-dashboard"), *DEFAULT_ISOLATION)
 }
 
 
@@ -201,7 +209,12 @@ def test_kpt_gives_every_item_its_path_and_keeps_the_bases(package: Path) -> Non
     assert {p for p in after if p.startswith("overlays/")} == {
         f"overlays/{t}/{f}"
         for t in TENANTS
-        for f in ("namespace.yaml", "raycluster_raycluster.yaml", "virtualservice_ray-dashboard.yaml")
+        for f in (
+            "namespace.yaml",
+            "raycluster_raycluster.yaml",
+            "virtualservice_ray-dashboard.yaml",
+            *DEFAULT_ISOLATION_FILES,
+        )
     }
 
 

@@ -406,6 +406,13 @@ KRM_PATH_MODULES = frozenset(
         "krm_fn.spot.policy",
         "krm_fn.spot.providers",
         "krm_fn.spot.settings",
+        "krm_fn.isolation",
+        "krm_fn.isolation.auth",
+        "krm_fn.isolation.gateway",
+        "krm_fn.isolation.generate",
+        "krm_fn.isolation.network",
+        "krm_fn.isolation.quota",
+        "krm_fn.isolation.settings",
     }
 )
 

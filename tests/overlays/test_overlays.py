@@ -17,13 +17,16 @@ from hypothesis import strategies as st
 from krm_fn import cli
 from krm_fn.config import TENANT_LABEL
 from krm_fn.overlays import patches
-from tests.conftest import REPO, TESTDATA, require_tool, run
+from tests.conftest import DEFAULT_ISOLATION_FILES, REPO, TESTDATA, require_tool, run
 
 CASES_DIR = TESTDATA / "overlays"
 EXAMPLE = "example"  # the shipped example: base/ and overlays/tenants.yaml of the repository
 CASES = [EXAMPLE, *sorted(p.name for p in CASES_DIR.iterdir() if p.is_dir())]
 REGENERATE = "ray-tenants render --config overlays/tenants.yaml --output overlays --out overlays base/"
 Key = tuple[str, str, str, str]
+# what every tenant folder holds when the spec asks for nothing more than the defaults
+TENANT_FILES = ("kustomization.yaml", "namespace.yaml", *DEFAULT_ISOLATION_FILES)
+GATEWAY = "_gateway"  # the overlay of the objects in the gateway's namespace
 
 
 # --- helpers -------------------------------------------------------------------------------------
@@ -60,12 +63,16 @@ def key(obj: Mapping[str, Any]) -> Key:
 
 
 def resources_by_tenant(config: str = "tenants.yaml") -> dict[str, dict[Key, Any]]:
-    """The `output: resources` expansion, per tenant, by identity."""
+    """The `output: resources` expansion, per tenant (and the gateway's namespace), by identity."""
     code, stream, stderr = render("--config", config, "--output", "resources", "base")
     assert code == 0, stderr
+    access = yaml.safe_load(Path(config).read_text())["spec"].get("access") or {}
+    gateway = (access.get("gateway") or {}).get("namespace")
     out: dict[str, dict[Key, Any]] = {}
     for obj in yaml.safe_load_all(stream):
-        out.setdefault(obj["metadata"]["labels"][TENANT_LABEL], {})[key(obj)] = obj
+        meta = obj["metadata"]
+        folder = GATEWAY if gateway and meta.get("namespace") == gateway else meta["labels"][TENANT_LABEL]
+        out.setdefault(folder, {})[key(obj)] = obj
     return out
 
 
@@ -231,7 +238,7 @@ def test_kpt_render_writes_overlays_idempotently_and_prunes(
     pkg = kpt_package(case, tmp_path / "pkg", fn_exec)
     before = snapshot(pkg)
     tenants = tenants_of(pkg)
-    generated = {f"overlays/{t}/{f}" for t in tenants for f in ("kustomization.yaml", "namespace.yaml")}
+    generated = {f"overlays/{t}/{f}" for t in tenants for f in TENANT_FILES}
 
     kpt_render(kpt, pkg)
     first = snapshot(pkg)
@@ -256,7 +263,7 @@ def test_kpt_render_writes_overlays_idempotently_and_prunes(
     (pkg / "tenants.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
     kpt_render(kpt, pkg)
     after = snapshot(pkg)
-    removed = {f"overlays/{gone}/kustomization.yaml", f"overlays/{gone}/namespace.yaml"}
+    removed = {f"overlays/{gone}/{f}" for f in TENANT_FILES}
     assert set(after) == set(first) - removed
     assert {f: v for f, v in after.items() if f != "tenants.yaml"} == {
         f: v for f, v in first.items() if f not in removed and f != "tenants.yaml"
@@ -273,10 +280,7 @@ def test_kpt_switching_to_overlays_prunes_the_copies(tmp_path: Path, fn_exec: Pa
     spec = (pkg / "tenants.yaml").read_text()
     (pkg / "tenants.yaml").write_text(spec.replace("output: resources", "output: overlays"))
     kpt_render(kpt, pkg)
-    assert sorted(p.name for p in (pkg / "overlays/team-a").iterdir()) == [
-        "kustomization.yaml",
-        "namespace.yaml",
-    ]
+    assert sorted(p.name for p in (pkg / "overlays/team-a").iterdir()) == sorted(TENANT_FILES)
 
 
 # --- standalone ----------------------------------------------------------------------------------
@@ -294,9 +298,7 @@ def test_shipped_overlays_are_up_to_date(tmp_path: Path, monkeypatch: pytest.Mon
 def test_standalone_prunes_only_what_it_generated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(stage("groups", tmp_path))
     assert render_overlays().splitlines() == [
-        f"wrote overlays/{t}/{f}"
-        for t in ("on-demand", "team-a", "team-b")
-        for f in ("kustomization.yaml", "namespace.yaml")
+        f"wrote overlays/{t}/{f}" for t in ("on-demand", "team-a", "team-b") for f in sorted(TENANT_FILES)
     ]
     assert render_overlays() == ""  # nothing changes, nothing is rewritten
     Path("overlays/team-b/notes.yaml").write_text("kind: Note\nmetadata: {name: mine}\n")
@@ -305,17 +307,15 @@ def test_standalone_prunes_only_what_it_generated(tmp_path: Path, monkeypatch: p
     spec["spec"]["tenants"] = [t for t in spec["spec"]["tenants"] if t["name"] not in ("team-a", "team-b")]
     Path("tenants.yaml").write_text(yaml.safe_dump(spec))
     assert render_overlays().splitlines() == [
-        "removed overlays/team-a/kustomization.yaml",
-        "removed overlays/team-a/namespace.yaml",
-        "removed overlays/team-b/kustomization.yaml",
-        "removed overlays/team-b/namespace.yaml",
+        f"removed overlays/{t}/{f}" for t in ("team-a", "team-b") for f in sorted(TENANT_FILES)
     ]
-    assert sorted(p.as_posix() for p in Path("overlays").rglob("*") if p.is_file()) == [
-        "overlays/on-demand/kustomization.yaml",
-        "overlays/on-demand/namespace.yaml",
-        "overlays/team-a/extra.yaml",
-        "overlays/team-b/notes.yaml",
-    ]
+    assert sorted(p.as_posix() for p in Path("overlays").rglob("*") if p.is_file()) == sorted(
+        [
+            *(f"overlays/on-demand/{f}" for f in TENANT_FILES),
+            "overlays/team-a/extra.yaml",
+            "overlays/team-b/notes.yaml",
+        ]
+    )
 
 
 def test_resources_stream_leaves_out_kustomizations(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -323,7 +323,7 @@ def test_resources_stream_leaves_out_kustomizations(tmp_path: Path, monkeypatch:
     code, stream, stderr = render("--config", "tenants.yaml", "base")
     assert code == 0, stderr
     kinds = {obj["kind"] for obj in yaml.safe_load_all(stream)}
-    assert kinds == {"Namespace", "RayCluster", "ConfigMap"}
+    assert kinds == {"Namespace", "RayCluster", "ConfigMap", "Role", "RoleBinding", "NetworkPolicy"}
 
 
 @pytest.mark.parametrize(
@@ -486,10 +486,9 @@ def test_bases_named_file_by_file_use_their_folders_kustomization(
     files = ["base/raycluster.yaml", "base/virtualservice.yaml"]
     code, _, stderr = render("--config", "tenants.yaml", "--output", "overlays", "--out", "overlays", *files)
     assert code == 0, stderr
-    assert yaml.safe_load(Path("overlays/team-a/kustomization.yaml").read_text())["resources"] == [
-        "namespace.yaml",
-        "../../base",
-    ]
+    resources = yaml.safe_load(Path("overlays/team-a/kustomization.yaml").read_text())["resources"]
+    assert resources[0] == "namespace.yaml" and resources[-1] == "../../base"
+    assert sorted(resources[1:-1]) == sorted(DEFAULT_ISOLATION_FILES)
 
 
 def test_overlays_need_base_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

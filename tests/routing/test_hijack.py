@@ -278,6 +278,24 @@ def test_prefixes_that_differ_in_case_overlap_where_the_base_ignores_case(tmp_pa
     assert RUNS[how](["render", "--config", config, bases])[0] == 0
 
 
+def test_overlays_are_refused_for_prefixes_that_differ_in_case_and_nothing_is_written(tmp_path: Path) -> None:
+    config = write(
+        tmp_path / "tenants.yaml", [spec([{"name": "mlops"}, {"name": "upper", "pathPrefix": "/MLOps/"}])]
+    )
+    (tmp_path / "base").mkdir()
+    write(tmp_path / "base" / "resources.yaml", [RAYCLUSTER, base_vs(ignoreUriCase=True)])
+    (tmp_path / "base" / "kustomization.yaml").write_text("resources: [resources.yaml]\n")
+    out_dir = tmp_path / "out"
+    code, out, err = in_process(
+        ["render", "--config", config, "--output", "overlays", "--out", out_dir, tmp_path / "base"]
+    )
+    assert (code, out) == (1, "")
+    assert findings(err) == [
+        f"RayTenants/tenants spec.tenants[1].pathPrefix: the route of tenant 'upper': {CASE_FOLDED}"
+    ]
+    assert not out_dir.exists()
+
+
 # ---------------------------------------------------------------------------------------------
 # a hydrated stream: check flags the routes that take or leak another tenant's traffic
 

@@ -164,7 +164,17 @@ def test_the_policy_finds_nothing_in_the_routes_the_expansion_writes(setup: dict
     assert route_overlaps(routes) == []
 
 
-BREAKS = ["drop the redirect", "drop the rewrite", "another namespace", "no trailing slash", "catch-all"]
+BREAKS = [
+    "drop the redirect",
+    "drop the rewrite",
+    "another namespace",
+    "no trailing slash",
+    "catch-all",
+    "mirror elsewhere",
+    "redirect elsewhere",
+    "a regex",
+    "a tcp rule",
+]
 
 
 @SETTINGS
@@ -191,6 +201,23 @@ def test_breaking_any_generated_rule_is_reported_on_its_field(
         other = namespace + "-other"
         rule["route"][0]["destination"]["host"] = f"{setup['service']}.{other}.svc.cluster.local"
         expected = [(("spec", "http", 1, "route", 0, "destination", "host"), f"in namespace {other!r}")]
+    elif damage == "mirror elsewhere":
+        other = namespace + "-other"
+        rule["mirror"] = {"host": f"{setup['service']}.{other}"}
+        expected = [
+            (("spec", "http", 1, "mirror", "host"), f"mirrors requests to {setup['service'] + '.' + other!r}")
+        ]
+    elif damage == "redirect elsewhere":
+        redirect["redirect"]["authority"] = "elsewhere.example.net"
+        expected = [
+            (("spec", "http", 0, "redirect", "authority"), "redirects to host 'elsewhere.example.net'")
+        ]
+    elif damage == "a regex":
+        vs["spec"]["http"].append({"match": [{"uri": {"regex": prefix + ".*"}}], "redirect": {"uri": prefix}})
+        expected = [(("spec", "http", 2, "match", 0, "uri", "regex"), f"regex {prefix + '.*'!r}")]
+    elif damage == "a tcp rule":
+        vs["spec"]["tcp"] = [{"route": rule["route"]}]
+        expected = [(("spec", "tcp", 0), "a tcp rule takes whole connections")]
     else:
         wider = prefix[:-1] if damage == "no trailing slash" else "/"
         rule["match"][0]["uri"]["prefix"] = wider

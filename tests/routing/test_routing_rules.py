@@ -11,7 +11,14 @@ from typing import Any
 
 import pytest
 
-from krm_fn.routing import RouteFinding, RouteOverlap, check_route, is_tenant_route, route_overlaps
+from krm_fn.routing import (
+    RouteFinding,
+    RouteOverlap,
+    check_route,
+    is_tenant_route,
+    read_virtual_service,
+    route_overlaps,
+)
 from krm_fn.routing.served import service_of
 
 HEADS = {"team": {"ray-head-svc": {8265}}}
@@ -93,24 +100,28 @@ def test_the_route_the_function_writes_passes() -> None:
     assert check_route(tenant(host="ray-head-svc.team.svc.cluster.local"), HEADS) == []
 
 
-CATCH_ALL = (
-    "this rule matches every path on its hosts; a tenant owns only its prefix "
-    "(Istio orders VirtualServices on one host arbitrarily)"
-)
-
-
 def test_a_rule_that_matches_every_path_is_refused_once() -> None:
-    everything = {"route": [{"destination": {"host": "ray-head-svc", "port": {"number": 8265}}}]}
+    everything = {"route": [{"destination": {"host": "ray-head-svc"}}]}
     headers_only = {"match": [{"headers": {"x": {"exact": "1"}}}], **everything}
+    message = (
+        "this rule matches every path on its hosts; a tenant owns only its prefix "
+        "(Istio orders VirtualServices on one host arbitrarily)"
+    )
     assert check_route(vs(everything, headers_only), HEADS) == [
-        RouteFinding(("spec", "http", 0, "match"), CATCH_ALL),
-        RouteFinding(("spec", "http", 1, "match", 0), CATCH_ALL),
+        RouteFinding(("spec", "http", 0, "match"), message),
+        RouteFinding(("spec", "http", 1, "match"), message),
     ]
 
 
-def test_a_redirect_without_a_match_is_a_catch_all_too() -> None:
-    findings = check_route(vs(redirect("/team", "/team/"), {"redirect": {"uri": "/x/"}}), HEADS)
-    assert findings == [RouteFinding(("spec", "http", 1, "match"), CATCH_ALL)]
+def test_a_redirect_without_a_uri_match_is_a_catch_all_too() -> None:
+    """It answers every path on the shared host with a redirect: every other tenant's requests too."""
+    assert check_route(vs(redirect("/team", "/team/"), {"redirect": {"uri": "/x/"}}), HEADS) == [
+        RouteFinding(
+            ("spec", "http", 1, "match"),
+            "this rule matches every path on its hosts; a tenant owns only its prefix "
+            "(Istio orders VirtualServices on one host arbitrarily)",
+        )
+    ]
 
 
 def test_the_catch_all_prefix_is_refused() -> None:
@@ -153,12 +164,23 @@ def test_a_prefix_needs_the_exact_redirect_to_it(first: dict[str, Any] | None) -
     ]
 
 
-def test_a_regex_redirect_is_refused_and_does_not_count_as_the_redirect() -> None:
+def test_a_regex_redirect_is_no_exact_redirect_and_a_regex_is_refused() -> None:
     regex = {"match": [{"uri": {"regex": "/team"}}], "redirect": {"uri": "/team/"}}
-    assert [f.path for f in check_route(vs(regex, dashboard("/team/")), HEADS)] == [
+    findings = check_route(vs(regex, dashboard("/team/")), HEADS)
+    assert [f.path for f in findings] == [
         ("spec", "http", 0, "match", 0, "uri", "regex"),
         ("spec", "http", 1),
     ]
+    assert findings[0].message == (
+        "regex '/team': a tenant's route matches only its own prefix (`exact` and `prefix`); "
+        "a regex can take any tenant's paths"
+    )
+    assert findings[1].message.startswith("no redirect from '/team' to '/team/'")
+
+
+def test_a_redirect_in_any_match_of_a_rule_counts() -> None:
+    two = {"match": [{"uri": {"exact": "/old"}}, {"uri": {"exact": "/team"}}], "redirect": {"uri": "/team/"}}
+    assert check_route(vs(two, dashboard("/team/")), HEADS) == []
 
 
 @pytest.mark.parametrize(
@@ -252,8 +274,7 @@ def test_every_destination_of_the_rule_is_checked() -> None:
 
 def test_rules_and_matches_of_the_wrong_shape_are_skipped() -> None:
     obj = vs("text", {"match": ["text", {"uri": {"prefix": 5}}], "route": []})
-    # a prefix that is not a string matches no path of its own: as good as none
-    assert check_route(obj, HEADS) == [RouteFinding(("spec", "http", 1, "match", 1), CATCH_ALL)]
+    assert check_route(obj, HEADS) == []
     assert check_route({**tenant(), "spec": {"http": "text"}}, HEADS) == []
 
 
@@ -306,6 +327,29 @@ def test_prefixes_overlap_only_on_a_shared_host_and_gateway() -> None:
             "prefix '/a/' is the same as '/a/' of VirtualService/one/dash on host 'h' and gateway 'one/gw': "
             "Istio merges them in an undefined order",
         )
+    ]
+
+
+def test_a_route_is_read_with_every_host_gateway_and_match_of_each_rule() -> None:
+    obj = vs(
+        {"match": [{"uri": {"exact": "/x"}}, {"uri": {"prefix": "/x/"}}]},
+        "text",
+        {"match": "text"},
+        namespace="ns",
+        hosts=["h1", "h2"],
+        gateways=["gw", "mesh", "other/gw", 5],
+    )
+    route = read_virtual_service(obj)
+    assert (route.hosts, route.gateways) == (("h1", "h2"), ("ns/gw", "mesh", "other/gw"))
+    assert [(r.path, [(m.kind, m.value, m.path) for m in r.matches]) for r in route.rules] == [
+        (
+            ("spec", "http", 0),
+            [
+                ("exact", "/x", ("spec", "http", 0, "match", 0, "uri", "exact")),
+                ("prefix", "/x/", ("spec", "http", 0, "match", 1, "uri", "prefix")),
+            ],
+        ),
+        (("spec", "http", 2), []),  # the rule that is no mapping is left out, its index kept
     ]
 
 
