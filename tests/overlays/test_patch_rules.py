@@ -394,3 +394,29 @@ def test_every_base_and_every_folder_is_judged_not_only_the_first() -> None:
         ("a/rc.yaml", "a/ has no kustomization.yaml"),
         ("b/rc.yaml", "b/ has no kustomization.yaml"),
     ]
+
+
+def test_a_list_whose_mapping_became_a_scalar_is_replaced_whole() -> None:
+    assert ops_for(thing({"l": [{"k": 1}]}), thing({"l": ["s"]})) == [
+        {"op": "replace", "path": "/spec/l", "value": ["s"]}
+    ]
+    assert ops_for(thing({"l": ["s"]}), thing({"l": [{"k": 1}]})) == [
+        {"op": "replace", "path": "/spec/l", "value": [{"k": 1}]}
+    ]
+
+
+def test_a_copy_without_the_ownership_labels_keeps_its_own() -> None:
+    assert ops_for(thing({}), thing({}, labels={"team": "x"})) == [
+        {"op": "add", "path": "/metadata/labels", "value": {"team": "x"}}
+    ]
+
+
+def test_a_patch_that_applies_but_gives_something_else_says_so_without_an_error_text(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(
+        patches, "_diff", lambda a, b, path, ops: ops.append({"op": "add", "path": "/x", "value": 1})
+    )
+    with pytest.raises(patches.PatchMismatch) as raised:
+        patch_ops(thing({"a": 1}), thing({"a": 2}))
+    assert str(raised.value) == "the overlay patch for Thing/x does not reproduce the expansion"
