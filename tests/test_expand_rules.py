@@ -442,7 +442,7 @@ def test_a_named_object_without_api_version_or_kind_is_a_broken_manifest() -> No
         {"apiVersion": "v1", "kind": "ConfigMap"},  # nothing to name: not the function's business
         {"apiVersion": "", "metadata": "m"},
     ]
-    out = expand(items, config("a"), sources=["a.yaml", "", "c.yaml"])
+    out = expand(items, config("a"), sources=["a.yaml", "", "c.yaml", "d.yaml"])
     assert out.results == [
         Result(
             "items[0]: missing apiVersion",
@@ -461,6 +461,7 @@ def test_a_named_object_without_api_version_or_kind_is_a_broken_manifest() -> No
             "items[3]: metadata must be a mapping",
             resource=ResourceRef("v1", "ConfigMap", ""),
             field="metadata",
+            file="d.yaml",
         ),
     ]
     assert out.items == items
