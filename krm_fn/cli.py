@@ -38,8 +38,10 @@ caused it. A closed stdout (`ray-tenants check . | head`) ends the command quiet
 CHECK_HELP = "check manifests: schemas, Spot and routing policy, drift of generated files"
 CHECK_DESCRIPTION = """\
 Check the manifests in PATH... (files or folders; - reads a stream from stdin) and print one line
-per problem: `path:line: Kind/namespace/name field.path: message`. Exit 1 on any error, 0 when
-there are only warnings.
+per problem, each once, sorted by file and line: `path:line: Kind/namespace/name field.path:
+message`, the line the field's own. Exit 1 on any error, 0 when there are only warnings.
+In folders, hidden files and folders, Helm charts (folders with a Chart.yaml) and what --exclude
+matches are skipped; YAML that is no Kubernetes object is skipped too (-v says which).
 
 Schemas: built-in kinds and every pod template of Ray workloads with kubernetes-validate (strict:
 unknown fields are errors); custom resources against their CRD (among the inputs or --crd),
@@ -78,6 +80,11 @@ def _run(args: list[str], out: IO[str], err: IO[str]) -> int:
         from krm_fn import krm
 
         return krm.run(sys.stdin.buffer, out, err)
+    if args == ["check"] and not sys.stdin.isatty():
+        # a kpt validator (`exec: ray-tenants check`): a ResourceList on stdin, the check's results out
+        from krm_fn import krm
+
+        return krm.run(sys.stdin.buffer, out, err, check=True)
     parser = _parser()
     try:
         ns = parser.parse_args(args)
@@ -86,7 +93,7 @@ def _run(args: list[str], out: IO[str], err: IO[str]) -> int:
     if ns.command == "render":
         from krm_fn import render
 
-        return render.main(ns.paths, ns.config, out, err, ns.output, ns.out)
+        return render.main(ns.paths, ns.config, out, err, ns.output, ns.out, ns.exclude, ns.verbose)
     if ns.command == "check":
         from krm_fn.check import command
 
@@ -101,6 +108,7 @@ def _run(args: list[str], out: IO[str], err: IO[str]) -> int:
             select=ns.select,
             fix=ns.fix,
             verbose=ns.verbose,
+            exclude=ns.exclude,
         )
     if ns.command == "install-plugin":
         from krm_fn import plugin
@@ -129,7 +137,8 @@ def _parser() -> argparse.ArgumentParser:
             "render",
             help="expand manifests standalone and print the result as a YAML stream",
             description="Expand the bases in PATH... (files or folders) for the tenant spec and print "
-            "the resulting objects. Diagnostics go to stderr as `path: Kind/name field: message`.",
+            "the resulting objects. Diagnostics go to stderr as `path:line: Kind/name field: message`, "
+            "the line the field's own.",
         )
     )
     _check_arguments(
@@ -162,7 +171,26 @@ def _render_arguments(render: argparse.ArgumentParser) -> None:
         help="with output overlays: the folder to write <DIR>/<tenant>/ into (generated files of "
         "tenants no longer in the spec are removed)",
     )
+    _walk_arguments(render)
     render.add_argument("paths", nargs="+", metavar="PATH", help="manifest files or folders, or - for stdin")
+
+
+def _walk_arguments(parser: argparse.ArgumentParser) -> None:
+    """What render and check share about reading folders: --exclude, and -v for what was skipped."""
+    parser.add_argument(
+        "--exclude",
+        metavar="GLOB",
+        action="append",
+        default=[],
+        help="in folders, skip files and folders matching GLOB by name or path (repeatable); "
+        "hidden ones and Helm charts (folders with a Chart.yaml) are always skipped",
+    )
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="also print informational findings (files skipped as not Kubernetes objects, charts)",
+    )
 
 
 def _check_arguments(parser: argparse.ArgumentParser) -> None:
@@ -196,7 +224,7 @@ def _check_arguments(parser: argparse.ArgumentParser) -> None:
         help="regenerate drifted generated objects where they are, one line per file written (exit 1 "
         "when any file changed, as formatters do); not with - (stdin)",
     )
-    parser.add_argument("-v", "--verbose", action="store_true", help="also print informational findings")
+    _walk_arguments(parser)
     parser.add_argument("paths", nargs="+", metavar="PATH", help="manifest files or folders, or - for stdin")
 
 

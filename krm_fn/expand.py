@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from krm_fn import ray, routing
 from krm_fn.config import MANAGED_BY, TENANT_LABEL, Tenant, TenantsConfig
@@ -16,18 +16,25 @@ from krm_fn.items import (
     generated_file_name,
     group_of,
     index_of,
+    inside,
     is_copyable,
     is_list,
+    is_own_base_kustomization,
     is_shared,
     owner_tenant,
     path_of,
+    placed,
     same_object,
     scope_of,
+    tenant_folder,
     without_placement,
 )
 from krm_fn.items import meta as metadata_of
 from krm_fn.results import Record, ResourceRef, Result, describe
 from krm_fn.spot import apply_spot, check_group_names
+
+if TYPE_CHECKING:  # the overlay mode's module is imported only where it runs (it pulls in jsonpatch)
+    from krm_fn.overlays.patches import Base
 
 
 class Roles(Record):
@@ -61,13 +68,16 @@ class Roles(Record):
 class Outcome:
     """The output items and every finding; `items` is meaningless when a finding is an error."""
 
-    __slots__ = ("generated", "items", "results")
+    __slots__ = ("generated", "items", "own", "results")
 
     def __init__(self, items: list[dict[str, Any]], results: list[Result] | None = None) -> None:
         self.items = items
         self.results: list[Result] = [] if results is None else results
         # the tenant each generated item (by id) is for: the front end places it in that tenant's folder
         self.generated: dict[int, str] = {}
+        # the Ray workloads of a tenant's own that pass through (by the id of the input object),
+        # each with its tenant (None: in a tenant folder but another namespace); see own_tenant
+        self.own: dict[int, Tenant | None] = {}
 
     @property
     def failed(self) -> bool:
@@ -122,6 +132,8 @@ def expand(
     if config.spot.enabled and workloads:
         out.results.extend(r.at(config.ref, config_file) for r in check_group_names(config.spot, workloads))
     out.results[:0] = config.warnings
+    # a finding about the spec (a tenant's patch) is in the spec's file, not the base's it was met on
+    out.results = [r.replace(file=config_file) if r.resource == config.ref else r for r in out.results]
     # a base's problem found in every tenant's copy is one problem
     out.results = list(dict.fromkeys(out.results))
     return out
@@ -233,12 +245,19 @@ def _expand_tenants(
     passed = roles.passed if roles is not None else {}
     declared = {**declared_scopes(m for m, _ in members(objs, files)), **config.kind_scopes}
     bases: list[tuple[dict[str, Any], str]] = []
+    theirs: list[tuple[dict[str, Any], str]] = []  # the tenants' own objects (own_tenant)
     for obj, file in members(objs, files):
         if id(obj) in fn_config_ids or not is_copyable(obj):
             continue
         if id(obj) in passed:
             if (placement := passed[id(obj)]) is not None:
                 out.results.append(placement)
+            _note_own(out, obj, own_tenant(obj, config, file))
+            continue
+        if (tenant := own_tenant(obj, config)) is not None:
+            # an object in a tenant's namespace is the tenant's own, never a template for the others
+            _note_own(out, obj, tenant)
+            theirs.append((obj, file))
             continue
         scope = scope_of(obj, declared)
         if scope is None:
@@ -246,16 +265,12 @@ def _expand_tenants(
         elif scope:
             bases.append((obj, file))
     base_ids = {id(b) for b, _ in bases}
+    out.results.extend(_clashes(theirs, bases))
     # a package keeps the bases in their files; a stream (kustomize, render) has the copies instead
     bases_stay = roles is not None and roles.bases_stay
     out.items = [
-        o
-        for o, fc, mine in zip(
-            objs,
-            is_fn_config,
-            owned,
-            strict=True,  # pragma: no mutate (equivalent: the lists are of one length by construction)
-        )
+        _pin_own(o, out, config, file)
+        for o, file, fc, mine in zip(objs, files, is_fn_config, owned, strict=True)
         if not mine and (bases_stay or fc or id(o) not in base_ids)
     ]
     workloads = [b for b, _ in bases if ray.is_ray_workload(b)]
@@ -286,6 +301,69 @@ def _expand_tenants(
     out.results.extend(_route_overlaps(routes, config))
     _gateway_objects(out, config, policies)
     return out, [b for b, _ in bases]
+
+
+def own_tenant(obj: Mapping[str, Any], config: TenantsConfig, file: str = "") -> Tenant | None:
+    """The tenant an object of a user's own belongs to, None for no tenant.
+
+    The tenant whose namespace its `metadata.namespace` names; with no namespace, the tenant
+    whose folder of the output folder (`<outputDir>/<tenant>/`, in a kpt package) holds `file`.
+    """
+    by_name = {t.name: t for t in config.tenants}
+    namespace = metadata_of(obj).get("namespace")
+    if namespace:
+        return by_name.get(namespace) if isinstance(namespace, str) else None
+    folder = tenant_folder(file, config.output_dir) if file and inside(file, config.output_dir) else None
+    return by_name.get(folder) if folder is not None else None
+
+
+def _clashes(
+    theirs: Sequence[tuple[Mapping[str, Any], str]], bases: Sequence[tuple[Mapping[str, Any], str]]
+) -> list[Result]:
+    """A tenant's own object and the tenant's copy of a base would be two objects of one name."""
+    files = {(group_of(b), b.get("kind"), metadata_of(b).get("name")): f for b, f in bases}
+    out = []
+    for obj, file in theirs:
+        base_file = files.get((group_of(obj), obj.get("kind"), metadata_of(obj).get("name")))
+        if base_file is not None:
+            ref = ResourceRef.of(obj)
+            out.append(
+                Result(
+                    f"{ref.label()}: tenant {ref.namespace!r} has this object of its own, and the copy of "
+                    f"the base {ref.kind}/{ref.name} ({base_file or 'the inputs'}) would be a second "
+                    "one of that name in its namespace; rename one of them",
+                    resource=ref,
+                    field="metadata.name",
+                    file=file,
+                )
+            )
+    return out
+
+
+def _note_own(out: Outcome, obj: Mapping[str, Any], tenant: Tenant | None) -> None:
+    """Remember a Ray workload that passes through: it is pinned with its tenant's placement."""
+    if ray.is_ray_workload(obj) and metadata_of(obj).get("name"):
+        out.own[id(obj)] = tenant
+
+
+def _pin_own(obj: dict[str, Any], out: Outcome, config: TenantsConfig, file: str) -> dict[str, Any]:
+    """The item with its tenant's Spot placement if it is a Ray workload passing through.
+
+    Every worker group is pinned, bases and a user's own workloads alike; a tenant with `spot:
+    false` keeps its own as they are. A kpt file holding a List stays whole, its members pinned.
+    """
+    if is_list(obj):
+        if not any(id(m) in out.own for m in obj["items"]):
+            return obj
+        return {**obj, "items": [_pin_own(m, out, config, file) for m in obj["items"]]}
+    if id(obj) not in out.own:
+        return obj
+    tenant = out.own[id(obj)]
+    if not config.spot.enabled or (tenant is not None and not tenant.spot):
+        return obj
+    pinned, found = apply_spot(obj, config.spot)
+    out.results.extend(r.at(file=file, index=index_of(obj)) for r in found)
+    return pinned
 
 
 def _isolate(
@@ -362,6 +440,7 @@ def _overlays(
         )
         if is_kustomization_file(f)
     ]
+    kustomizations = _base_kustomizations(out, refs, kustomizations, config)
     out.results.extend(patches.check_bases(refs, kustomizations, config.output_dir))
     routes: list[tuple[dict[str, Any], Tenant]] = []
     policies = []
@@ -386,6 +465,25 @@ def _overlays(
         # an overlay of its own: a tenant's `namespace:` would move these into the tenant namespace
         out.add_shared(patches.resources_kustomization([generated_file_name(o) for o in gateway]))
     return out
+
+
+def _base_kustomizations(
+    out: Outcome, refs: list[Base], kustomizations: list[Base], config: TenantsConfig
+) -> list[Base]:
+    """The bases' kustomizations: the user's as they are, the function's own written anew.
+
+    A base folder with no kustomization of the user's gets one from the function, at
+    `<folder>/kustomization.yaml`, listing exactly its base files; one it wrote before is
+    replaced by it (or dropped, with nothing left to list).
+    """
+    from krm_fn.overlays import patches
+
+    own = {id(k.obj) for k in kustomizations if is_own_base_kustomization(k.obj, k.file)}
+    users = [k for k in kustomizations if id(k.obj) not in own]
+    made = patches.missing_kustomizations(refs, users, config.output_dir)
+    out.items = [o for o in out.items if id(o) not in own]
+    out.items.extend(placed(clone(k.obj), k.file, 0) for k in made)
+    return [*users, *made]
 
 
 def _route_overlaps(routes: list[tuple[dict[str, Any], Tenant]], config: TenantsConfig) -> list[Result]:
@@ -414,21 +512,15 @@ def _tenant_copy(
     for patch in tenant.patches:
         if patch.kind == copy.get("kind") and patch.name == metadata_of(base).get("name"):
             # imported here: most specs have no patches, and every call pays for its imports
-            import jsonpatch
-            import jsonpointer
+            from krm_fn.patching import apply_ops
 
             before = clone(copy) if target is not None else None
-            try:
-                copy = jsonpatch.apply_patch(
-                    copy,
-                    list(patch.ops),
-                    in_place=True,  # pragma: no mutate (equivalent: the copy is already the function's own)
-                )
-            except (jsonpatch.JsonPatchException, jsonpointer.JsonPointerException) as exc:
+            copy, failed, why = apply_ops(copy, patch.ops)
+            if failed is not None:
                 return copy, [
                     Result(
-                        f"patch for {patch.kind}/{patch.name} of tenant {tenant.name!r} does not apply: {exc}",
-                        field=f"{patch.field}.patch",
+                        f"patch for {patch.kind}/{patch.name} of tenant {tenant.name!r} does not apply: {why}",
+                        field=f"{patch.field}.patch[{failed}]",
                         resource=config.ref,
                     )
                 ]

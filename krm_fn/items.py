@@ -119,6 +119,9 @@ KNOWN_SCOPES: dict[tuple[str, str], bool] = {
     **{(group, kind): False for group, kinds in _CLUSTER.items() for kind in kinds},
 }
 CRD_GROUP = "apiextensions.k8s.io"
+KUSTOMIZE_GROUP = "kustomize.config.k8s.io"
+# the one file name the function writes a base folder's kustomization under
+BASE_KUSTOMIZATION_FILE = "kustomization.yaml"
 # Tool configuration that travels with manifests but is never a cluster object.
 CONFIG_GROUPS = (
     "kpt.dev",
@@ -266,6 +269,39 @@ def inside(path: str, folder: str) -> bool:
     """Whether the package path `path` lies in `folder` ('.' holds everything)."""
     folder = posixpath.normpath(folder)
     return folder == "." or posixpath.normpath(path).startswith(folder + "/")
+
+
+def placed(obj: dict[str, Any], path: str, index: int) -> dict[str, Any]:
+    """Give a generated item its file and index in the package (both kpt annotation styles)."""
+    notes = obj.setdefault("metadata", {}).setdefault("annotations", {})
+    for key in PATH_ANNOTATIONS:
+        notes[key] = path
+    for key in INDEX_ANNOTATIONS:
+        notes[key] = str(index)
+    return obj
+
+
+def is_own_base_kustomization(obj: Any, path: str) -> bool:
+    """A base folder's `kustomization.yaml` that the function wrote (`output: overlays`).
+
+    A Kustomization labelled `app.kubernetes.io/managed-by: ray-tenants` with no tenant label, in
+    a file of that name: the function keeps it listing exactly the folder's base files. Any
+    other kustomization is the user's, never rewritten.
+    """
+    return (
+        isinstance(obj, Mapping)
+        and posixpath.basename(path) == BASE_KUSTOMIZATION_FILE
+        and obj.get("kind") == "Kustomization"
+        and group_of(obj) == KUSTOMIZE_GROUP
+        and labels(obj).get(MANAGED_BY) == MANAGER
+        and TENANT_LABEL not in labels(obj)
+    )
+
+
+def tenant_folder(file: str, output_dir: str) -> str | None:
+    """The first folder of the package path `file` under `output_dir` (None for a file directly in it)."""
+    parts = posixpath.relpath(posixpath.normpath(file), posixpath.normpath(output_dir)).split("/")
+    return parts[0] if len(parts) > 1 else None
 
 
 def owner_in_package(obj: Mapping[str, Any], output_dir: str) -> str | None:

@@ -13,7 +13,7 @@ import yaml
 
 from krm_fn import yamlio
 from krm_fn.expand import Outcome
-from krm_fn.inputs.function_config import processor
+from krm_fn.inputs.function_config import check_processor, processor
 from krm_fn.items import path_of
 from krm_fn.output import style_sources
 from krm_fn.results import FnError, Result, describe
@@ -25,8 +25,12 @@ RESOURCE_LIST_VERSIONS = (
 )
 
 
-def run(stdin: IO[bytes], stdout: IO[str], stderr: IO[str]) -> int:
-    """Read a ResourceList, run the processor its functionConfig asks for, write a ResourceList."""
+def run(stdin: IO[bytes], stdout: IO[str], stderr: IO[str], *, check: bool = False) -> int:
+    """Read a ResourceList, run the processor its functionConfig asks for, write a ResourceList.
+
+    `check`: the command line asked for the check (`ray-tenants check` as a kpt validator),
+    whatever the functionConfig is, or with none.
+    """
     raw = stdin.read()
     api_version = RESOURCE_LIST_VERSIONS[0]
     items: list[Any] = []
@@ -40,7 +44,7 @@ def run(stdin: IO[bytes], stdout: IO[str], stderr: IO[str]) -> int:
         fn_config = rl.get("functionConfig")
         fn_file = path_of(fn_config) if isinstance(fn_config, Mapping) else ""
         # the expansion, or the check's kpt validator: the table in inputs.function_config decides
-        outcome = processor(fn_config)(items, fn_config, fn_file)
+        outcome = (check_processor() if check else processor(fn_config))(items, fn_config, fn_file)
     except FnError as exc:
         outcome = Outcome(items, exc.results)
     return write(outcome, items, api_version, stdout, stderr, nodes)

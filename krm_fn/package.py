@@ -18,14 +18,15 @@ from krm_fn.config import TenantsConfig, parse_config
 from krm_fn.expand import Outcome, Roles, expand, item_files, members
 from krm_fn.items import (
     GATEWAY_FOLDER,
-    INDEX_ANNOTATIONS,
-    PATH_ANNOTATIONS,
     generated_file_name,
     inside,
+    is_own_base_kustomization,
     meta,
     owner_in_package,
     owner_tenant,
     path_of,
+    placed,
+    tenant_folder,
 )
 from krm_fn.results import ResourceRef, Result
 
@@ -42,16 +43,6 @@ def all_placed(objs: Iterable[Any]) -> bool:
             return False
         seen = True
     return seen
-
-
-def placed(obj: dict[str, Any], path: str, index: int) -> dict[str, Any]:
-    """Give a generated item its file and index in the package (both kpt annotation styles)."""
-    notes = obj.setdefault("metadata", {}).setdefault("annotations", {})
-    for key in PATH_ANNOTATIONS:
-        notes[key] = path
-    for key in INDEX_ANNOTATIONS:
-        notes[key] = str(index)
-    return obj
 
 
 def place(outcome: Outcome, output_dir: str) -> Outcome:
@@ -137,7 +128,11 @@ def package_roles(
     The bases stay in their files beside the copies.
     """
     objs = [o for o in items if isinstance(o, Mapping)]
-    owned = frozenset(id(o) for o in objs if owner_in_package(o, config.output_dir) is not None)
+    owned = frozenset(
+        id(o)
+        for o in objs
+        if owner_in_package(o, config.output_dir) is not None or is_own_base_kustomization(o, path_of(o))
+    )
     config_file = path_of(function_config) if function_config else ""
     tenant_folders = {GATEWAY_FOLDER, *(t.name for t in config.tenants)} | {
         owner for o in objs if (owner := owner_in_package(o, config.output_dir)) is not None
@@ -150,7 +145,7 @@ def package_roles(
         # passed through, never copied. An object directly in it means outputDir is where the
         # bases are; with `outputDir: .` every folder is in it, so only tenants' folders count
         # (a tenant of the spec, or one the function generated for before)
-        folder = _tenant_folder(file, config.output_dir)
+        folder = tenant_folder(file, config.output_dir)
         wrong = folder is None or (config.output_dir == "." and folder not in tenant_folders)
         passed[id(obj)] = _output_dir_holds(obj, file, config).at(file=config_file) if wrong else None
     return Roles(
@@ -159,12 +154,6 @@ def package_roles(
         bases_stay=True,
         results=tuple(_labelled_elsewhere(objs, owned, config)),
     )
-
-
-def _tenant_folder(file: str, output_dir: str) -> str | None:
-    """The first folder of `file` under `output_dir` (None for a file directly in it)."""
-    parts = posixpath.relpath(posixpath.normpath(file), posixpath.normpath(output_dir)).split("/")
-    return parts[0] if len(parts) > 1 else None
 
 
 def _labelled_elsewhere(

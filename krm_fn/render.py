@@ -10,7 +10,6 @@ from collections.abc import Sequence
 from typing import IO
 
 from krm_fn.expand import Outcome
-from krm_fn.inputs.objects import with_lines
 from krm_fn.items import path_of
 from krm_fn.output import dump_stream
 from krm_fn.overlays import is_kustomization_file
@@ -26,18 +25,22 @@ def main(
     stderr: IO[str],
     output: str | None = None,
     out_dir: str | None = None,
+    exclude: Sequence[str] = (),
+    verbose: bool = False,
 ) -> int:
     """Render PATHs for the tenant spec; print the stream (or write the overlays), else exit 1.
 
     `output` overrides the spec's output mode; overlays mode writes under `out_dir` and prints
-    one line per file written or removed.
+    one line per file written or removed. `exclude`: globs of paths not to read in folders;
+    `verbose`: also print the informational findings (files skipped).
     """
     try:
-        outcome, manifests = run(paths, config_file, output, out_dir)
+        outcome, manifests = run(paths, config_file, output, out_dir, exclude)
     except FnError as exc:
         outcome, manifests = Outcome([], exc.results), []
-    for result in with_lines(outcome.results, manifests):
-        stderr.write(result.one_line() + "\n")
+    for result in outcome.results:
+        if verbose or result.severity != "info":
+            stderr.write(result.one_line() + "\n")
     if outcome.failed:
         return 1
     if out_dir is not None and any(path_of(o) for o in outcome.items):

@@ -13,10 +13,10 @@ from pathlib import Path
 from krm_fn.config import parse_config
 from krm_fn.expand import Outcome
 from krm_fn.inputs.function_config import find_tenant_spec
-from krm_fn.inputs.loader import find_files, load_files
-from krm_fn.inputs.objects import Manifest
+from krm_fn.inputs.loader import load_files, walk
+from krm_fn.inputs.objects import Manifest, locate
 from krm_fn.items import same_object
-from krm_fn.overlays import KUSTOMIZATION_FILES
+from krm_fn.overlays import KUSTOMIZATION_FILES, is_kustomization_file
 from krm_fn.package import expand_placed
 from krm_fn.results import FnError, Result
 
@@ -26,11 +26,22 @@ def run(
     config_file: str | None,
     output: str | None = None,
     out_dir: str | None = None,
+    exclude: Sequence[str] = (),
 ) -> tuple[Outcome, list[Manifest]]:
-    """Load, expand, and return the outcome with the loaded manifests (for locating findings)."""
-    manifests, problems = load_files(find_files(paths))
+    """Load, expand, and return the outcome with the loaded manifests (for locating findings).
+
+    `exclude`: globs of paths not to read in the folders given (see `inputs.loader.walk`). YAML
+    that is no Kubernetes object (Helm values, a tool's configuration) is skipped, with a note.
+    """
+    files, notes = walk(paths, exclude)
+    loaded, problems = load_files(files)
     if problems:
         raise FnError(problems)
+    # a kustomization without apiVersion is the overlays' business: kept, never printed
+    foreign = [m for m in loaded if m.is_foreign and not is_kustomization_file(m.file)]
+    notes.extend(m.skipped() for m in foreign)
+    skipped = {id(m) for m in foreign}
+    manifests = [m for m in loaded if id(m) not in skipped]
     if config_file is not None:
         config_docs, problems = load_files([config_file])
         if problems:
@@ -38,7 +49,10 @@ def run(
         spec = find_tenant_spec(config_docs, config_file)
     else:
         spec = find_tenant_spec(manifests)
-    config = parse_config(spec.data, spec.file)
+    try:
+        config = parse_config(spec.data, spec.file)
+    except FnError as exc:
+        raise FnError(locate(exc.results, [spec])) from None
     if output is not None:
         config = config._replace(output=output)
     inputs = [m for m in manifests if not (isinstance(m.data, dict) and same_object(m.data, spec.data))]
@@ -59,7 +73,8 @@ def run(
     # a stream of files, never a kpt package, whatever annotations the objects carry
     outcome = expand_placed([m.data for m in inputs], config, spec.data, files, kpt=False)
     # findings about the spec point at the file it came from
-    outcome.results = [r.at(file=spec.file) if r.resource == config.ref else r for r in outcome.results]
+    about_spec = [r.at(file=spec.file) if r.resource == config.ref else r for r in outcome.results]
+    outcome.results = [*notes, *locate(about_spec, [*manifests, spec])]
     return outcome, manifests
 
 

@@ -31,7 +31,14 @@ from typing import Any
 import yaml
 
 from krm_fn import yamlio
-from krm_fn.items import GATEWAY_FOLDER, generated_file_name, is_generated_object, owner_tenant
+from krm_fn.items import (
+    BASE_KUSTOMIZATION_FILE,
+    GATEWAY_FOLDER,
+    generated_file_name,
+    is_generated_object,
+    is_own_base_kustomization,
+    owner_tenant,
+)
 from krm_fn.results import FnError, Result
 
 YAML_SUFFIXES = (".yaml", ".yml")
@@ -138,12 +145,17 @@ class _Plan:
 
 
 def write_files(
-    out_dir: str | Path, files: Mapping[Path, str], edits: Mapping[Path, Edit] | None = None
+    out_dir: str | Path,
+    files: Mapping[Path, str],
+    edits: Mapping[Path, Edit] | None = None,
+    bases: Mapping[Path, str] | None = None,
 ) -> list[str]:
     """Write `files` (each `<out_dir>/<tenant>/<name>` -> its text) and prune the function's stale files.
 
     `edits` change generated documents in files elsewhere, in place (see Edit); a file left with
-    no document is removed. Returns one line per change (`wrote overlays/a/kustomization.yaml`,
+    no document is removed. `bases` are the base folders' kustomizations the function writes
+    (`<folder>/kustomization.yaml` -> its text), checked and written with the rest: only where
+    none is, or over its own. Returns one line per change (`wrote overlays/a/kustomization.yaml`,
     `removed ...`). Raises FnError having written nothing when a target is not the function's to
     write, and when a write fails (disk full, file too large, permission), with every previous
     file left as it was.
@@ -151,6 +163,7 @@ def write_files(
     plan = _plan(Path(out_dir), files)
     if edits:
         _plan_edits(plan, edits)
+    _plan_base_kustomizations(plan, bases or {})
     if plan.problems:
         raise FnError(plan.problems)
     changes = _commit(plan)
@@ -252,6 +265,43 @@ def _plan(root: Path, files: Mapping[Path, str]) -> _Plan:
             t for folder in dict.fromkeys(p.parent for p in targets) for t in _children(folder) if _is_temp(t)
         )
     return plan
+
+
+def _plan_base_kustomizations(plan: _Plan, files: Mapping[Path, str]) -> None:
+    """Add the base folders' kustomizations to the plan, or the reason each may not be written.
+
+    The folder must be a real one that exists (it holds the bases); the file is new, or a regular
+    file holding only the function's own base kustomization (krm_fn.items), never a link; and no
+    other kustomization of the user's sits beside it.
+    """
+    umask = _umask()
+    for path, text in sorted(files.items()):
+        shown = path.as_posix()
+        if path.name != BASE_KUSTOMIZATION_FILE or not _is_real_dir(path.parent):
+            plan.problems.append(Result("is not a kustomization.yaml in a base folder", file=shown))
+            continue
+        try:
+            st = os.lstat(path)
+        except FileNotFoundError:
+            plan.writes[path] = text
+            plan.modes[path] = 0o666 & ~umask
+            continue
+        except OSError as exc:
+            plan.problems.append(Result(f"cannot read: {exc.strerror}", file=shown))
+            continue
+        objs = _objects(path) if stat.S_ISREG(st.st_mode) else []
+        if not (objs and all(is_own_base_kustomization(o, path.name) for o in objs)):
+            plan.problems.append(
+                Result(
+                    "exists and is not the base kustomization ray-tenants writes (a Kustomization "
+                    "labelled app.kubernetes.io/managed-by: ray-tenants): it is never overwritten",
+                    file=shown,
+                )
+            )
+        elif path.read_text(encoding="utf-8") != text:
+            plan.writes[path] = text
+            plan.modes[path] = stat.S_IMODE(st.st_mode)
+    plan.problems.extend(_kustomization_clashes(files))
 
 
 def _plan_edits(plan: _Plan, edits: Mapping[Path, Edit]) -> None:

@@ -87,7 +87,8 @@ def test_render_diagnostics_name_file_line_object_and_field(tmp_path: Path) -> N
     )
     assert (code, out) == (1, "")
     assert err.startswith(
-        f"{tmp_path / 'vs.yaml'}:3: VirtualService/dash spec.http[0].route[0].destination.host: routes to 'elsewhere'"
+        # the line of the field itself (the destination), not of the object or document
+        f"{tmp_path / 'vs.yaml'}:12: VirtualService/dash spec.http[0].route[0].destination.host: routes to 'elsewhere'"
     )
 
 
@@ -181,5 +182,6 @@ def test_render_warns_about_a_node_pool_for_a_group_no_workload_has(tmp_path: Pa
     assert code == 0 and "kind: RayCluster" in out
     assert (
         err
-        == f"{spec}: RayTenants/t spec.spot.nodePools.gpuu: warning: no worker group is named 'gpuu'; this pool is never used\n"
+        == f"{spec}:7: RayTenants/t spec.spot.nodePools.gpuu: warning: no worker group is named 'gpuu'; this pool is never used "
+        "(worker groups: 'cpu', 'gpu'; did you mean 'gpu'?)\n"
     )

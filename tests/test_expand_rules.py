@@ -13,11 +13,17 @@ import pytest
 from krm_fn.config import parse_config
 from krm_fn.expand import Roles, expand
 from krm_fn.results import ResourceRef, Result
+from tests.conftest import DEFAULT_ISOLATION
 from tests.test_expand import config, ray_cluster, virtual_service
 
 LABELS = {"app.kubernetes.io/managed-by": "ray-tenants", "fn.ray-tenants.dev/tenant": "a"}
 CONFIG_REF = ResourceRef("fn.ray-tenants.dev/v1alpha1", "RayTenants", "t")
 POOL = {"cpu": "pool-a"}
+
+
+def isolation(tenant: str) -> list[tuple[str, str | None]]:
+    """What a tenant with a Ray workload gets beside its copies, by default."""
+    return [(kind, tenant) for kind, _ in DEFAULT_ISOLATION]
 
 
 def a_list(*objects: Any) -> dict[str, Any]:
@@ -30,7 +36,7 @@ def without_isolation(items: list[Any]) -> list[Any]:
 
 
 def kinds_and_namespaces(items: list[dict[str, Any]]) -> list[tuple[Any, Any]]:
-    return [(i.get("kind"), (i.get("metadata") or {}).get("namespace")) for i in without_isolation(items)]
+    return [(i.get("kind"), (i.get("metadata") or {}).get("namespace")) for i in items]
 
 
 def pinned_to(pool: str) -> dict[str, Any]:
@@ -93,9 +99,11 @@ def test_a_list_in_a_stream_is_its_objects_each_copied_per_tenant() -> None:
         ("Namespace", None),
         ("RayCluster", "a"),
         ("VirtualService", "a"),
+        *isolation("a"),
         ("Namespace", None),
         ("RayCluster", "b"),
         ("VirtualService", "b"),
+        *isolation("b"),
     ]
     vs = out.items[3]
     assert vs["spec"]["http"][1]["route"] == [
@@ -192,12 +200,13 @@ def test_roles_drop_owned_items_report_passed_ones_and_keep_the_bases() -> None:
         ("Namespace", None),
         ("RayCluster", "a"),
         ("VirtualService", "a"),
+        *isolation("a"),
     ]
 
 
 def test_roles_without_bases_staying_replace_the_bases_with_copies() -> None:
     out = expand([ray_cluster()], config("a"), roles=Roles(frozenset(), {}, False))
-    assert kinds_and_namespaces(out.items) == [("Namespace", None), ("RayCluster", "a")]
+    assert kinds_and_namespaces(out.items) == [("Namespace", None), ("RayCluster", "a"), *isolation("a")]
 
 
 def test_a_configmap_function_config_among_the_items_is_neither_copied_nor_dropped() -> None:
@@ -209,7 +218,12 @@ def test_a_configmap_function_config_among_the_items_is_neither_copied_nor_dropp
     }
     out = expand([ray_cluster(), fn_config], parse_config(fn_config), fn_config)
     assert out.results == []
-    assert kinds_and_namespaces(out.items) == [("ConfigMap", None), ("Namespace", None), ("RayCluster", "a")]
+    assert kinds_and_namespaces(out.items) == [
+        ("ConfigMap", None),
+        ("Namespace", None),
+        ("RayCluster", "a"),
+        *isolation("a"),
+    ]
 
 
 # --- kinds of unknown scope ---------------------------------------------------------------------
@@ -350,10 +364,12 @@ def test_a_patch_that_makes_a_routed_spec_unreadable_is_refused() -> None:
 
 def test_a_patch_that_does_not_apply_is_an_error_on_the_tenants_patch() -> None:
     out = patched(ray_cluster(), {"op": "remove", "path": "/spec/nope"})
+    # the op that failed, and what the base holds where it looked
     assert out.results == [
         patch_error(
-            "patch for RayCluster/ray of tenant 'a' does not apply: can't remove a non-existent object 'nope'"
-        )
+            "patch for RayCluster/ray of tenant 'a' does not apply: remove failed at /spec/nope: "
+            "/spec has no field 'nope' (it has 'headGroupSpec', 'workerGroupSpecs')"
+        )._replace(field="spec.tenants[0].patches[0].patch[0]")
     ]
 
 
@@ -398,21 +414,23 @@ SPEC_WITH_WARNINGS = {
 def test_the_specs_warnings_come_first_then_every_finding_of_the_expansion() -> None:
     out = expand([ray_cluster(), virtual_service()], parse_config(SPEC_WITH_WARNINGS), SPEC_WITH_WARNINGS)
     pool = "spec.spot.nodePools.gpu"
+    # every finding about the spec names its file, known from its kpt annotation
     assert out.results == [
         Result(
             "worker group 'gpu' is not in spec.spot.groups: this pool is never used",
             "warning",
             CONFIG_REF,
             pool,
+            "tenants.yaml",
         ),
         Result(
             "target Secret/s matches no base object (bases: RayCluster/ray, VirtualService/dash)",
             resource=CONFIG_REF,
             field="spec.tenants[0].patches[0].target",
+            file="tenants.yaml",
         ),
-        # the spec's file is known from its kpt annotation
         Result(
-            "no worker group is named 'gpu'; this pool is never used",
+            "no worker group is named 'gpu'; this pool is never used (worker groups: 'cpu')",
             "warning",
             CONFIG_REF,
             pool,
@@ -481,6 +499,7 @@ def test_an_items_file_is_the_callers_source_else_its_kpt_annotation() -> None:
 
 # --- output: overlays ----------------------------------------------------------------------------
 
+
 BASE_KUSTOMIZATION = {
     "apiVersion": "kustomize.config.k8s.io/v1beta1",
     "kind": "Kustomization",
@@ -529,11 +548,11 @@ def test_overlays_are_not_computed_from_a_copy_that_failed_and_the_finding_names
     assert [i["kind"] for i in without_isolation(out.items)] == ["Kustomization", "Namespace"]
 
 
-def test_overlays_need_the_base_folders_kustomization() -> None:
+def test_overlays_give_a_base_folder_without_a_kustomization_one() -> None:
     out = expand([ray_cluster()], config("a", output="overlays"), sources=["base/rc.yaml"])
-    assert [(r.file, r.message.split(":")[0]) for r in out.results] == [
-        ("base/rc.yaml", "base/ has no kustomization.yaml")
-    ]
+    assert out.results == []
+    names = [(i["kind"], (i.get("metadata") or {}).get("name")) for i in without_isolation(out.items)]
+    assert names == [("Kustomization", "base"), ("Namespace", "a"), ("Kustomization", "a")]
 
 
 def test_an_item_that_is_not_an_object_has_no_file_unless_the_caller_names_one() -> None:
@@ -553,12 +572,13 @@ def test_a_kept_list_holds_bases_the_tenants_get_copies_of() -> None:
         ("Namespace", None),
         ("RayCluster", "a"),
         ("VirtualService", "a"),
+        *isolation("a"),
     ]
     assert worker_pod(out.items[2]) == pinned_to("p")
 
 
 UNUSED_POOL = Result(
-    "no worker group is named 'gpu'; this pool is never used",
+    "no worker group is named 'gpu'; this pool is never used (worker groups: 'cpu')",
     "warning",
     CONFIG_REF,
     "spec.spot.nodePools.gpu",

@@ -108,6 +108,7 @@ UNSATISFIABLE = [
 @pytest.mark.parametrize("exprs", SATISFIABLE)
 def test_a_witness_satisfies_every_expression(exprs: list[dict[str, Any]]) -> None:
     found = witness(exprs)
+    assert found is not NO_WITNESS
     assert not isinstance(found, NoWitness)
     assert all(matches(found, x) for x in exprs), found
 

@@ -8,26 +8,38 @@ with a tenant spec, over what the inputs expand to) and their findings located i
 
 from __future__ import annotations
 
-import re
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from krm_fn import ray, routing, spot
 from krm_fn.check.drift import check_drift
 from krm_fn.check.options import Options
-from krm_fn.check.report import Report
+from krm_fn.check.report import Report, findings
 from krm_fn.check.schemas import CrdSchemas, FieldPath, Finding, SchemaChecker, resolve_version
 from krm_fn.config import KIND, TenantsConfig, parse_config
-from krm_fn.inputs.function_config import is_tenant_spec, tenant_specs
-from krm_fn.inputs.objects import Manifest
+from krm_fn.expand import Outcome, own_tenant
+from krm_fn.inputs.function_config import tenant_specs
+from krm_fn.inputs.objects import Manifest, locate
 from krm_fn.isolation import verify as isolation
-from krm_fn.items import CRD_GROUP, clone, is_tool_config, meta, owner_tenant, same_object
+from krm_fn.items import (
+    CRD_GROUP,
+    clone,
+    declared_scopes,
+    is_base,
+    is_copyable,
+    is_tool_config,
+    meta,
+    owner_tenant,
+    placed,
+    same_object,
+)
+from krm_fn.overlays import is_kustomization_file
 from krm_fn.package import all_placed, expand_placed
 from krm_fn.results import FnError, ResourceRef, Result
 from krm_fn.spot import SpotSpec
-
-_FIELD_PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
 
 
 @dataclass(frozen=True)
@@ -37,6 +49,14 @@ class Target:
     obj: Mapping[str, Any]
     doc: Manifest
     ref: ResourceRef
+    # a user's own Ray workload that passes through the expansion, and its tenant (see own_targets)
+    own: bool = False
+    tenant: str | None = None
+
+    @property
+    def tenant_name(self) -> str | None:
+        """The tenant whose placement the object must carry: its own, or the one it was generated for."""
+        return self.tenant if self.own else owner_tenant(self.obj)
 
     def result(self, message: str, path: FieldPath = (), severity: str = "error") -> Result:
         return self.doc.result(message, path, severity, self.ref)
@@ -84,7 +104,12 @@ def check(docs: Sequence[Manifest], options: Options) -> Report:
     ]
     generated: list[Target] = []
     if config is not None and spec_doc is not None:
-        generated = _expand(inputs, spec_doc, config, report)
+        hydrated = hydrated_stream(inputs, objects, config)
+        generated = (
+            hydrated
+            if hydrated is not None
+            else _expand([*inputs, *kustomizations(docs)], spec_doc, config, report, options.root)
+        )
 
     if "schema" in options.select:
         _check_schemas(objects, generated, version, options, report)
@@ -94,7 +119,7 @@ def check(docs: Sequence[Manifest], options: Options) -> Report:
             _check_isolation(objects, generated, config, report)
     if "drift" in options.select and config is not None and spec_doc is not None and not report.failed:
         check_drift(docs, inputs, spec_doc, config, options, report)
-    report.results.sort(key=lambda r: (r.file, r.line or 0))
+    report.results = findings(report.results)
     return report
 
 
@@ -113,9 +138,7 @@ def _not_objects(docs: Sequence[Manifest]) -> list[Result]:
                 )
             )
         else:
-            out.append(
-                doc.result("not a Kubernetes object (no apiVersion and kind): skipped", severity="info")
-            )
+            out.append(doc.skipped())
     return out
 
 
@@ -138,21 +161,27 @@ def _tenant_spec(
     try:
         return spec_doc, parse_config(spec_doc.data, spec_doc.file)
     except FnError as exc:
-        report.results.extend(_locate(r, [spec_doc]) for r in exc.results)
+        report.results.extend(locate(exc.results, [spec_doc]))
         return spec_doc, None
 
 
 def _expand(
-    inputs: Sequence[Manifest], spec_doc: Manifest, config: TenantsConfig, report: Report
+    inputs: Sequence[Manifest],
+    spec_doc: Manifest,
+    config: TenantsConfig,
+    report: Report,
+    root: Path | None = None,
 ) -> list[Target]:
     """The tenant copies (or, without tenants, the pinned objects), located at their bases."""
     items = [clone(d.data) for d in inputs]
-    outcome = expand_placed(items, config, spec_doc.data, [d.file for d in inputs], kpt=all_placed(items))
-    for result in outcome.results:
-        if result.resource is not None and is_tenant_spec(result.resource.to_krm()):
-            # a finding about the spec (a tenant's patch) belongs in the spec's file, not the base's
-            result = result.replace(file=spec_doc.file, line=None)
-        report.results.append(_locate(result, [*inputs, spec_doc]))
+    given = as_package(items, inputs, root)
+    sources = None if given else [d.file for d in inputs]
+    outcome = expand_placed(items, config, spec_doc.data, sources, kpt=all_placed(items))
+    # a finding about the spec carries the file the expansion knows it by (none for a file given
+    # with --config): here it is the spec's; a package path is the file as it was given
+    found = [r.replace(file=given.get(r.file, r.file)) for r in outcome.results]
+    found = [r.at(file=spec_doc.file) if r.resource == config.ref else r for r in found]
+    report.results.extend(locate(found, [*inputs, spec_doc]))
     if outcome.failed:
         return []
     # an object whose kind or name is not a string (passed through, never copied) names no base
@@ -174,7 +203,90 @@ def _expand(
             else spec_doc
         )
         out.append(Target(obj, doc, ResourceRef.of(obj)))
-    return out
+    return [*out, *own_targets(inputs, items, outcome)]
+
+
+def as_package(
+    items: Sequence[dict[str, Any]], inputs: Sequence[Manifest], root: Path | None
+) -> dict[str, str]:
+    """Give the items their kpt paths when they are the files of the kpt package at `root`.
+
+    kpt runs the function on such a package, so the check expands it as kpt does (a user's own
+    files in `<outputDir>/<tenant>/` pass through, never copied). Returns each package path with
+    the file as it was given; empty, the items untouched, for anything else.
+    """
+    if root is None or not (root / "Kptfile").is_file():
+        return {}
+    paths = {}
+    for doc in inputs:
+        path = Path(os.path.abspath(doc.file)) if doc.file and doc.file != "-" else None
+        if path is None or root.resolve() not in path.resolve().parents:
+            return {}
+        paths[doc.file] = path.resolve().relative_to(root.resolve()).as_posix()
+    for item, doc in zip(items, inputs, strict=True):
+        placed(item, paths[doc.file], doc.index or 0)
+    return {rel: file for file, rel in paths.items()}
+
+
+def own_targets(inputs: Sequence[Manifest], items: Sequence[Any], outcome: Outcome) -> list[Target]:
+    """The Ray workloads of a tenant's own that the expansion passes through, as they are on disk.
+
+    The expansion pins them with their tenant's placement (krm_fn.expand.own_tenant says whose
+    they are), so one that lacks it is what `render` would change: the policy judges it as it is.
+    """
+    docs = {id(item): doc for item, doc in zip(items, inputs, strict=True)}
+    return [
+        Target(doc.data, doc, doc.ref, own=True, tenant=tenant.name if tenant else None)
+        for key, tenant in outcome.own.items()
+        if (doc := docs.get(key)) is not None
+    ]
+
+
+def kustomizations(docs: Sequence[Manifest]) -> list[Manifest]:
+    """The kustomization files written without apiVersion and kind, as kustomize accepts them.
+
+    They are no objects to check, but the overlays mode reads the bases' folders through them,
+    as `render` does.
+    """
+    return [d for d in docs if not d.is_object and isinstance(d.data, dict) and is_kustomization_file(d.file)]
+
+
+def hydrated_stream(
+    inputs: Sequence[Manifest], objects: Sequence[Manifest], config: TenantsConfig
+) -> list[Target] | None:
+    """The Ray workloads of tenants' own when the objects are a hydrated stream, else None.
+
+    A stream of generated objects (`ray-tenants render ... | ray-tenants check --config spec -`)
+    holds no base: nothing is expanded, and every object is judged as it is (with_hydrated).
+    """
+    if not any(owner_tenant(d.data) is not None for d in objects):
+        return None
+    declared = {**declared_scopes(d.data for d in inputs), **config.kind_scopes}
+    if any(is_base(d.data, declared) and own_tenant(d.data, config) is None for d in inputs):
+        return None
+    return [
+        Target(d.data, d, d.ref, own=True, tenant=t.name if (t := own_tenant(d.data, config)) else None)
+        for d in inputs
+        if ray.is_ray_workload(d.data) and is_copyable(d.data)
+    ]
+
+
+def with_hydrated(
+    generated: Sequence[Target], objects: Sequence[Manifest], config: TenantsConfig
+) -> list[Target]:
+    """The targets, where generated objects are among the inputs (a hydrated stream) those instead.
+
+    What is on disk or in the stream is what a cluster gets: the policy holds on it, whether or
+    not the bases that generate it are given. An expanded copy of the same object is left out, so
+    no route is compared with its own copy. Objects of a tenant the spec no longer has are stale,
+    and a second copy of one object is a duplicate: drift's to report.
+    """
+    tenants = {t.name for t in config.tenants}
+    found: dict[tuple[object, object, object], Target] = {}
+    for d in objects:
+        if owner_tenant(d.data) in tenants:
+            found.setdefault(_identity(d.data), Target(d.data, d, d.ref))
+    return [*(t for t in generated if t.own or _identity(t.obj) not in found), *found.values()]
 
 
 def _check_schemas(
@@ -202,7 +314,7 @@ def _check_schemas(
         report.results.extend(_notes(doc.result, verdict.notes, noted))
         if verdict.unchecked:
             _note_unchecked(unchecked, doc, doc.data, verdict.unchecked)
-    for target in generated:
+    for target in (t for t in generated if not t.own):  # a user's own object is checked as itself
         # a finding the base already has is reported once, on the base, not once per tenant
         verdict = checker.check(target.obj)
         seen = own.get(id(target.doc), set())
@@ -214,7 +326,7 @@ def _check_schemas(
         report.results.append(
             doc.result(
                 f"no CRD for {kind} ({api}) among the inputs: {count} object(s) validated for "
-                f"{what}; pass the CRD with --crd FILE to validate the rest",
+                f"{what}; {options.add_crd} to validate the rest",
                 severity="info",
             )
         )
@@ -250,13 +362,13 @@ def _check_policy(
 ) -> None:
     if spec_doc is not None and not (config is not None and not config.tenants):
         # bases are templates: what they expand to is checked, not the bases themselves
-        targets = list(generated)
+        targets = with_hydrated(generated, objects, config) if config else list(generated)
     else:
         # without tenants (Spot only) the inputs are the manifests themselves, not templates:
         # what render would change in them is a finding
         targets = [Target(d.data, d, d.ref) for d in objects if not is_tool_config(d.data)]
     # generated routes carry the port their base routes the dashboard on, as the expansion reads it
-    bases = list({id(t.doc): t.doc.data for t in generated}.values())
+    bases = list({id(t.doc): t.doc.data for t in generated if not t.own}.values())
     ports = routing.dashboard_ports(
         [b for b in bases if routing.is_virtual_service(b)], [b for b in bases if ray.is_ray_workload(b)]
     )
@@ -273,9 +385,9 @@ def _check_policy(
         if ray.is_ray_workload(t.obj):
             if config is None:
                 report.results.extend(check_spot(t, None))
-            elif config.spot.enabled and owner_tenant(t.obj) not in opted_out:
+            elif config.spot.enabled and t.tenant_name not in opted_out:
                 report.results.extend(check_spot(t, config.spot))
-            if not (config is not None and config.spot.enabled and owner_tenant(t.obj) not in opted_out):
+            if not (config is not None and config.spot.enabled and t.tenant_name not in opted_out):
                 # where the Spot engine ran, the expansion already gave its head warning
                 report.results.extend(check_head(t, config.spot if config else None))
             report.results.extend(check_name(t))
@@ -320,19 +432,3 @@ def _check_isolation(
 
 def _identity(obj: Mapping[str, Any]) -> tuple[object, object, object]:
     return obj.get("kind"), meta(obj).get("namespace"), meta(obj).get("name")
-
-
-def _locate(result: Result, docs: Sequence[Manifest]) -> Result:
-    """Add the line of the finding's field, where its file and object are among `docs`."""
-    if result.line is not None:
-        return result
-    ref = result.resource
-    for doc in docs:
-        if doc.file == result.file and (ref is None or (doc.ref.kind, doc.ref.name) == (ref.kind, ref.name)):
-            return result.replace(line=doc.line_of(parse_field(result.field)))
-    return result
-
-
-def parse_field(text: str) -> tuple[str | int, ...]:
-    """`spec.tenants[0].name` as a path."""
-    return tuple(int(i) if i else k for k, i in _FIELD_PART.findall(text))

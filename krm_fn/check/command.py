@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import IO
 
 from krm_fn.check.checker import check
-from krm_fn.check.options import CHECKS, Options
-from krm_fn.check.report import exit_code, summary, write_lines
+from krm_fn.check.options import CHECKS, Options, exclude_words
+from krm_fn.check.report import exit_code, findings, summary, write_lines
 from krm_fn.inputs.function_config import find_tenant_spec, is_tenant_spec
 from krm_fn.inputs.loader import load_files, load_paths
 from krm_fn.inputs.objects import Manifest
@@ -29,6 +29,7 @@ def main(
     select: str = ",".join(CHECKS),
     fix: bool = False,
     verbose: bool = False,
+    exclude: Sequence[str] = (),
 ) -> int:
     """`ray-tenants check PATH...`: print one line per finding; return the exit code."""
     selected = frozenset(s.strip() for s in select.split(",") if s.strip())
@@ -42,8 +43,8 @@ def main(
             "give the files or folders instead\n"
         )
         return 2
-    docs, problems = load_paths(paths)
-    crd_docs, crd_problems = load_paths(crds)
+    docs, problems = load_paths(paths, exclude)
+    crd_docs, crd_problems = load_paths(crds, exclude)
     problems.extend(crd_problems)
     config_doc = _config(config, problems)
     root = _root(config, docs, paths)
@@ -54,19 +55,20 @@ def main(
         crds=crd_docs,
         config=config_doc,
         root=root,
-        regenerate=_regenerate(config, paths, root),
+        regenerate=_regenerate(config, paths, root, exclude),
         fix=fix,
         paths=paths,
         config_file=config,
+        exclude=exclude,
     )
     outcome = check(docs, options)
-    results = [*problems, *outcome.results]
+    results = findings([*problems, *outcome.results])
     write_lines(results, stdout, verbose)
     # what --fix wrote, one line per file, as formatters say it; and exit 1, as they do
     for change in outcome.written:
         stdout.write(change + "\n")
     if any(r.severity != "info" for r in results) or outcome.written:
-        files = len({d.file for d in docs} | {r.file for r in problems if r.file})
+        files = len({d.file for d in docs} | {r.file for r in problems if r.file and r.severity != "info"})
         stderr.write(f"ray-tenants check: {summary(results, files, outcome.written)}\n")
     return max(exit_code(results), 1 if outcome.written else 0)
 
@@ -104,10 +106,10 @@ def _root(config_file: str | None, docs: Sequence[Manifest], paths: Sequence[str
     return common
 
 
-def _regenerate(config: str | None, paths: Sequence[str], root: Path) -> str:
+def _regenerate(config: str | None, paths: Sequence[str], root: Path, exclude: Sequence[str]) -> str:
     if (root / "Kptfile").is_file():
         return f"kpt fn render {shlex.quote(str(root))}"
     words = ["ray-tenants", "check", "--select", "drift", "--fix"]
     if config:
         words += ["--config", config]
-    return shlex.join([*words, *paths])
+    return shlex.join([*words, *exclude_words(exclude), *paths])

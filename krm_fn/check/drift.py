@@ -10,11 +10,12 @@ from pathlib import Path
 from typing import Any
 
 from krm_fn import standalone, writer, yamlio
-from krm_fn.check.options import Options
+from krm_fn.check.options import Options, exclude_words
 from krm_fn.check.report import Report
 from krm_fn.config import TenantsConfig
 from krm_fn.inputs.loader import load_paths
 from krm_fn.inputs.objects import Manifest
+from krm_fn.isolation.generate import is_isolation_object
 from krm_fn.items import (
     clone,
     index_of,
@@ -387,7 +388,7 @@ def _no_bases(have: Sequence[Manifest], spec_doc: Manifest, fix: bool) -> Result
         {
             f"{d.data.get('kind')}/{meta(d.data).get('name')}"
             for d in have
-            if d.data.get("kind") != "Namespace"
+            if d.data.get("kind") != "Namespace" and not is_isolation_object(d.data)
         }
     )
     which = f" (the generated objects are copies of {', '.join(copies)})" if copies else ""
@@ -422,11 +423,12 @@ def _check_overlay_drift(
     """Overlay folders on disk against the files `ray-tenants render --output overlays` writes now."""
     out_dir = os.path.relpath(root / config.output_dir)
     words = ["ray-tenants", "render", "--output", "overlays", "--out", out_dir]
-    command = shlex.join(
-        [*words, *(["--config", options.config_file] if options.config_file else []), *options.paths]
-    )
+    words += ["--config", options.config_file] if options.config_file else []
+    command = shlex.join([*words, *exclude_words(options.exclude), *options.paths])
     try:
-        outcome, _ = standalone.run(list(options.paths), options.config_file, "overlays", out_dir)
+        outcome, _ = standalone.run(
+            list(options.paths), options.config_file, "overlays", out_dir, options.exclude
+        )
     except FnError as exc:
         report.results.extend(exc.results)
         return

@@ -27,3 +27,12 @@ class Options:
     config_file: str | None = None
     regenerate: str = "kpt fn render"
     fix: bool = False
+    # how a user gives the check a CRD it lacks, as the front end can take one
+    add_crd: str = "pass the CRD with --crd FILE"
+    # globs of paths not read in the folders given (--exclude)
+    exclude: Sequence[str] = ()
+
+
+def exclude_words(exclude: Sequence[str]) -> list[str]:
+    """`--exclude GLOB` for each glob, as the command to run again must say them."""
+    return [word for glob in exclude for word in ("--exclude", glob)]

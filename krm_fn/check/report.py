@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import IO
 
@@ -19,6 +19,18 @@ class Report:
     @property
     def failed(self) -> bool:
         return any(r.is_error for r in self.results)
+
+
+def findings(results: Iterable[Result]) -> list[Result]:
+    """Each finding once, sorted by file and line (stable: equal places keep their order).
+
+    Two steps can find the same problem (a file that is not YAML is met by the loader and again by
+    the overlay drift, which loads the paths as `render` does): what prints the same line is one.
+    """
+    unique: dict[str, Result] = {}
+    for result in results:
+        unique.setdefault(result.one_line(), result)
+    return sorted(unique.values(), key=lambda r: (r.file, r.line or 0))
 
 
 def write_lines(results: Sequence[Result], out: IO[str], verbose: bool = False) -> None:

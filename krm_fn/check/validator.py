@@ -10,10 +10,14 @@ from krm_fn.check.checker import check
 from krm_fn.check.options import CHECKS, Options
 from krm_fn.config import API_VERSION
 from krm_fn.expand import Outcome
+from krm_fn.inputs.function_config import is_tenant_spec
 from krm_fn.inputs.loader import from_items
+from krm_fn.inputs.objects import Manifest
 from krm_fn.results import FnError, ResourceRef, Result, describe
 
 CHECK_FIELDS = ("kubernetesVersion", "strict", "select")
+# kpt passes a validator no files of its own: a CRD is one of the package's
+ADD_CRD = "add its CustomResourceDefinition to the package"
 
 
 def parse_options(fn_config: Mapping[str, Any], file: str = "") -> Options:
@@ -56,11 +60,20 @@ def parse_options(fn_config: Mapping[str, Any], file: str = "") -> Options:
         select = list(CHECKS)
     if problems:
         raise FnError(r.at(ref, file) for r in problems)
-    return Options(kubernetes_version=version, strict=strict, select=frozenset(select))
+    return Options(kubernetes_version=version, strict=strict, select=frozenset(select), add_crd=ADD_CRD)
 
 
-def validate_items(items: Sequence[Any], fn_config: Mapping[str, Any], file: str = "") -> Outcome:
-    """Check the items; the outcome holds them unchanged, with the findings as results."""
-    options = parse_options(fn_config, file)
+def validate_items(items: Sequence[Any], fn_config: Mapping[str, Any] | None, file: str = "") -> Outcome:
+    """Check the items; the outcome holds them unchanged, with the findings as results.
+
+    With no functionConfig (`exec: ray-tenants check` without configPath) every check runs with
+    its defaults; a tenant spec as the functionConfig is the spec the package is checked against.
+    """
+    if not fn_config:
+        options = Options(add_crd=ADD_CRD)
+    elif is_tenant_spec(fn_config):
+        options = Options(config=Manifest(fn_config, file), add_crd=ADD_CRD)
+    else:
+        options = parse_options(fn_config, file)
     found = check(from_items(items), options)
     return Outcome(list(items), found.results)

@@ -22,11 +22,12 @@ if TYPE_CHECKING:
 
 CHECK_KIND = "RayTenantsCheck"
 EXPANSION = "krm_fn.package:expand_package"
+VALIDATOR = "krm_fn.check.validator:validate_items"
 # (API group, kind) -> "module:function" taking (items, functionConfig, its file) to an Outcome
 PROCESSORS: Mapping[tuple[str, str], str] = {
     (API_GROUP, KIND): EXPANSION,
     ("", "ConfigMap"): EXPANSION,
-    (API_GROUP, CHECK_KIND): "krm_fn.check.validator:validate_items",
+    (API_GROUP, CHECK_KIND): VALIDATOR,
 }
 
 Processor = Callable[[Sequence[Any], Mapping[str, Any] | None, str], "Outcome"]
@@ -51,7 +52,16 @@ def processor_name(fn_config: object) -> str:
 
 def processor(fn_config: object) -> Processor:
     """The processor function for a functionConfig, its module imported now."""
-    module, _, function = processor_name(fn_config).partition(":")
+    return _load(processor_name(fn_config))
+
+
+def check_processor() -> Processor:
+    """The check's kpt validator, whatever the functionConfig (`exec: ray-tenants check`)."""
+    return _load(VALIDATOR)
+
+
+def _load(name: str) -> Processor:
+    module, _, function = name.partition(":")
     return cast(Processor, getattr(importlib.import_module(module), function))
 
 

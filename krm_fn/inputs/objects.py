@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -9,6 +10,8 @@ import yaml
 
 from krm_fn.ray import dotted
 from krm_fn.results import ResourceRef, Result
+
+_FIELD_PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
 
 
 class Manifest:
@@ -58,6 +61,18 @@ class Manifest:
         )
 
     @property
+    def is_foreign(self) -> bool:
+        """YAML that is no Kubernetes object at all (Helm values, a tool's configuration): no mapping,
+        or one with neither apiVersion nor kind."""
+        return not isinstance(self.data, Mapping) or (
+            "apiVersion" not in self.data and "kind" not in self.data
+        )
+
+    def skipped(self) -> Result:
+        """The info finding that says this document, being foreign, was skipped."""
+        return self.result("not a Kubernetes object (no apiVersion and kind): skipped", severity="info")
+
+    @property
     def ref(self) -> ResourceRef:
         """The object's identity (empty for a document that is no mapping)."""
         return ResourceRef.of(self.data) if isinstance(self.data, Mapping) else ResourceRef("", "", "")
@@ -99,17 +114,31 @@ class Manifest:
         )
 
 
-def with_lines(results: Iterable[Result], manifests: Sequence[Manifest]) -> list[Result]:
-    """Add the line where each finding's object starts, where its file and object are known."""
-    where = {
-        (m.file, r.kind, r.name): m.line
-        for m in manifests
-        if isinstance(m.data, dict)
-        for r in [ResourceRef.of(m.data)]
-    }
+def locate(results: Iterable[Result], manifests: Sequence[Manifest]) -> list[Result]:
+    """Give each finding the line of its own field, where its file and object are among `manifests`.
+
+    The one locator of every front end that reads files: a finding names its file, object and
+    field path (`spec.tenants[1].pathPrefix`); the YAML node of that object gives the line. A
+    finding that already has a line keeps it.
+    """
+    by_file: dict[str, list[Manifest]] = {}
+    for manifest in manifests:
+        by_file.setdefault(manifest.file, []).append(manifest)
     out = []
     for result in results:
-        ref = result.resource
-        line = where.get((result.file, ref.kind, ref.name)) if ref and result.line is None else None
-        out.append(result if line is None else result.replace(line=line))
+        doc = _document_of(result, by_file.get(result.file, [])) if result.line is None else None
+        out.append(result if doc is None else result.replace(line=doc.line_of(parse_field(result.field))))
     return out
+
+
+def _document_of(result: Result, docs: Sequence[Manifest]) -> Manifest | None:
+    """The document a finding is about: its object by kind and name (a tenant copy names its base)."""
+    ref = result.resource
+    if ref is None:
+        return docs[0] if docs else None
+    return next((d for d in docs if (d.ref.kind, d.ref.name) == (ref.kind, ref.name)), None)
+
+
+def parse_field(text: str) -> tuple[str | int, ...]:
+    """`spec.tenants[0].name` as a path."""
+    return tuple(int(i) if i else k for k, i in _FIELD_PART.findall(text))

@@ -32,6 +32,28 @@ class IsolatedTenant(Protocol):
     def access(self) -> TenantAccess: ...
 
 
+def is_isolation_object(obj: Mapping[str, Any]) -> bool:
+    """An object by the kind and name the isolation layers give theirs: no copy of a base
+    (a base of that kind and name is refused), whatever its labels say."""
+    kind = obj.get("kind")
+    meta = obj.get("metadata")
+    name = meta.get("name") if isinstance(meta, Mapping) else None
+    if not isinstance(name, str):
+        return False
+    fixed = {
+        *(("NetworkPolicy", n) for n in network.POLICY_NAMES),
+        *((k, n) for k in ("Role", "RoleBinding") for n in (auth.TOKEN_READER, auth.RAY_USER)),
+        ("ResourceQuota", quota.QUOTA_NAME),
+        ("RequestAuthentication", gateway.REQUEST_AUTHENTICATION),
+    }
+    if (kind, name) in fixed:
+        return True
+    tenant = name.removeprefix("ray-tenant-")
+    if kind in ("ClusterRole", "ClusterRoleBinding"):
+        return name == auth.token_review_name(tenant.removesuffix("-token-review"))
+    return kind == "AuthorizationPolicy" and name == gateway.policy_name(tenant)
+
+
 def secure_workload(copy: dict[str, Any], spec: AccessSpec) -> list[Result]:
     """Give a tenant's copy its Ray auth, in place, if it is a Ray workload; findings (no resource)."""
     return auth.apply_auth(copy, spec.ray_auth) if ray.is_ray_workload(copy) else []

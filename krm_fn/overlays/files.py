@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from krm_fn import writer, yamlio
-from krm_fn.items import path_of, without_placement
+from krm_fn.items import is_own_base_kustomization, path_of, without_placement
 from krm_fn.overlays.patches import style_like
 
 
@@ -23,12 +23,16 @@ def write_folder(items: Sequence[Mapping[str, Any]], out_dir: str) -> list[str]:
     Each item goes to its path annotation (relative to the current folder), one per file, through
     the standalone writer (krm_fn.writer): only the function's own files are replaced or removed,
     each whole, and nothing is written when any target is not its to write (FnError).
+    A base folder's kustomization the expansion generated goes to its own path beside the bases.
     Returns one line per change, e.g. `wrote overlays/a/kustomization.yaml`.
     """
     wanted: dict[Path, list[Mapping[str, Any]]] = {}
+    bases: dict[Path, str] = {}
     for obj in items:
-        if path_of(obj):
+        if is_own_base_kustomization(obj, path_of(obj)):
+            bases[Path(path_of(obj))] = dump_file(obj)
+        elif path_of(obj):
             wanted.setdefault(Path(path_of(obj)), []).append(obj)
     return writer.write_files(
-        out_dir, {path: "---\n".join(map(dump_file, objs)) for path, objs in wanted.items()}
+        out_dir, {path: "---\n".join(map(dump_file, objs)) for path, objs in wanted.items()}, bases=bases
     )

@@ -22,11 +22,18 @@ import yaml
 
 from krm_fn import yamlio
 from krm_fn.config import MANAGED_BY, TENANT_LABEL, Tenant
-from krm_fn.items import LOCAL_CONFIG, MANAGER, clone, meta, without_placement
+from krm_fn.items import (
+    BASE_KUSTOMIZATION_FILE,
+    KUSTOMIZE_GROUP,
+    LOCAL_CONFIG,
+    MANAGER,
+    clone,
+    meta,
+    without_placement,
+)
 from krm_fn.overlays import KUSTOMIZATION_FILES, is_kustomization_file
 from krm_fn.results import ResourceRef, Result
 
-KUSTOMIZE_GROUP = "kustomize.config.k8s.io"
 KUSTOMIZE_API = f"{KUSTOMIZE_GROUP}/v1beta1"
 NAMESPACE_FILE = "namespace.yaml"
 # A base kustomization may only list files: anything that transforms them would make the
@@ -101,6 +108,39 @@ def check_bases(bases: Sequence[Base], kustomizations: Sequence[Base], output_di
             continue
         results.extend(_base_kustomization_problems(kust, files))
     return results
+
+
+def missing_kustomizations(
+    bases: Sequence[Base], kustomizations: Sequence[Base], output_dir: str
+) -> list[Base]:
+    """A kustomization for each base folder that has none, listing exactly its base files.
+
+    The function owns what it writes there (the managed-by label, no tenant): it keeps the listing
+    up to date and never touches a kustomization of the user's. Folders `check_bases` refuses for
+    another reason (the top, the output folder inside) get none.
+    """
+    found = {posixpath.normpath(k.file) for k in kustomizations if is_kustomization_file(k.file)}
+    by_folder: dict[str, set[str]] = {}
+    for base in bases:
+        if base.file and base.file != "-":
+            by_folder.setdefault(folder_of(base.file), set()).add(posixpath.basename(base.file))
+    out = []
+    for folder, files in sorted(by_folder.items()):
+        inside = folder == "." or output_dir == folder or output_dir.startswith(folder + "/")
+        if inside or any(posixpath.join(folder, name) in found for name in KUSTOMIZATION_FILES):
+            continue
+        kust = {
+            "apiVersion": KUSTOMIZE_API,
+            "kind": "Kustomization",
+            "metadata": {
+                "name": posixpath.basename(folder),
+                "labels": {MANAGED_BY: MANAGER},
+                "annotations": {LOCAL_CONFIG: "true"},
+            },
+            "resources": sorted(files),
+        }
+        out.append(Base(kust, posixpath.join(folder, BASE_KUSTOMIZATION_FILE)))
+    return out
 
 
 def _base_kustomization_problems(kust: Base, files: list[str]) -> list[Result]:

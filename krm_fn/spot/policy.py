@@ -119,7 +119,7 @@ def check_group_names(
     names = {n for obj in objects for _, g in worker_groups(obj) if isinstance(n := g.get("groupName"), str)}
     out = [
         Result(
-            f"no worker group is named {name!r}; this entry has no effect",
+            f"no worker group is named {name!r}; this entry has no effect{_known_groups(name, names)}",
             "warning",
             field=f"{path}.groups[{i}]",
         )
@@ -128,7 +128,7 @@ def check_group_names(
     ]
     out += [
         Result(
-            f"no worker group is named {name!r}; this pool is never used",
+            f"no worker group is named {name!r}; this pool is never used{_known_groups(name, names)}",
             "warning",
             field=f"{path}.nodePools.{name}",
         )
@@ -136,6 +136,17 @@ def check_group_names(
         if name not in names
     ]
     return out
+
+
+def _known_groups(name: str, names: set[str]) -> str:
+    """` (worker groups: 'cpu', 'gpu'; did you mean 'gpu'?)`: what the spec could have meant."""
+    import difflib  # only a spec with a typo pays for it
+
+    if not names:
+        return " (the workloads name no worker groups)"
+    close = difflib.get_close_matches(name, sorted(names), n=1, cutoff=0.75)
+    listed = ", ".join(repr(n) for n in sorted(names))
+    return f" (worker groups: {listed}{f'; did you mean {close[0]!r}?' if close else ''})"
 
 
 def _requirements(

@@ -101,8 +101,11 @@ def test_warnings_only_exit_zero_and_errors_exit_one() -> None:
     assert check_cli(DATA / "schema-core" / "schema-core.yaml")[0] == 1
 
 
-def test_usage_errors_exit_two() -> None:
+def test_usage_errors_exit_two(monkeypatch: pytest.MonkeyPatch) -> None:
     assert check_cli("--select", "spelling", DATA / "good")[0] == 2
+    # at a terminal, `check` without paths is a usage error (piped, it is the kpt validator)
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"")))
+    monkeypatch.setattr(sys.stdin, "isatty", lambda: True)
     assert check_cli()[0] == 2
 
 

@@ -16,7 +16,7 @@ from krm_fn import writer
 from krm_fn.results import FnError
 from tests.check.test_check import check_cli
 from tests.check.test_precommit import GIT, git_repo, hook_repo, pre_commit_env, try_repo
-from tests.conftest import REPO, require_tool, run
+from tests.conftest import DEFAULT_ISOLATION_FILES, REPO, require_tool, run
 from tests.front_ends.test_kpt import tree
 
 __all__ = ["hook_repo", "pre_commit_env"]  # the hook fixtures, shared with the hook tests
@@ -267,7 +267,10 @@ def test_fix_in_the_output_folder_says_each_file_it_wrote(tmp_path: Path) -> Non
     assert lines == [
         f"wrote overlays/{tenant}/{name}" for tenant in ("mlops", "research") for name in GENERATED_FILES
     ]
-    assert err == "ray-tenants check: regenerated 6 files; 0 errors, 0 warnings in 4 files\n"
+    assert (
+        err
+        == f"ray-tenants check: regenerated {2 * len(GENERATED_FILES)} files; 0 errors, 0 warnings in 4 files\n"
+    )
     assert ray_tenants(repo, "check", "--select", "drift", "--fix", ".") == (0, [], "")
     write_spec(repo, [{"name": "mlops", "namespaceLabels": {"istio-injection": "enabled"}}])
     code, lines, err = ray_tenants(repo, "check", "--select", "drift", "--fix", ".")
@@ -307,10 +310,15 @@ def test_the_kpt_validator_calls_a_copy_of_a_removed_base_stale(tmp_path: Path) 
     code, lines, err = ray_tenants(repo, stdin=stream.encode())
     results = yaml.safe_load("\n".join(lines))["results"]
     assert code == 1, err
-    assert sorted((r["file"]["path"], r["severity"]) for r in results) == [
-        (f"overlays/{t}/virtualservice_ray-dashboard.yaml", "error") for t in ("mlops", "research")
-    ]
-    assert all("the spec no longer generates it" in r["message"] for r in results)
+    route, head = "virtualservice_ray-dashboard.yaml", "networkpolicy_ray-tenant-ray-head.yaml"
+    assert sorted((r["file"]["path"], r["severity"]) for r in results) == sorted(
+        (f"overlays/{t}/{name}", "error") for t in ("mlops", "research") for name in (route, head)
+    )
+    # the route is stale; with it went the gateway's admission to the head, so that policy changed
+    assert all(
+        ("the spec no longer generates it" in r["message"]) == r["file"]["path"].endswith(route)
+        for r in results
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -381,4 +389,13 @@ def test_one_off_eval_reports_each_pruned_tenant_with_its_files(tmp_path: Path, 
     assert "removed" not in third.stdout.decode() + third.stderr.decode()
 
 
-GENERATED_FILES = ("namespace.yaml", "raycluster_raycluster.yaml", "virtualservice_ray-dashboard.yaml")
+GENERATED_FILES = tuple(
+    sorted(
+        (
+            "namespace.yaml",
+            "raycluster_raycluster.yaml",
+            "virtualservice_ray-dashboard.yaml",
+            *DEFAULT_ISOLATION_FILES,
+        )
+    )
+)

@@ -188,3 +188,21 @@ def test_render_hook_regenerates_then_passes(
     # and the check agrees with what was generated
     code = cli.main(["check", str(repo)], io.StringIO(), io.StringIO())
     assert code == 0
+
+
+@pytest.mark.parametrize("hook_id", IDS)
+def test_both_hooks_pass_beside_a_helm_chart(
+    tmp_path: Path, hook_repo: tuple[Path, str], pre_commit_env: dict[str, str], hook_id: str
+) -> None:
+    repo = good_repo(tmp_path)
+    chart = repo / "charts" / "web"
+    (chart / "templates").mkdir(parents=True)
+    (chart / "Chart.yaml").write_text("apiVersion: v2\nname: web\nversion: 0.1.0\n")
+    (chart / "values.yaml").write_text("replicaCount: 1\n")
+    (chart / "templates" / "cm.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}\ndata:\n"
+        "  {{- toYaml .Values | nindent 2 }}\n"
+    )
+    git_repo(repo)
+    proc = try_repo(hook_repo, pre_commit_env, repo, hook_id)
+    assert proc.returncode == 0, proc.stdout.decode() + proc.stderr.decode()

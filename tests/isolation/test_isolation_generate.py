@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from krm_fn.expand import expand
+from krm_fn.isolation.generate import is_isolation_object
 from tests.test_expand import config, ray_cluster, virtual_service
 
 
@@ -59,3 +60,31 @@ def test_without_ray_workloads_a_tenant_gets_only_its_quota() -> None:
     out = expand([cm], config("a", quota={"pods": "10"}))
     assert not out.failed, out.results
     assert kinds(out.items, "a") == [("ConfigMap", "c"), ("ResourceQuota", "ray-tenant")]
+
+
+def test_the_isolation_objects_are_known_by_kind_and_name() -> None:
+    out = expand(
+        [ray_cluster(), virtual_service()],
+        config(
+            "a",
+            access={
+                "rayAuth": "kubernetes",
+                "gateway": {"namespace": "gw", "selector": {"istio": "gw"}, "jwt": {"issuer": "https://i"}},
+            },
+            quota={"pods": "4"},
+        ),
+    )
+    assert not out.failed, out.results
+    made = [o for o in out.items if o["kind"] not in ("Namespace", "RayCluster", "VirtualService")]
+    assert {o["kind"] for o in made} == {
+        "NetworkPolicy",
+        "Role",
+        "RoleBinding",
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "ResourceQuota",
+        "RequestAuthentication",
+        "AuthorizationPolicy",
+    }
+    assert all(is_isolation_object(o) for o in made)
+    assert not any(is_isolation_object(o) for o in out.items if o not in made)

@@ -415,8 +415,9 @@ def test_a_finding_about_a_list_item_names_its_line(tmp_path: Path) -> None:
     err = io.StringIO()
     assert render.main([str(tmp_path / "list.yaml")], str(EXAMPLE_CONFIG), io.StringIO(), err) == 1
     lines = (tmp_path / "list.yaml").read_text().splitlines()
-    item_line = next(i for i, line in enumerate(lines, 1) if line.startswith("- "))
-    assert f"list.yaml:{item_line}:" in err.getvalue()
+    # the line of the item's own field, inside the List
+    name_line = next(i for i, line in enumerate(lines, 1) if line.strip() == "name: Bad_Name")
+    assert f"list.yaml:{name_line}: RayCluster/Bad_Name metadata.name:" in err.getvalue()
 
 
 def test_krm_stream_handles_the_items_of_a_list() -> None:

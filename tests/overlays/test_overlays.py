@@ -348,7 +348,6 @@ def test_standalone_options(
 @pytest.mark.parametrize(
     ("edit", "message"),
     [
-        ("missing", "base/ has no kustomization.yaml"),
         ("unlisted", "does not list 'virtualservice.yaml', which holds base objects"),
         ("extra", "lists 'other.yaml', which holds no base object among the inputs"),
         ("transform", "a base kustomization may only list the base files; 'namePrefix'"),
@@ -359,9 +358,7 @@ def test_base_folder_must_list_exactly_the_bases(
 ) -> None:
     monkeypatch.chdir(stage("groups", tmp_path))
     kust = Path("base/kustomization.yaml")
-    if edit == "missing":
-        kust.unlink()
-    elif edit == "unlisted":
+    if edit == "unlisted":
         kust.write_text("resources:\n  - raycluster.yaml\n")
     elif edit == "extra":
         kust.write_text(kust.read_text() + "  - other.yaml\n")

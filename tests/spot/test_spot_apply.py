@@ -618,12 +618,22 @@ def test_names_that_match_no_worker_group_are_warned_about() -> None:
     spec, _ = parse_spot({"groups": ["cpu", "gpu"], "nodePools": {"cpu": "a", "tpu": "b"}})
     assert check_group_names(spec, [cluster()], "spec.spot") == [
         Result(
-            "no worker group is named 'gpu'; this entry has no effect", "warning", field="spec.spot.groups[1]"
+            "no worker group is named 'gpu'; this entry has no effect (worker groups: 'cpu')",
+            "warning",
+            field="spec.spot.groups[1]",
         ),
         Result(
-            "no worker group is named 'tpu'; this pool is never used",
+            "no worker group is named 'tpu'; this pool is never used (worker groups: 'cpu')",
             "warning",
             field="spec.spot.nodePools.tpu",
         ),
+    ]
+    # the groups that exist are listed, and a close one suggested
+    two = cluster()
+    two["spec"]["workerGroupSpecs"].append({"groupName": "small-group", "template": {"spec": {}}})
+    spec, _ = parse_spot({"nodePools": {"smal-group": "a"}})
+    assert [r.message for r in check_group_names(spec, [two])] == [
+        "no worker group is named 'smal-group'; this pool is never used "
+        "(worker groups: 'cpu', 'small-group'; did you mean 'small-group'?)"
     ]
     assert check_group_names(parse_spot(None)[0], [cluster()]) == []
