@@ -74,18 +74,14 @@ def witness(exprs: Sequence[Mapping[str, Any]]) -> str | NoWitness | None:
     if absent:
         return NO_WITNESS
 
-    def fits(value: str) -> bool:
-        if value in excluded:
-            return False
-        if low is None and high is None:
-            return True
+    def in_bounds(value: str) -> bool:
         n = int64(value)
         return n is not None and (low is None or n > low) and (high is None or n < high)
 
     if allowed is not None:
         candidates = allowed - excluded
         if low is not None or high is not None:
-            candidates = {v for v in candidates if fits(v)}
+            candidates = {v for v in candidates if in_bounds(v)}
         # which one is immaterial: callers only ask whether a witness exists
         return next(iter(candidates), NO_WITNESS)
     if low is None and high is None:
