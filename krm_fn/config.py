@@ -34,6 +34,7 @@ CONFIGMAP_KEYS: dict[str, str] = {
     "taintKey": "spec.spot.taintKey",
     "hosts": "spec.routing.hosts",
     "gateways": "spec.routing.gateways",
+    "hostTemplate": "spec.routing.hostTemplate",
     "output": "spec.output",
     "outputDir": "spec.outputDir",
     "rayAuth": "spec.access.rayAuth",
@@ -41,6 +42,11 @@ CONFIGMAP_KEYS: dict[str, str] = {
 }
 MANAGED_BY = "app.kubernetes.io/managed-by"
 TENANT_LABEL = f"{API_GROUP}/tenant"
+# Gateway API: the label on each tenant Namespace that a listener's `allowedRoutes.namespaces.from:
+# Selector` selects (spec.routing.namespaceLabel changes it)
+ROUTE_LABEL = (f"{API_GROUP}/gateway-access", "true")
+TENANT_PLACEHOLDER = "{tenant}"  # in spec.routing.hostTemplate
+PARENT_REF_FIELDS = ("group", "kind", "namespace", "name", "sectionName", "port")
 
 
 # patterns are compiled on first use (functools.cache): a call compiles only those it needs
@@ -65,7 +71,16 @@ class TenantPatch(Record):
 class Tenant(Record):
     """One team namespace and its Ray cluster."""
 
-    _fields = __slots__ = ("name", "path_prefix", "namespace_labels", "patches", "spot", "field", "access")
+    _fields = __slots__ = (
+        "name",
+        "path_prefix",
+        "namespace_labels",
+        "patches",
+        "spot",
+        "field",
+        "access",
+        "host",
+    )
 
     def __init__(
         self,
@@ -76,15 +91,18 @@ class Tenant(Record):
         spot: bool = True,
         field: str = "spec.tenants[0]",
         access: TenantAccess | None = None,
+        host: str | None = None,
     ) -> None:
         self.name = name
-        self.path_prefix = path_prefix
+        self.path_prefix = path_prefix  # "/" for a tenant with a host of its own
         self.namespace_labels = namespace_labels
         self.patches = patches
         self.spot = spot
         self.field = field
         # who may use the tenant and its quota (krm_fn.isolation.settings)
         self.access = access if access is not None else TenantAccess(groups=(name,))
+        # host mode: the tenant's own hostname, served at "/" (None: a path prefix on the shared hosts)
+        self.host = host
 
     @property
     def exact_path(self) -> str:
@@ -106,6 +124,8 @@ class TenantsConfig(Record):
         "ref",
         "warnings",
         "access",
+        "parent_refs",
+        "route_label",
     )
 
     def __init__(
@@ -121,6 +141,8 @@ class TenantsConfig(Record):
         ref: ResourceRef = ResourceRef(API_VERSION, KIND, ""),  # noqa: B008
         warnings: tuple[Result, ...] = (),
         access: AccessSpec = AccessSpec(),  # noqa: B008
+        parent_refs: tuple[Mapping[str, Any], ...] | None = None,
+        route_label: tuple[str, str] = ROUTE_LABEL,
     ) -> None:
         self.tenants = tenants
         self.hosts = hosts
@@ -136,6 +158,10 @@ class TenantsConfig(Record):
         self.warnings = warnings
         # spec.access and spec.quota (krm_fn.isolation.settings)
         self.access = access
+        # Gateway API: parentRefs of every tenant HTTPRoute (None: the base's), and the Namespace
+        # label (key, value) its listener selects
+        self.parent_refs = parent_refs
+        self.route_label = route_label
 
 
 class _Checker:
@@ -234,7 +260,11 @@ def _parse_spec(raw: object, c: _Checker, ref: ResourceRef) -> TenantsConfig:
     spec = c.mapping(
         raw, "spec", ("tenants", "routing", "spot", "output", "outputDir", "kindScopes", "access", "quota")
     )
-    routing = c.mapping(spec.get("routing"), "spec.routing", ("hosts", "gateways", "clusterDomain"))
+    routing = c.mapping(
+        spec.get("routing"),
+        "spec.routing",
+        ("hosts", "gateways", "clusterDomain", "parentRefs", "namespaceLabel", "hostTemplate"),
+    )
     hosts = c.strings(routing.get("hosts"), "spec.routing.hosts")
     gateways = c.strings(routing.get("gateways"), "spec.routing.gateways")
     domain = c.string(routing.get("clusterDomain"), "spec.routing.clusterDomain", "cluster.local") or ""
@@ -251,7 +281,11 @@ def _parse_spec(raw: object, c: _Checker, ref: ResourceRef) -> TenantsConfig:
     c.results.extend(spot_results)
     access, access_results = parse_access(spec)
     c.results.extend(access_results)
-    tenants = _parse_tenants(spec.get("tenants"), c, access)
+    host_template = _host_template(routing.get("hostTemplate"), c)
+    tenants = _parse_tenants(spec.get("tenants"), c, access, host_template)
+    _check_hosts(tenants, hosts, c)
+    parent_refs = _parent_refs(routing.get("parentRefs"), c)
+    route_label = _route_label(routing.get("namespaceLabel"), c, tenants)
     return TenantsConfig(
         tenants=tenants,
         hosts=hosts,
@@ -263,6 +297,8 @@ def _parse_spec(raw: object, c: _Checker, ref: ResourceRef) -> TenantsConfig:
         kind_scopes=kind_scopes,
         ref=ref,
         access=access,
+        parent_refs=parent_refs,
+        route_label=route_label,
     )
 
 
@@ -294,7 +330,9 @@ def _kind_scopes(raw: object, c: _Checker) -> dict[tuple[str, str], bool]:
     return out
 
 
-def _parse_tenants(raw: object, c: _Checker, access: AccessSpec) -> tuple[Tenant, ...]:
+def _parse_tenants(
+    raw: object, c: _Checker, access: AccessSpec, host_template: str | None = None
+) -> tuple[Tenant, ...]:
     if raw is None:
         return ()
     if not isinstance(raw, list):
@@ -305,7 +343,9 @@ def _parse_tenants(raw: object, c: _Checker, access: AccessSpec) -> tuple[Tenant
     for i, item in enumerate(raw):
         path = f"spec.tenants[{i}]"
         t = c.mapping(
-            item, path, ("name", "pathPrefix", "namespaceLabels", "patches", "spot", "groups", "quota")
+            item,
+            path,
+            ("name", "pathPrefix", "namespaceLabels", "patches", "spot", "groups", "quota", "host"),
         )
         if not isinstance(item, Mapping):
             continue
@@ -322,7 +362,10 @@ def _parse_tenants(raw: object, c: _Checker, access: AccessSpec) -> tuple[Tenant
             continue
         names.setdefault(name, f"{path}.name")
         prefix = c.string(t.get("pathPrefix"), f"{path}.pathPrefix", f"/{name}/") or ""
-        if prefix == "/":
+        host = _tenant_host(t, path, name, host_template, c)
+        if host is not None:
+            prefix = "/"  # host mode: the tenant's own host, whole
+        elif prefix == "/":
             c.error(
                 f"{path}.pathPrefix",
                 "'/' is a catch-all: it would take every other tenant's traffic",
@@ -348,9 +391,10 @@ def _parse_tenants(raw: object, c: _Checker, access: AccessSpec) -> tuple[Tenant
                 spot=spot,
                 field=path,
                 access=tenant_access,
+                host=host,
             )
         )
-    _check_prefixes(tenants, c)
+    _check_prefixes([t for t in tenants if t.host is None], c)
     return tuple(tenants)
 
 
@@ -456,6 +500,8 @@ def _configmap_to_spec(data: object, c: _Checker) -> dict[str, Any]:
             spec["tenants"] = [{"name": n} for n in items]
         elif key in ("hosts", "gateways"):
             routing[key] = items
+        elif key == "hostTemplate":
+            routing[key] = value.strip()
         elif key == "nodePools":
             pools: dict[str, str] = {}
             for pair in items:
@@ -530,3 +576,121 @@ def _relative_dir(path: str) -> bool:
 
 def _identity(path: str) -> str:
     return path
+
+
+# --- routers: host per tenant, Gateway API ------------------------------------------------------
+
+
+def _host_template(raw: object, c: _Checker) -> str | None:
+    """`spec.routing.hostTemplate`: a hostname with `{tenant}` where each tenant's name goes."""
+    template = c.string(raw, "spec.routing.hostTemplate")
+    if template is not None and (TENANT_PLACEHOLDER not in template or "*" in template):
+        c.error(
+            "spec.routing.hostTemplate",
+            f"expected a hostname holding {TENANT_PLACEHOLDER} (e.g. {TENANT_PLACEHOLDER}.ray.example.com), "
+            f"got {template!r}",
+        )
+        return None
+    return template
+
+
+def _tenant_host(t: Mapping[str, Any], path: str, name: str, template: str | None, c: _Checker) -> str | None:
+    """The tenant's own host (`tenants[].host`, else the host template's), or None in path mode."""
+    if "host" in t:
+        host, where = c.string(t.get("host"), f"{path}.host"), f"{path}.host"
+    elif template is not None:
+        host, where = template.replace(TENANT_PLACEHOLDER, name), "spec.routing.hostTemplate"
+    else:
+        return None
+    if host is None:
+        return None
+    if "pathPrefix" in t:
+        c.error(
+            f"{path}.pathPrefix",
+            f"tenant {name!r} has a host of its own ({host!r}, from {where}), served at '/': "
+            "a path prefix does not apply",
+        )
+    if not (len(host) <= 253 and ray.dns1123_subdomain().match(host)):
+        for_whom = f" for tenant {name!r}" if where != f"{path}.host" else ""
+        c.error(
+            where,
+            f"{host!r}{for_whom} is not a DNS name (lowercase letters, digits, '-' and '.', at most 253; "
+            f"one exact host per tenant, no wildcard){_lookalikes(host)}",
+        )
+    return host
+
+
+def _check_hosts(tenants: tuple[Tenant, ...], shared: tuple[str, ...] | None, c: _Checker) -> None:
+    """A tenant's host is its own: no other tenant's, and not a shared host where path tenants are."""
+    owners: dict[str, Tenant] = {}
+    for t in tenants:
+        if t.host is None:
+            continue
+        where = f"{t.field}.host"
+        other = owners.setdefault(t.host.lower(), t)
+        if other is not t:
+            c.error(
+                where,
+                f"host {t.host!r} is also tenant {other.name!r}'s ({other.field}): each tenant needs its own",
+            )
+        elif shared and t.host.lower() in {h.lower() for h in shared}:
+            c.error(
+                where,
+                f"host {t.host!r} is a shared host (spec.routing.hosts) where tenants are path prefixes",
+            )
+
+
+def _parent_refs(raw: object, c: _Checker) -> tuple[dict[str, Any], ...] | None:
+    """`spec.routing.parentRefs`: the Gateways (and listeners) every tenant HTTPRoute attaches to."""
+    if raw is None:
+        return None
+    path = "spec.routing.parentRefs"
+    if not isinstance(raw, list) or not raw:
+        c.error(
+            path, f"expected a non-empty list of parent references {{namespace, name}}, got {describe(raw)}"
+        )
+        return None
+    out = []
+    for i, item in enumerate(raw):
+        p = f"{path}[{i}]"
+        ref = c.mapping(item, p, PARENT_REF_FIELDS)
+        if not isinstance(item, Mapping):
+            continue
+        for key in ("name", "namespace"):
+            if not isinstance(ref.get(key), str) or not ref[key]:
+                c.error(
+                    f"{p}.{key}",
+                    "required: the Gateway's name"
+                    if key == "name"
+                    else "required: the Gateway's namespace (without it each tenant's copy would look "
+                    "for the Gateway in its own namespace)",
+                )
+        for key in ("group", "kind", "sectionName"):
+            c.string(ref.get(key), f"{p}.{key}")
+        port = ref.get("port")
+        if port is not None and (not isinstance(port, int) or isinstance(port, bool) or not 0 < port < 65536):
+            c.error(f"{p}.port", f"expected a port number, got {describe(port)}")
+        out.append(dict(ref))
+    return tuple(out)
+
+
+def _route_label(raw: object, c: _Checker, tenants: tuple[Tenant, ...]) -> tuple[str, str]:
+    """`spec.routing.namespaceLabel: {key, value}`: what a listener's namespace selector matches.
+
+    A tenant's own namespaceLabels may repeat it, not give it another value.
+    """
+    label = c.mapping(raw, "spec.routing.namespaceLabel", ("key", "value"))
+    key = c.string(label.get("key"), "spec.routing.namespaceLabel.key", ROUTE_LABEL[0]) or ""
+    value = c.string(label.get("value"), "spec.routing.namespaceLabel.value", ROUTE_LABEL[1]) or ""
+    if not ray.is_label_key(key) or key in (MANAGED_BY, TENANT_LABEL):
+        c.error("spec.routing.namespaceLabel.key", f"{key!r} is not a label name of your own")
+    if not ray.is_label_value(value):
+        c.error("spec.routing.namespaceLabel.value", f"{value!r} is not a valid label value")
+    for t in tenants:
+        if t.namespace_labels.get(key, value) != value:
+            c.error(
+                f"{t.field}.namespaceLabels.{key}",
+                f"{key!r} is the label Gateway listeners select tenant namespaces by "
+                f"(spec.routing.namespaceLabel), with the value {value!r}",
+            )
+    return key, value

@@ -153,7 +153,11 @@ def _flatten(objs: list[Any], files: list[str]) -> tuple[list[Any], list[str]]:
         return objs, files
     out_objs: list[Any] = []
     out_files: list[str] = []
-    for obj, file in zip(objs, files, strict=True):
+    for obj, file in zip(
+        objs,
+        files,
+        strict=True,  # pragma: no mutate (equivalent: the lists are of one length by construction)
+    ):
         objects = obj["items"] if is_list(obj) else [obj]
         out_objs.extend(objects)
         out_files.extend([file] * len(objects))
@@ -168,7 +172,11 @@ def members(objs: Sequence[Any], files: Sequence[str]) -> list[tuple[dict[str, A
     """
     return [
         (member, file)
-        for obj, file in zip(objs, files, strict=True)
+        for obj, file in zip(
+            objs,
+            files,
+            strict=True,  # pragma: no mutate (equivalent: the lists are of one length by construction)
+        )
         for member in (obj["items"] if is_list(obj) else [obj])
     ]
 
@@ -192,7 +200,11 @@ def _list_problems(obj: Mapping[str, Any], index: int, file: str) -> list[Result
 
 def _pin_in_place(objs: list[dict[str, Any]], config: TenantsConfig, files: list[str]) -> Outcome:
     out = Outcome([])
-    for obj, file in zip(objs, files, strict=True):
+    for obj, file in zip(
+        objs,
+        files,
+        strict=True,  # pragma: no mutate (equivalent: the lists are of one length by construction)
+    ):
         if is_list(obj):
             # a kpt file holding a List: its workloads are pinned where they are
             pinned = _pin_in_place(obj["items"], config, [file] * len(obj["items"]))
@@ -214,9 +226,17 @@ def _expand_tenants(
     roles: Roles | None,
 ) -> tuple[Outcome, list[dict[str, Any]]]:
     """The output items and the bases they were copied from."""
-    out = Outcome([])
+    out = Outcome([])  # pragma: no mutate (equivalent: out.items is set below before it is read)
     is_fn_config = [function_config is not None and same_object(o, function_config) for o in objs]
-    fn_config_ids = {id(o) for o, fc in zip(objs, is_fn_config, strict=True) if fc}
+    fn_config_ids = {
+        id(o)
+        for o, fc in zip(
+            objs,
+            is_fn_config,
+            strict=True,  # pragma: no mutate (equivalent: the lists are of one length by construction)
+        )
+        if fc
+    }
     if roles is None:
         owned = [owner_tenant(o) is not None or is_shared(o) for o in objs]
     else:
@@ -227,8 +247,8 @@ def _expand_tenants(
     bases: list[tuple[dict[str, Any], str]] = []
     theirs: list[tuple[dict[str, Any], str]] = []  # the tenants' own objects (own_tenant)
     for obj, file in members(objs, files):
-        if id(obj) in fn_config_ids or not is_copyable(obj):
-            continue
+        if id(obj) in fn_config_ids or not is_copyable(obj) or routing.is_gateway(obj):
+            continue  # a Gateway is the shared one the tenant routes attach to
         if id(obj) in passed:
             if (placement := passed[id(obj)]) is not None:
                 out.results.append(placement)
@@ -256,23 +276,27 @@ def _expand_tenants(
     workloads = [b for b, _ in bases if ray.is_ray_workload(b)]
     targets: dict[int, routing.HeadTarget] = {}
     for base, file in bases:
-        if routing.is_virtual_service(base):
-            target, found = routing.find_target(base, workloads)
+        if routing.is_route(base):
+            target, found = routing.find_route_target(base, workloads)
             out.results.extend(r.at(file=file) for r in found)
             if target is not None:
                 targets[id(base)] = target
     # keep going after errors: every problem is reported in one run (the items are then discarded)
     out.results.extend(_unmatched_patches(config, [b for b, _ in bases]))
+    gateway_api = _gateway_api(objs, bases, config)
     if config.output == "overlays":
-        return _overlays(out, objs, files, bases, targets, config, function_config), [b for b, _ in bases]
+        overlays = _overlays(out, objs, files, bases, targets, config, function_config, gateway_api)
+        return overlays, [b for b, _ in bases]
     routes: list[tuple[dict[str, Any], Tenant]] = []
     policies = []
     for tenant in config.tenants:
-        out.add(_namespace(tenant), tenant)
+        namespace = _namespace(tenant, gateway_api)
+        out.add(namespace, tenant)
         copies = []
         for base, file in bases:
             copy, found = _tenant_copy(base, tenant, config, targets.get(id(base)))
             out.results.extend(r.at(file=file) for r in found)
+            out.results.extend(_admission(copy, namespace, gateway_api, file))
             out.add(copy, tenant)
             copies.append(copy)
             if id(base) in targets:
@@ -281,6 +305,37 @@ def _expand_tenants(
     out.results.extend(_route_overlaps(routes, config))
     _gateway_objects(out, config, policies)
     return out, [b for b, _ in bases]
+
+
+class _GatewayApi(Record):
+    """With HTTPRoute bases: the Namespace label listeners select, and the Gateways among the inputs."""
+
+    _fields = __slots__ = ("label", "gateways")
+
+    def __init__(self, label: tuple[str, str], gateways: list[dict[str, Any]]) -> None:
+        self.label = label
+        self.gateways = gateways
+
+
+def _gateway_api(
+    objs: list[dict[str, Any]], bases: list[tuple[dict[str, Any], str]], config: TenantsConfig
+) -> _GatewayApi | None:
+    if not any(routing.is_http_route(b) for b, _ in bases):
+        return None
+    return _GatewayApi(config.route_label, [o for o in objs if routing.is_gateway(o)])
+
+
+def _admission(
+    copy: Mapping[str, Any], namespace: Mapping[str, Any], gateway_api: _GatewayApi | None, file: str
+) -> list[Result]:
+    """A Gateway among the inputs must admit each tenant's HTTPRoute (a listener that selects it)."""
+    if gateway_api is None or not gateway_api.gateways or not routing.is_http_route(copy):
+        return []
+    labels = namespace["metadata"]["labels"]
+    return [
+        Result(why, resource=ResourceRef.of(copy), field=f"spec.parentRefs[{i}]", file=file)
+        for i, why in routing.listener_problems(copy, labels, gateway_api.gateways)
+    ]
 
 
 def own_tenant(obj: Mapping[str, Any], config: TenantsConfig, file: str = "") -> Tenant | None:
@@ -401,6 +456,7 @@ def _overlays(
     targets: dict[int, routing.HeadTarget],
     config: TenantsConfig,
     function_config: Mapping[str, Any] | None,
+    gateway_api: _GatewayApi | None,
 ) -> Outcome:
     """Per tenant its Namespace and a kustomization patching the bases into its copies.
 
@@ -412,18 +468,26 @@ def _overlays(
 
     refs = [patches.Base(b, f) for b, f in bases]
     kustomizations = [
-        patches.Base(o, f) for o, f in zip(objs, files, strict=True) if is_kustomization_file(f)
+        patches.Base(o, f)
+        for o, f in zip(
+            objs,
+            files,
+            strict=True,  # pragma: no mutate (equivalent: the lists are of one length by construction)
+        )
+        if is_kustomization_file(f)
     ]
     kustomizations = _base_kustomizations(out, refs, kustomizations, config)
     out.results.extend(patches.check_bases(refs, kustomizations, config.output_dir))
     routes: list[tuple[dict[str, Any], Tenant]] = []
     policies = []
     for tenant in config.tenants:
-        out.add(_namespace(tenant), tenant)
+        namespace = _namespace(tenant, gateway_api)
+        out.add(namespace, tenant)
         pairs = []
         for ref in refs:
             copy, found = _tenant_copy(ref.obj, tenant, config, targets.get(id(ref.obj)))
             out.results.extend(r.at(file=ref.file) for r in found)
+            out.results.extend(_admission(copy, namespace, gateway_api, ref.file))
             pairs.append((ref, copy))
             if id(ref.obj) in targets:
                 routes.append((copy, tenant))
@@ -498,7 +562,7 @@ def _tenant_copy(
                         resource=config.ref,
                     )
                 ]
-            shape = _patched_shape_problem(copy, base, routing.is_virtual_service(base))
+            shape = _patched_shape_problem(copy, base, routing.is_route(base))
             if shape:
                 # the copy cannot be read past this; keep the base so later steps see a whole object
                 return without_placement(base), [
@@ -531,7 +595,7 @@ def _tenant_copy(
         TENANT_LABEL: tenant.name,
     }
     if target is not None:
-        results.extend(routing.route_tenant(copy, target, tenant, config))
+        results.extend(routing.route_copy(copy, target, tenant, config))
         results.extend(
             Result(f.message, resource=ResourceRef.of(copy), field=ray.dotted(f.path))
             for f in routing.verify_copy(copy, base, target, tenant, config)
@@ -589,7 +653,8 @@ def _patched_shape_problem(copy: Any, base: Mapping[str, Any], routed: bool) -> 
     return None
 
 
-def _namespace(tenant: Tenant) -> dict[str, Any]:
+def _namespace(tenant: Tenant, gateway_api: _GatewayApi | None = None) -> dict[str, Any]:
+    access = dict([gateway_api.label]) if gateway_api is not None else {}
     ns: dict[str, Any] = {
         "apiVersion": "v1",
         "kind": "Namespace",
@@ -597,6 +662,7 @@ def _namespace(tenant: Tenant) -> dict[str, Any]:
             "name": tenant.name,
             "labels": {
                 **tenant.namespace_labels,
+                **access,
                 MANAGED_BY: MANAGER,
                 TENANT_LABEL: tenant.name,
             },

@@ -291,6 +291,8 @@ def is_own_base_kustomization(obj: Any, path: str) -> bool:
     return (
         isinstance(obj, Mapping)
         and posixpath.basename(path) == BASE_KUSTOMIZATION_FILE
+        # the gateway folder's kustomization is shared by the tenants, not a base folder's
+        and posixpath.basename(posixpath.dirname(posixpath.normpath(path))) != GATEWAY_FOLDER
         and obj.get("kind") == "Kustomization"
         and group_of(obj) == KUSTOMIZE_GROUP
         and labels(obj).get(MANAGED_BY) == MANAGER

@@ -74,18 +74,14 @@ def witness(exprs: Sequence[Mapping[str, Any]]) -> str | NoWitness | None:
     if absent:
         return NO_WITNESS
 
-    def fits(value: str) -> bool:
-        if value in excluded:
-            return False
-        if low is None and high is None:
-            return True
+    def in_bounds(value: str) -> bool:
         n = int64(value)
         return n is not None and (low is None or n > low) and (high is None or n < high)
 
     if allowed is not None:
         candidates = allowed - excluded
         if low is not None or high is not None:
-            candidates = {v for v in candidates if fits(v)}
+            candidates = {v for v in candidates if in_bounds(v)}
         # which one is immaterial: callers only ask whether a witness exists
         return next(iter(candidates), NO_WITNESS)
     if low is None and high is None:
@@ -247,3 +243,29 @@ def _toleration(t: Mapping[str, Any]) -> tuple[str, str, str, str]:
 
 def _seconds(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+def label_selector_matches(selector: Mapping[str, Any], labels: Mapping[str, str]) -> bool:
+    """A metav1.LabelSelector against an object's labels: every matchLabels entry and expression holds.
+
+    `In`/`NotIn` on a label's value, `Exists`/`DoesNotExist` on its key; an empty selector matches
+    everything. An expression of another operator matches nothing (the API server refuses it).
+    """
+    match = selector.get("matchLabels")
+    if isinstance(match, Mapping) and any(labels.get(k) != v for k, v in match.items()):
+        return False
+    for expr in selector.get("matchExpressions") or []:
+        if not isinstance(expr, Mapping):
+            return False
+        key, op = expr.get("key"), expr.get("operator")
+        present = isinstance(key, str) and key in labels
+        value = labels.get(key) if isinstance(key, str) else None
+        holds = {
+            "In": present and value in _values(expr),
+            "NotIn": not present or value not in _values(expr),
+            "Exists": present,
+            "DoesNotExist": not present,
+        }.get(str(op), False)
+        if not holds:
+            return False
+    return True

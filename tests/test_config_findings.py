@@ -74,7 +74,12 @@ def test_unknown_function_config(api: Any, kind: str) -> None:
         ({"routing": []}, [("spec.routing", "expected a mapping, got a list")]),
         (
             {"routing": {"host": "x"}},
-            [("spec.routing.host", "unknown field 'host'; expected one of: hosts, gateways, clusterDomain")],
+            [
+                (
+                    "spec.routing.host",
+                    "unknown field 'host'; expected one of: hosts, gateways, clusterDomain, parentRefs, namespaceLabel, hostTemplate",
+                )
+            ],
         ),
         ({"routing": {"hosts": "a"}}, [("spec.routing.hosts", "expected a list of strings, got a string")]),
         (
@@ -166,7 +171,7 @@ def test_unknown_function_config(api: Any, kind: str) -> None:
             [
                 (
                     "spec.tenants[0].color",
-                    "unknown field 'color'; expected one of: name, pathPrefix, namespaceLabels, patches, spot, groups, quota",
+                    "unknown field 'color'; expected one of: name, pathPrefix, namespaceLabels, patches, spot, groups, quota, host",
                 )
             ],
         ),
@@ -492,7 +497,7 @@ def configmap(data: Any) -> dict[str, Any]:
             [
                 (
                     "data.color",
-                    "unknown field 'color'; expected one of: tenants, provider, mode, nodePools, taintKey, hosts, gateways, output, outputDir, rayAuth, networkPolicy",
+                    "unknown field 'color'; expected one of: tenants, provider, mode, nodePools, taintKey, hosts, gateways, hostTemplate, output, outputDir, rayAuth, networkPolicy",
                 )
             ],
         ),
@@ -549,7 +554,7 @@ def configmap(data: Any) -> dict[str, Any]:
             [
                 (
                     "data.color",
-                    "unknown field 'color'; expected one of: tenants, provider, mode, nodePools, taintKey, hosts, gateways, output, outputDir, rayAuth, networkPolicy",
+                    "unknown field 'color'; expected one of: tenants, provider, mode, nodePools, taintKey, hosts, gateways, hostTemplate, output, outputDir, rayAuth, networkPolicy",
                 ),
                 (
                     "data.tenants",

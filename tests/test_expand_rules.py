@@ -30,6 +30,11 @@ def a_list(*objects: Any) -> dict[str, Any]:
     return {"apiVersion": "v1", "kind": "List", "items": list(objects)}
 
 
+def without_isolation(items: list[Any]) -> list[Any]:
+    """The items less each tenant's isolation objects (`ray-tenant-*`, pinned by tests/isolation)."""
+    return [i for i in items if not str((i.get("metadata") or {}).get("name", "")).startswith("ray-tenant-")]
+
+
 def kinds_and_namespaces(items: list[dict[str, Any]]) -> list[tuple[Any, Any]]:
     return [(i.get("kind"), (i.get("metadata") or {}).get("namespace")) for i in items]
 
@@ -455,7 +460,7 @@ def test_a_named_object_without_api_version_or_kind_is_a_broken_manifest() -> No
         {"apiVersion": "v1", "kind": "ConfigMap"},  # nothing to name: not the function's business
         {"apiVersion": "", "metadata": "m"},
     ]
-    out = expand(items, config("a"), sources=["a.yaml", "", "c.yaml"])
+    out = expand(items, config("a"), sources=["a.yaml", "", "c.yaml", "d.yaml"])
     assert out.results == [
         Result(
             "items[0]: missing apiVersion",
@@ -474,6 +479,7 @@ def test_a_named_object_without_api_version_or_kind_is_a_broken_manifest() -> No
             "items[3]: metadata must be a mapping",
             resource=ResourceRef("v1", "ConfigMap", ""),
             field="metadata",
+            file="d.yaml",
         ),
     ]
     assert out.items == items
@@ -489,3 +495,159 @@ def test_an_items_file_is_the_callers_source_else_its_kpt_annotation() -> None:
     items = [widget("a", "kpt-a.yaml"), widget("b", "kpt-b.yaml"), widget("c"), widget("d", "kpt-d.yaml")]
     out = expand(items, config("t"), sources=["given-a.yaml", "", "given-c.yaml"])
     assert [r.file for r in out.results] == ["given-a.yaml", "kpt-b.yaml", "given-c.yaml", "kpt-d.yaml"]
+
+
+# --- output: overlays ----------------------------------------------------------------------------
+
+
+BASE_KUSTOMIZATION = {
+    "apiVersion": "kustomize.config.k8s.io/v1beta1",
+    "kind": "Kustomization",
+    "resources": ["rc.yaml"],
+}
+
+
+def test_overlays_give_each_tenant_a_namespace_and_a_kustomization_patching_the_bases() -> None:
+    out = expand(
+        [BASE_KUSTOMIZATION, ray_cluster()],
+        config("a", output="overlays", spot={"nodePools": POOL}),
+        sources=["base/kustomization.yaml", "base/rc.yaml"],
+    )
+    assert out.results == []
+    assert [(i["kind"], (i.get("metadata") or {}).get("name")) for i in without_isolation(out.items)] == [
+        ("Kustomization", None),
+        ("Namespace", "a"),
+        ("Kustomization", "a"),
+    ]
+    kustomization = without_isolation(out.items)[2]
+    # its own files (the Namespace, the isolation objects) and the base folder
+    resources = kustomization["resources"]
+    assert (resources[0], resources[-1]) == ("namespace.yaml", "../../base")
+    assert [p["target"] for p in kustomization["patches"]] == [
+        {"group": "ray.io", "version": "v1", "kind": "RayCluster", "name": "ray"}
+    ]
+    # the front end places every generated item in the tenant's folder
+    assert {out.generated[id(i)] for i in out.items[1:]} == {"a"}
+    assert id(out.items[0]) not in out.generated
+
+
+def test_overlays_are_not_computed_from_a_copy_that_failed_and_the_finding_names_the_base_file() -> None:
+    out = expand(
+        [BASE_KUSTOMIZATION, on_demand()],
+        config("a", output="overlays", spot={"nodePools": POOL}),
+        sources=["base/kustomization.yaml", "base/rc.yaml"],
+    )
+    assert out.results == [
+        Result(
+            CONTRADICTION,
+            resource=ResourceRef("ray.io/v1", "RayCluster", "ray", "a"),
+            field=SELECTOR_FIELD,
+            file="base/rc.yaml",
+        )
+    ]
+    assert [i["kind"] for i in without_isolation(out.items)] == ["Kustomization", "Namespace"]
+
+
+def test_overlays_give_a_base_folder_without_a_kustomization_one() -> None:
+    out = expand([ray_cluster()], config("a", output="overlays"), sources=["base/rc.yaml"])
+    assert out.results == []
+    names = [(i["kind"], (i.get("metadata") or {}).get("name")) for i in without_isolation(out.items)]
+    assert names == [("Kustomization", "base"), ("Namespace", "a"), ("Kustomization", "a")]
+
+
+def test_an_item_that_is_not_an_object_has_no_file_unless_the_caller_names_one() -> None:
+    out = expand([ray_cluster(), "text"], config("a"))
+    assert out.results == [Result("items[1]: expected a Kubernetes object (a mapping), got a string")]
+    named = expand([ray_cluster(), "text"], config("a"), sources=["", "t.yaml"])
+    assert [r.file for r in named.results] == ["t.yaml"]
+
+
+def test_a_kept_list_holds_bases_the_tenants_get_copies_of() -> None:
+    kept = a_list(ray_cluster(), virtual_service())
+    out = expand([kept], config("a", spot={"nodePools": {"cpu": "p"}}), roles=Roles(frozenset(), {}, True))
+    assert out.results == []
+    assert out.items[0] is kept
+    assert kinds_and_namespaces(out.items) == [
+        ("List", None),
+        ("Namespace", None),
+        ("RayCluster", "a"),
+        ("VirtualService", "a"),
+        *isolation("a"),
+    ]
+    assert worker_pod(out.items[2]) == pinned_to("p")
+
+
+UNUSED_POOL = Result(
+    "no worker group is named 'gpu'; this pool is never used (worker groups: 'cpu')",
+    "warning",
+    CONFIG_REF,
+    "spec.spot.nodePools.gpu",
+)
+
+
+@pytest.mark.parametrize("tenants", [(), ("a",)])
+def test_a_pool_for_a_group_no_workload_has_is_a_warning(tenants: tuple[str, ...]) -> None:
+    out = expand([ray_cluster()], config(*tenants, spot={"nodePools": {"gpu": "q"}}))
+    assert out.results == [UNUSED_POOL]
+    kept = expand(
+        [a_list(ray_cluster())],
+        config(*tenants, spot={"nodePools": {"gpu": "q"}}),
+        roles=Roles(frozenset(), {}, True),
+    )
+    assert kept.results == [UNUSED_POOL]
+
+
+@pytest.mark.parametrize("tenants", [(), ("a",)])
+def test_without_ray_workloads_the_pools_are_not_judged(tenants: tuple[str, ...]) -> None:
+    cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}}
+    assert expand([cm], config(*tenants, spot={"nodePools": {"gpu": "q"}})).results == []
+
+
+MOVED = (
+    "; a tenant's copy keeps its base's name, in the tenant's namespace (a patch cannot rename or move it)"
+)
+
+
+def test_a_patch_cannot_move_a_copy_to_another_namespace() -> None:
+    added = patched(ray_cluster(), {"op": "add", "path": "/metadata/namespace", "value": "other"})
+    assert added.results == [
+        patch_error(f"patch for RayCluster/ray of tenant 'a': metadata.namespace: changed to 'other'{MOVED}")
+    ]
+    base = ray_cluster()
+    base["metadata"]["namespace"] = "base-ns"
+    moved = patched(base, {"op": "replace", "path": "/metadata/namespace", "value": "x"})
+    assert moved.results == [
+        patch_error(
+            f"patch for RayCluster/ray of tenant 'a': metadata.namespace: changed from 'base-ns' to 'x'{MOVED}"
+        )
+    ]
+
+
+@pytest.mark.parametrize("output", ["resources", "overlays"])
+def test_prefixes_that_differ_in_case_overlap_where_the_base_route_ignores_case(output: str) -> None:
+    vs = virtual_service()
+    vs["spec"]["http"][0]["match"] = [{"ignoreUriCase": True, "uri": {"prefix": "/old/"}}]
+    listing = {**BASE_KUSTOMIZATION, "resources": ["rc.yaml", "vs.yaml"]}
+    cfg = parse_config(
+        {
+            "apiVersion": "fn.ray-tenants.dev/v1alpha1",
+            "kind": "RayTenants",
+            "metadata": {"name": "t"},
+            "spec": {
+                "output": output,
+                "tenants": [{"name": "a", "pathPrefix": "/Team/"}, {"name": "b", "pathPrefix": "/team/"}],
+            },
+        }
+    )
+    out = expand(
+        [listing, ray_cluster(), vs], cfg, sources=["base/kustomization.yaml", "base/rc.yaml", "base/vs.yaml"]
+    )
+    assert out.results == [
+        Result(
+            "the route of tenant 'b': prefix '/team/' is the same as (ignoring case) '/Team/' of "
+            "VirtualService/a/dash on host 'ray.example.com' and gateway 'asm-ingress/gw': Istio merges them "
+            "in an undefined order",
+            resource=CONFIG_REF,
+            field="spec.tenants[1].pathPrefix",
+        )
+    ]

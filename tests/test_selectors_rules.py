@@ -91,6 +91,9 @@ UNSATISFIABLE = [
     [e("Gt", "1"), e("Lt", "4"), e("NotIn", "2", "3")],
     [e("Gt", "3"), e("Gt", "1"), e("Lt", "5"), e("NotIn", "4")],
     [e("Lt", "9"), e("Lt", "5"), e("Gt", "3"), e("NotIn", "4")],
+    [e("Gt", "3"), e("Lt", "5"), e("Lt", "9"), e("NotIn", "4")],  # the lowest Lt bounds, wherever it is
+    [e("In", "5"), e("Gt", "5")],  # the bounds are exclusive
+    [e("In", "5"), e("Lt", "5")],
     [e("In", "3", "x"), e("Gt", "5")],
     [e("In", "7"), e("Lt", "5")],
     [e("Gt", "x")],
@@ -123,6 +126,9 @@ def test_no_witness_where_no_label_value_satisfies_them_all(exprs: list[dict[str
         ([e("DoesNotExist")], None),
         ([e("Gt", "5"), e("NotIn", "6", "7")], "8"),
         ([e("Lt", "5"), e("NotIn", "4")], "3"),
+        ([e("Lt", "5")], "4"),  # the first integer inside the bound
+        ([e("Gt", "5")], "6"),
+        ([e("Lt", "-5")], "-6"),
         ([e("Gt", "1"), e("Lt", "4"), e("NotIn", "2")], "3"),
         ([e("Exists"), e("NotIn", "\x000", "\x001")], "\x002"),
         ([e("Exists")], "\x000"),

@@ -194,7 +194,7 @@ def _expand(
     for obj in outcome.items:
         if config.tenants and owner_tenant(obj) is None:
             continue
-        if not config.tenants and not (ray.is_ray_workload(obj) or routing.is_virtual_service(obj)):
+        if not config.tenants and not (ray.is_ray_workload(obj) or routing.is_route(obj)):
             continue
         kind, name = obj.get("kind"), meta(obj).get("name")
         doc = (
@@ -370,7 +370,7 @@ def _check_policy(
     # generated routes carry the port their base routes the dashboard on, as the expansion reads it
     bases = list({id(t.doc): t.doc.data for t in generated if not t.own}.values())
     ports = routing.dashboard_ports(
-        [b for b in bases if routing.is_virtual_service(b)], [b for b in bases if ray.is_ray_workload(b)]
+        [b for b in bases if routing.is_route(b)], [b for b in bases if ray.is_ray_workload(b)]
     )
     heads: dict[str, dict[str, set[int]]] = {}
     for t in targets:
@@ -401,6 +401,24 @@ def _check_policy(
     for issue in routing.check_routes([t.obj for t in routes], heads, tenant_routes):
         finding = issue.finding
         report.results.append(routes[issue.index].result(finding.message, finding.path, finding.severity))
+    if config is None:  # with a spec, the expansion has checked its routes against the Gateways
+        report.results.extend(_admission(targets))
+
+
+def _admission(targets: Sequence[Target]) -> list[Result]:
+    """Each HTTPRoute is admitted by the Gateways among the inputs it names (where its Namespace is too)."""
+    gateways = [t.obj for t in targets if routing.is_gateway(t.obj)]
+    labels = {
+        meta(t.obj).get("name"): meta(t.obj).get("labels") or {}
+        for t in targets
+        if t.obj.get("kind") == "Namespace"
+    }
+    return [
+        t.result(why, ("spec", "parentRefs", i))
+        for t in targets
+        if gateways and routing.is_http_route(t.obj) and meta(t.obj).get("namespace") in labels
+        for i, why in routing.listener_problems(t.obj, labels[meta(t.obj).get("namespace")], gateways)
+    ]
 
 
 def _check_isolation(

@@ -27,9 +27,10 @@ def policy_name(tenant: str) -> str:
 
 
 def deny_paths(path_prefix: str) -> list[str]:
-    """The paths a tenant's policy covers: the prefix without and with its subpaths (`/t`, `/t/*`)."""
-    exact = path_prefix.rstrip("/") or "/"
-    return [exact, f"{exact}/*"]
+    """The paths a tenant's policy covers: the prefix without and with its subpaths (`/t`, `/t/*`);
+    on a host of the tenant's own (prefix `/`), every path (`/*`)."""
+    exact = path_prefix.rstrip("/")
+    return [exact, f"{exact}/*"] if exact else ["/*"]
 
 
 def deny_hosts(hosts: Iterable[str]) -> list[str]:

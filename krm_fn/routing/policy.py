@@ -22,16 +22,16 @@ from typing import Any
 
 from krm_fn import ray
 from krm_fn.results import Record
+from krm_fn.routing.httproute import is_http_route, parent_key, read_http_route
 from krm_fn.routing.overlap import PHRASES, Claim, ClaimKind, Overlap, Relation, find_overlaps
+from krm_fn.routing.routers import Settings, route_copy, tenant_site
 from krm_fn.routing.served import FieldPath, Match, Route, Rule
 from krm_fn.routing.virtualservice import (
     HeadTarget,
     RoutedTenant,
-    RoutingSettings,
     is_virtual_service,
     normalize_gateway,
     read_virtual_service,
-    route_tenant,
 )
 
 # namespace -> head services of the Ray workloads known there -> the ports their dashboards are
@@ -102,6 +102,8 @@ def route_of(obj: Mapping[str, Any]) -> Route | None:
     """What a routing object serves, or None when `obj` is not one the policy knows."""
     if is_virtual_service(obj):
         return read_virtual_service(obj)
+    if is_http_route(obj):
+        return read_http_route(obj)
     return None
 
 
@@ -174,7 +176,7 @@ def _check_expected_place(route: Route, expected: Expected) -> list[RouteFinding
         if gateway not in expected.gateways:
             out.append(
                 RouteFinding(
-                    ("spec", "gateways"),
+                    route.path_of_gateways,
                     f"bound to gateway {gateway!r}; a tenant's route is bound only to the configured "
                     f"gateways ({', '.join(expected.gateways) or 'mesh'})",
                 )
@@ -191,6 +193,12 @@ def _check_http_rule(
 ) -> list[RouteFinding]:
     out: list[RouteFinding] = []
     rpath = rule.path
+    whole_host = _owns_its_hosts(route, expected, directory)
+    if whole_host and (not rule.matches or any(m.kind == "any" for m in rule.matches)):
+        out.extend(_check_whole_host(rule))
+        if rule.redirect is not None:
+            out.extend(_check_redirect(rule, route, expected, directory))
+        return out
     if not rule.matches or any(m.kind == "any" for m in rule.matches):
         return [
             RouteFinding(
@@ -217,20 +225,27 @@ def _check_http_rule(
                     )
                 )
         else:
-            out.extend(_check_prefix(match, rule, redirects, expected))
+            out.extend(_check_prefix(match, rule, redirects, expected, whole_host))
     if rule.redirect is not None:
         out.extend(_check_redirect(rule, route, expected, directory))
     return out
 
 
 def _check_prefix(
-    match: Match, rule: Rule, redirects: Set[tuple[str, object]], expected: Expected | None
+    match: Match,
+    rule: Rule,
+    redirects: Set[tuple[str, object]],
+    expected: Expected | None,
+    whole_host: bool = False,
 ) -> list[RouteFinding]:
-    """A prefix rule: `/`-ended, not `/`, with its exact redirect, rewritten to `/`."""
+    """A prefix rule: `/`-ended, not `/`, with its exact redirect, rewritten to `/`; or, on a
+    host of the tenant's own, `/` as it is."""
     prefix, rpath = match.value, rule.path
     if match.kind == "path-prefix":  # whole segments: `/t` is `/t/` and `/t` itself
         prefix = prefix.rstrip("/") + "/"
     if prefix == "/":
+        if whole_host:
+            return _check_whole_host(rule)
         return [RouteFinding(match.path, "prefix '/' catches every other tenant's traffic")]
     if not prefix.endswith("/"):
         return [
@@ -244,25 +259,61 @@ def _check_prefix(
     if expected is not None and not _same(prefix, expected.prefix, match):
         out.append(RouteFinding(match.path, f"prefix {prefix!r} is not the tenant's own {expected.prefix!r}"))
     exact = prefix.rstrip("/")
-    if match.kind == "prefix" and (exact, prefix) not in redirects:
-        out.append(
-            RouteFinding(
-                rpath,
-                f"no redirect from {exact!r} to {prefix!r}: add a rule with "
-                f"`match: [{{uri: {{exact: {exact}}}}}]` and `redirect: {{uri: {prefix}}}` "
-                "(without it the dashboard at the bare path is a 404)",
-            )
+    if (exact, prefix) not in redirects:
+        how = (
+            f"an `Exact` match on {exact} and a `RequestRedirect` filter with `ReplaceFullPath: {prefix}` "
+            "(without it the dashboard at the bare path loads without its assets)"
+            if match.kind == "path-prefix"
+            else f"`match: [{{uri: {{exact: {exact}}}}}]` and `redirect: {{uri: {prefix}}}` "
+            "(without it the dashboard at the bare path is a 404)"
         )
+        out.append(RouteFinding(rpath, f"no redirect from {exact!r} to {prefix!r}: add a rule with {how}"))
     rewrite = rule.rewrite.uri if rule.rewrite is not None else None
     if rewrite != "/":
+        want = (
+            "a `URLRewrite` filter with `ReplacePrefixMatch: /`"
+            if match.kind == "path-prefix"
+            else "`rewrite: {uri: /}`"
+        )
         out.append(
             RouteFinding(
-                (*rule.rewrite.path, "uri") if rule.rewrite is not None and rewrite is not None else rpath,
-                f"expected `rewrite: {{uri: /}}` on prefix {prefix!r}, got {rewrite!r}: "
+                (*rule.rewrite.path, *rule.rewrite.uri_field)
+                if rule.rewrite is not None and rewrite is not None
+                else rpath,
+                f"expected {want} on prefix {prefix!r}, got {rewrite!r}: "
                 "the Ray dashboard and Jobs API answer at '/'",
             )
         )
     return out
+
+
+def _owns_its_hosts(route: Route, expected: Expected | None, directory: Directory) -> bool:
+    """Host mode: the route serves hosts of its own, where `/` is the tenant's whole dashboard.
+
+    With the tenant spec, when it gives the tenant a host; in a stream, when no other route
+    serves any of the route's hosts (the overlap rule reports any that does).
+    """
+    if expected is not None:
+        return expected.prefix == "/"
+    return (
+        bool(route.hosts)
+        and "*" not in route.hosts
+        and all(directory.hosts.get(h) == (route.label,) for h in route.hosts)
+    )
+
+
+def _check_whole_host(rule: Rule) -> list[RouteFinding]:
+    """A tenant's own host is served as requested: `/` to the head, the path unchanged."""
+    rewrite = rule.rewrite.uri if rule.rewrite is not None else None
+    if rule.rewrite is None or rewrite in (None, "/"):
+        return []
+    return [
+        RouteFinding(
+            (*rule.rewrite.path, *rule.rewrite.uri_field),
+            f"rewrites the path to {rewrite!r}: on a host of its own the tenant's dashboard is served "
+            "at '/' with the path as requested",
+        )
+    ]
 
 
 def _check_redirect(
@@ -277,7 +328,7 @@ def _check_redirect(
         by = f"; {', '.join(served)} serves it" if served else ""
         out.append(
             RouteFinding(
-                (*rule.redirect.path, "authority"),
+                (*rule.redirect.path, *rule.redirect.authority_field),
                 f"redirects to host {authority!r}, which this route does not serve "
                 f"({', '.join(route.hosts) or 'no hosts'}): a tenant's redirect stays on its own hosts{by}",
             )
@@ -286,7 +337,7 @@ def _check_redirect(
     if expected is not None and uri != expected.prefix:
         out.append(
             RouteFinding(
-                (*rule.redirect.path, "uri"),
+                (*rule.redirect.path, *rule.redirect.uri_field),
                 f"redirects to {uri!r}; a tenant's redirect goes to its own prefix {expected.prefix!r}",
             )
         )
@@ -312,7 +363,7 @@ def _check_destinations(
             whose = f" (the namespace of {', '.join(theirs)})" if theirs else ""
             out.append(
                 RouteFinding(
-                    (*dest.path, "host"),
+                    (*dest.path, *dest.host_field),
                     f"{verb} {host!r} in namespace {ns!r}{whose}; a tenant's route must stay in its own "
                     f"namespace {namespace!r}",
                 )
@@ -325,7 +376,7 @@ def _check_destinations(
             what = f"one of {', '.join(sorted(known))}" if known else f"a `{ray.HEAD_SERVICE_PLACEHOLDER}`"
             out.append(
                 RouteFinding(
-                    (*dest.path, "host"),
+                    (*dest.path, *dest.host_field),
                     f"routes to {host!r}, which is not the head service of a Ray workload in "
                     f"{namespace or 'its namespace'!s}; expected {what}",
                 )
@@ -334,7 +385,7 @@ def _check_destinations(
         if dest.port not in ports:
             out.append(
                 RouteFinding(
-                    (*dest.path, "port", "number") if dest.port is not None else dest.path,
+                    (*dest.path, *dest.port_field) if dest.port is not None else dest.path,
                     f"expected the dashboard port {' or '.join(map(str, sorted(ports)))}, got {dest.port!r}",
                 )
             )
@@ -398,6 +449,13 @@ def served_overlaps(routes: Sequence[Route], tenant: Sequence[bool]) -> list[Rou
                     for host in route.hosts:
                         for gateway in match.gateways or route.gateways:
                             by_key.setdefault((host, gateway), []).append(claim)
+    # a route without hostnames (an HTTPRoute's `*`) serves every host of its gateway
+    for (host, gateway), claims in list(by_key.items()):
+        if host == "*":
+            for (other, on), theirs in by_key.items():
+                if on == gateway and other != "*":
+                    theirs.extend(claims)
+                    theirs.sort(key=lambda c: c.owner)  # in input order, as the claims were made
     # one finding per pair of routes: the first overlap found, or a prefix against a prefix where
     # they have one (the plainest to read)
     chosen: dict[frozenset[int], tuple[Overlap[int], str, str]] = {}
@@ -439,12 +497,19 @@ def _overlap_finding(
     them = _describe(other, bare=plain and subject.kind == other.kind == "prefix")
     message = (
         f"{_describe(subject)} {phrase} {them} of {routes[other.owner].label} on host {host!r} and "
-        f"gateway {gateway!r}: Istio merges them in an undefined order"
+        f"gateway {gateway!r}: {_order(routes[subject.owner], routes[other.owner])}"
     )
     if tenant[subject.owner]:
         return RouteOverlap(subject.owner, RouteFinding(subject.path, message))
     message += ", so this route, which serves no Ray dashboard, can take a tenant's traffic"
     return RouteOverlap(subject.owner, RouteFinding(subject.path, message, "warning"))
+
+
+def _order(a: Route, b: Route) -> str:
+    """Why an overlap is a hijack, in the words of the routers involved."""
+    if a.ref.kind == b.ref.kind == "HTTPRoute":
+        return "the Gateway API gives the more specific match, then the oldest route, the request"
+    return "Istio merges them in an undefined order"
 
 
 def _describe(claim: Claim[int], bare: bool = False) -> str:
@@ -459,13 +524,21 @@ def _describe(claim: Claim[int], bare: bool = False) -> str:
 # --- a tenant's copy, before and after its patches --------------------------------------------
 
 
-def expected_route(base: Mapping[str, Any], tenant: RoutedTenant, config: RoutingSettings) -> Expected:
-    """What a tenant's copy of `base` serves: its prefix, on the spec's hosts and gateways, else the base's."""
+def expected_route(base: Mapping[str, Any], tenant: RoutedTenant, config: Settings) -> Expected:
+    """What a tenant's copy of `base` serves: its prefix (or its own host), on the spec's hosts and
+    gateways (an HTTPRoute's hostnames and parentRefs), else the base's."""
     spec = _mapping(base.get("spec"))
-    hosts = config.hosts if config.hosts is not None else _strings(spec.get("hosts"))
+    site = tenant_site(tenant, config)
+    if is_http_route(base):
+        hosts = site.hosts if site.hosts is not None else _strings(spec.get("hostnames"))
+        own = _namespace_of(base)
+        parents = config.parent_refs if config.parent_refs is not None else _list(spec.get("parentRefs"))
+        gateways = tuple(parent_key(p, own or tenant.name) for p in parents if isinstance(p, Mapping))
+        return Expected(site.prefix, tuple(h.lower() for h in hosts) or ("*",), gateways)
+    hosts = site.hosts if site.hosts is not None else _strings(spec.get("hosts"))
     gateways = config.gateways if config.gateways is not None else _strings(spec.get("gateways"))
     return Expected(
-        tenant.path_prefix,
+        site.prefix,
         tuple(h.lower() for h in hosts),
         tuple(normalize_gateway(g, tenant.name) for g in gateways) or ("mesh",),
     )
@@ -476,7 +549,7 @@ def verify_copy(
     base: Mapping[str, Any],
     target: HeadTarget,
     tenant: RoutedTenant,
-    config: RoutingSettings,
+    config: Settings,
 ) -> list[RouteFinding]:
     """A tenant's routed copy of `base` against the route policy, as the check verifies it."""
     heads = {tenant.name: {target.service: frozenset({target.port})}}
@@ -489,27 +562,44 @@ def patch_findings(
     base: Mapping[str, Any],
     target: HeadTarget,
     tenant: RoutedTenant,
-    config: RoutingSettings,
+    config: Settings,
 ) -> list[RouteFinding]:
     """What a tenant's patch (turning its copy `before` into `after`) does to the route: a change
     the route generation would drop, or a rule the route policy refuses that was not there before."""
     out: list[RouteFinding] = []
     old, new = _mapping(before.get("spec")), _mapping(after.get("spec"))
-    if old.get("http") != new.get("http"):
+    http_route = is_http_route(base)
+    rules = "rules" if http_route else "http"
+    if old.get(rules) != new.get(rules):
+        what = (
+            "rules (the redirect and the dashboard rule)"
+            if http_route
+            else "http rules (the redirect and the dashboard route)"
+        )
         out.append(
             RouteFinding(
-                ("spec", "http"),
-                "the function writes each tenant's http rules (the redirect and the dashboard route) "
-                "from the base's route, so this change would be lost; change the base's route instead",
+                ("spec", rules),
+                f"the function writes each tenant's {what} from the base's route, so this change would "
+                "be lost; change the base's route instead",
             )
         )
-    for key, override in (("hosts", config.hosts), ("gateways", config.gateways)):
+    site = tenant_site(tenant, config)
+    overrides = (
+        (("hostnames", "hosts", site.hosts), ("parentRefs", "parentRefs", config.parent_refs))
+        if http_route
+        else (("hosts", "hosts", site.hosts), ("gateways", "gateways", config.gateways))
+    )
+    for key, setting, override in overrides:
         if override is not None and old.get(key) != new.get(key):
+            source = (
+                "the tenant's host"
+                if key in ("hosts", "hostnames") and tenant.host
+                else f"the tenant spec's routing.{setting}"
+            )
             out.append(
                 RouteFinding(
                     ("spec", key),
-                    f"the tenant spec's routing.{key} replaces spec.{key} in every tenant's route, so "
-                    "this change would be lost",
+                    f"{source} replaces spec.{key} in every tenant's route, so this change would be lost",
                 )
             )
     had = set(_routed_findings(before, base, target, tenant, config))
@@ -522,13 +612,17 @@ def _routed_findings(
     base: Mapping[str, Any],
     target: HeadTarget,
     tenant: RoutedTenant,
-    config: RoutingSettings,
+    config: Settings,
 ) -> list[RouteFinding]:
     routed: dict[str, Any] = _copy.deepcopy(dict(obj))
     routed["metadata"] = {**_mapping(routed.get("metadata")), "namespace": tenant.name}
     if isinstance(routed.get("spec"), dict) or routed.get("spec") is None:
-        route_tenant(routed, target, tenant, config)
+        route_copy(routed, target, tenant, config)
     return verify_copy(routed, base, target, tenant, config)
+
+
+def _namespace_of(obj: Mapping[str, Any]) -> str:
+    return str(_mapping(obj.get("metadata")).get("namespace") or "")
 
 
 def _strings(value: object) -> tuple[str, ...]:

@@ -56,7 +56,7 @@ class Destination(Record):
     to (a short name is in the route's namespace); `port` is None when the rule names none.
     """
 
-    _fields = __slots__ = ("host", "service", "namespace", "port", "path", "role")
+    _fields = __slots__ = ("host", "service", "namespace", "port", "path", "role", "host_field", "port_field")
 
     def __init__(
         self,
@@ -66,6 +66,8 @@ class Destination(Record):
         port: object,
         path: FieldPath,
         role: Role = "route",
+        host_field: FieldPath = ("host",),
+        port_field: FieldPath = ("port", "number"),
     ) -> None:
         self.host = host
         self.service = service
@@ -73,29 +75,55 @@ class Destination(Record):
         self.port = port
         self.path = path
         self.role: Role = role
+        # where, under `path`, the router writes the service and the port (Istio's `host` and
+        # `port.number`, a backendRef's `name` and `port`)
+        self.host_field = host_field
+        self.port_field = port_field
 
 
 class Redirect(Record):
     """A redirect answered to the client: the new path and host (None where it keeps the request's)."""
 
-    _fields = __slots__ = ("uri", "authority", "path")
+    _fields = __slots__ = ("uri", "authority", "path", "uri_field", "authority_field")
 
-    def __init__(self, uri: object, authority: object, path: FieldPath) -> None:
+    def __init__(
+        self,
+        uri: object,
+        authority: object,
+        path: FieldPath,
+        uri_field: FieldPath = ("uri",),
+        authority_field: FieldPath = ("authority",),
+    ) -> None:
         self.uri = uri
         self.authority = authority
         self.path = path
+        # where, under `path`, the router writes the path and the host (Istio's `uri` and
+        # `authority`; Gateway API's `path.replaceFullPath` or `path.replacePrefixMatch`, `hostname`)
+        self.uri_field = uri_field
+        self.authority_field = authority_field
 
 
 class Rewrite(Record):
     """A rewrite of the request before it is sent on: the new path (None: unchanged or not a plain
     path, such as Istio's `uriRegexRewrite`) and the new host header."""
 
-    _fields = __slots__ = ("uri", "authority", "path")
+    _fields = __slots__ = ("uri", "authority", "path", "uri_field", "authority_field")
 
-    def __init__(self, uri: object, authority: object, path: FieldPath) -> None:
+    def __init__(
+        self,
+        uri: object,
+        authority: object,
+        path: FieldPath,
+        uri_field: FieldPath = ("uri",),
+        authority_field: FieldPath = ("authority",),
+    ) -> None:
         self.uri = uri
         self.authority = authority
         self.path = path
+        # where, under `path`, the router writes the path and the host (Istio's `uri` and
+        # `authority`; Gateway API's `path.replaceFullPath` or `path.replacePrefixMatch`, `hostname`)
+        self.uri_field = uri_field
+        self.authority_field = authority_field
 
 
 class Rule(Record):
@@ -130,7 +158,15 @@ class Route(Record):
     bound to, each `namespace/name` (`mesh` for Istio's sidecars), however the object spells them.
     """
 
-    _fields = __slots__ = ("ref", "namespace", "hosts", "gateways", "rules", "path_of_hosts")
+    _fields = __slots__ = (
+        "ref",
+        "namespace",
+        "hosts",
+        "gateways",
+        "rules",
+        "path_of_hosts",
+        "path_of_gateways",
+    )
 
     def __init__(
         self,
@@ -140,6 +176,7 @@ class Route(Record):
         gateways: tuple[str, ...],
         rules: tuple[Rule, ...],
         path_of_hosts: FieldPath = ("spec", "hosts"),
+        path_of_gateways: FieldPath = ("spec", "gateways"),
     ) -> None:
         self.ref = ref
         self.namespace = namespace
@@ -147,6 +184,7 @@ class Route(Record):
         self.gateways = gateways
         self.rules = rules
         self.path_of_hosts = path_of_hosts  # where the hosts are written (`spec.hostnames` for HTTPRoute)
+        self.path_of_gateways = path_of_gateways  # `spec.parentRefs` for HTTPRoute
 
     @property
     def label(self) -> str:

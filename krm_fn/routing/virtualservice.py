@@ -7,7 +7,7 @@ for overlap in the config, by overlap.py). policy.py verifies routes against the
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, Sequence, Set
 from typing import Any, Protocol
 
 from krm_fn import ray
@@ -37,6 +37,8 @@ class RoutedTenant(Protocol):
     def path_prefix(self) -> str: ...
     @property
     def exact_path(self) -> str: ...
+    @property
+    def host(self) -> str | None: ...
 
 
 class RoutingSettings(Protocol):
@@ -51,14 +53,22 @@ class RoutingSettings(Protocol):
 
 
 class HeadTarget(Record):
-    """The Ray workload a base VirtualService routes to, and its dashboard port."""
+    """The Ray workload a base route (VirtualService, HTTPRoute) routes to, and its dashboard port."""
 
-    _fields = __slots__ = ("service", "port", "route")
+    _fields = __slots__ = ("service", "port", "route", "parent_refs")
 
-    def __init__(self, service: str, port: int, route: Mapping[str, Any]) -> None:
+    def __init__(
+        self,
+        service: str,
+        port: int,
+        route: Mapping[str, Any],
+        parent_refs: tuple[Mapping[str, Any], ...] = (),
+    ) -> None:
         self.service = service
         self.port = port
-        self.route = route  # the base's dashboard route, the template for the tenant's rules
+        self.route = route  # the base's dashboard route (rule), the template for the tenant's rules
+        # HTTPRoute: the base's parentRefs, each with its namespace (a tenant's copy lives elsewhere)
+        self.parent_refs = parent_refs
 
 
 def is_virtual_service(obj: Mapping[str, Any]) -> bool:
@@ -165,7 +175,7 @@ def find_target(
     http = (spec or {}).get("http") or []
     if not isinstance(http, list) or not all(isinstance(r, Mapping) for r in http):
         return None, [Result("expected a list of HTTP routes", resource=ref, field="spec.http")]
-    heads = {name: w for w in workloads if (name := ray.head_service_name(w))}
+    heads = {name for w in workloads if (name := ray.head_service_name(w))}
     # redirect-only rules are regenerated per tenant; what is left is the dashboard route
     routes = [(i, r) for i, r in enumerate(http) if not ("redirect" in r and "route" not in r)]
     if len(routes) > 1:
@@ -183,43 +193,40 @@ def find_target(
         return None, [Result(shape[1], resource=ref, field=shape[0])]
     dest = _first_destination(route)
     host = dest.get("host") if dest else None
-    service = host.split(".", 1)[0] if isinstance(host, str) else None
-    if service not in heads:
-        if len(heads) != 1:
-            named = f"routes to {host!r}, which is" if host else "names"
-            what = "no Ray workload" if not heads else f"none of {', '.join(sorted(heads))}"
-            return None, [
-                Result(
-                    f"{named} not the head service of a base Ray workload ({what} found); "
-                    f"set the route's destination host to `{ray.HEAD_SERVICE_PLACEHOLDER}`",
-                    resource=ref,
-                    field=f"spec.http[{index}].route[0].destination.host",
-                )
-            ]
-        service = next(iter(heads))
+    where = f"spec.http[{index}].route[0].destination"
+    service, problem = pick_head(
+        host, host.split(".", 1)[0] if isinstance(host, str) else None, heads, "route's destination host"
+    )
+    if problem:
+        return None, [Result(problem, resource=ref, field=f"{where}.host")]
     port_spec = dest.get("port") if dest else None
     port = port_spec.get("number") if isinstance(port_spec, Mapping) else None
-    if port is not None and (not isinstance(port, int) or isinstance(port, bool) or not 0 < port < 65536):
+    if port_problem(port):
         return None, [
-            Result(
-                f"expected a port number, got {port!r}",
-                resource=ref,
-                field=f"spec.http[{index}].route[0].destination.port.number",
-            )
+            Result(f"expected a port number, got {port!r}", resource=ref, field=f"{where}.port.number")
         ]
-    return HeadTarget(service, port or ray.DASHBOARD_PORT, route), []
+    return HeadTarget(str(service), port or ray.DASHBOARD_PORT, route), []
 
 
-def dashboard_ports(
-    virtual_services: Sequence[Mapping[str, Any]], workloads: Sequence[Mapping[str, Any]]
-) -> dict[str, set[int]]:
-    """Head service -> the ports the base VirtualServices route its dashboard on (as `find_target` reads them)."""
-    ports: dict[str, set[int]] = {}
-    for vs in virtual_services:
-        target, _ = find_target(vs, workloads)
-        if target is not None:
-            ports.setdefault(target.service, set()).add(target.port)
-    return ports
+def pick_head(written: object, service: object, heads: Set[str], field: str) -> tuple[str | None, str]:
+    """The head service a base route's backend names (`service`, read from `written`), or with one
+    Ray workload among the bases, its head whatever the route names; else why not, telling what
+    to set the `field` to."""
+    if isinstance(service, str) and service in heads:
+        return service, ""
+    if len(heads) == 1:
+        return next(iter(heads)), ""
+    named = f"routes to {written!r}, which is" if written else "names"
+    what = "no Ray workload" if not heads else f"none of {', '.join(sorted(heads))}"
+    return None, (
+        f"{named} not the head service of a base Ray workload ({what} found); "
+        f"set the {field} to `{ray.HEAD_SERVICE_PLACEHOLDER}`"
+    )
+
+
+def port_problem(port: object) -> bool:
+    """A port that is given and is no port number."""
+    return port is not None and (not isinstance(port, int) or isinstance(port, bool) or not 0 < port < 65536)
 
 
 def route_tenant(
@@ -233,7 +240,8 @@ def route_tenant(
     elif not isinstance(spec, dict):
         return [Result(f"expected a mapping, got {describe(spec)}", resource=ref, field="spec")]
     results: list[Result] = []
-    for key, override in (("hosts", config.hosts), ("gateways", config.gateways)):
+    own_host = (tenant.host,) if tenant.host is not None else None
+    for key, override in (("hosts", own_host or config.hosts), ("gateways", config.gateways)):
         if override is not None:
             spec[key] = list(override)
         elif spec.get(key) and not _strings(spec[key]):
@@ -266,6 +274,20 @@ def route_tenant(
         "host": fqdn,
         "port": {"number": target.port},
     }
+    if tenant.host is not None:
+        # the tenant's own host, whole: no prefix to strip, no bare path to redirect (a rewrite
+        # of the authority, say, is the base's and kept)
+        kept = {k: v for k, v in rewrite.items() if k != "uri"}
+        spec["http"] = [
+            {
+                "name": f"{tenant.name}-dashboard",
+                "match": [{**m, "uri": {"prefix": "/"}} for m in conditions],
+                **({"rewrite": kept} if kept else {}),
+                **base,
+                "route": [route_entry],
+            }
+        ]
+        return results
     spec["http"] = [
         {
             "name": f"{tenant.name}-dashboard-redirect",

@@ -240,13 +240,11 @@ def test_ray_pods_no_policy_selects_are_an_error(check: Check, stream: Objects, 
 def test_a_policy_admitting_more_than_the_listed_sources_is_an_error(
     check: Check, stream: Objects, tmp_path: Path, extra: dict[str, Any], field: str, says: str
 ) -> None:
-    """With a spec, a policy of the stream's own is a base: every tenant gets it, and is told."""
+    """A policy of the tenant's own, in its namespace beside the generated ones."""
     code, lines = check(*write(tmp_path, [*stream, extra], stream_spec()), cwd=tmp_path)
     assert code == 1
     found = errors(lines)
-    assert [x.split(": ")[1] for x in found] == [
-        f"NetworkPolicy/{t}/extra {field}" for t in ("mlops", "research")
-    ]
+    assert [x.split(": ")[1] for x in found] == [f"NetworkPolicy/mlops/extra {field}"]
     assert all(": admits " in x and says in x for x in found), found
 
 

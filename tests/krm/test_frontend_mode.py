@@ -382,14 +382,19 @@ def test_known_cluster_scoped_kinds_pass_through_uncopied() -> None:
     objs = [
         {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "GatewayClass", "metadata": {"name": "gc"}},
         {"apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass", "metadata": {"name": "pc"}},
-        {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute", "metadata": {"name": "r"}},
+        # a namespaced kind of the same group is copied (an HTTPRoute would be a route to a Ray head)
+        {
+            "apiVersion": "gateway.networking.k8s.io/v1beta1",
+            "kind": "ReferenceGrant",
+            "metadata": {"name": "r"},
+        },
     ]
     code, out, err = krm_call(objs)
     assert code == 0, err
     assert identities(out["items"]) == {
         ("GatewayClass", None, "gc"),
         ("PriorityClass", None, "pc"),
-        ("HTTPRoute", "team-a", "r"),
+        ("ReferenceGrant", "team-a", "r"),
         ("Namespace", None, "team-a"),
     }
 

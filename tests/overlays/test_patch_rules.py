@@ -375,3 +375,48 @@ def test_style_like_marks_only_multi_line_strings_as_blocks() -> None:
         "tag:yaml.org,2002:null",
         "tag:yaml.org,2002:null",
     ]
+
+
+def test_every_base_and_every_folder_is_judged_not_only_the_first() -> None:
+    other = {**RC, "metadata": {"name": "other"}}
+    other_ref = ResourceRef("ray.io/v1", "RayCluster", "other")
+    assert [r.resource for r in check_bases([Base(RC, ""), Base(other, "-")], [], "overlays")] == [
+        RC_REF,
+        other_ref,
+    ]
+    inside = check_bases([Base(RC, "rc.yaml"), Base(other, "z/rc.yaml")], [], "overlays")
+    assert [(r.file, r.message.split(":")[0]) for r in inside] == [
+        ("rc.yaml", "the output folder 'overlays' is inside the base folder '.'"),
+        ("z/rc.yaml", "z/ has no kustomization.yaml"),
+    ]
+    missing = check_bases([Base(RC, "a/rc.yaml"), Base(other, "b/rc.yaml")], [], "overlays")
+    assert [(r.file, r.message.split(":")[0]) for r in missing] == [
+        ("a/rc.yaml", "a/ has no kustomization.yaml"),
+        ("b/rc.yaml", "b/ has no kustomization.yaml"),
+    ]
+
+
+def test_a_list_whose_mapping_became_a_scalar_is_replaced_whole() -> None:
+    assert ops_for(thing({"l": [{"k": 1}]}), thing({"l": ["s"]})) == [
+        {"op": "replace", "path": "/spec/l", "value": ["s"]}
+    ]
+    assert ops_for(thing({"l": ["s"]}), thing({"l": [{"k": 1}]})) == [
+        {"op": "replace", "path": "/spec/l", "value": [{"k": 1}]}
+    ]
+
+
+def test_a_copy_without_the_ownership_labels_keeps_its_own() -> None:
+    assert ops_for(thing({}), thing({}, labels={"team": "x"})) == [
+        {"op": "add", "path": "/metadata/labels", "value": {"team": "x"}}
+    ]
+
+
+def test_a_patch_that_applies_but_gives_something_else_says_so_without_an_error_text(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(
+        patches, "_diff", lambda a, b, path, ops: ops.append({"op": "add", "path": "/x", "value": 1})
+    )
+    with pytest.raises(patches.PatchMismatch) as raised:
+        patch_ops(thing({"a": 1}), thing({"a": 2}))
+    assert str(raised.value) == "the overlay patch for Thing/x does not reproduce the expansion"
