@@ -18,7 +18,16 @@ import pytest
 import yaml
 
 from krm_fn.check import schemas
-from tests.conftest import REPO, REQUIRE_E2E, TESTDATA, example_bases, require_tool, run
+from tests.conftest import (
+    DEFAULT_ISOLATION,
+    DEFAULT_ISOLATION_FILES,
+    REPO,
+    REQUIRE_E2E,
+    TESTDATA,
+    example_bases,
+    require_tool,
+    run,
+)
 
 IMAGE = "localhost/ray-tenants:test"
 DATA = TESTDATA / "container"
@@ -77,12 +86,14 @@ def identities(objs: Iterable[Any]) -> list[tuple[str, str, str]]:
 
 
 def expected_identities(config: Path) -> list[tuple[str, str, str]]:
-    """What the expansion must hold: a Namespace, a RayCluster and a VirtualService per tenant."""
+    """What the expansion must hold: a Namespace, a RayCluster and a VirtualService per tenant, and
+    the default isolation objects in its namespace."""
     tenants = [t["name"] for t in yaml.safe_load(config.read_text())["spec"]["tenants"]]
     return sorted(
         [("Namespace", "", t) for t in tenants]
         + [("RayCluster", t, "raycluster") for t in tenants]
         + [("VirtualService", t, "ray-dashboard") for t in tenants]
+        + [(kind, t, name) for t in tenants for kind, name in DEFAULT_ISOLATION]
     )
 
 
@@ -224,7 +235,12 @@ def test_kpt_fn_eval_image(image: str, tmp_path: Path) -> None:
         + [
             f"overlays/{t}/{f}"
             for t in ("mlops", "research")
-            for f in ("namespace.yaml", "raycluster_raycluster.yaml", "virtualservice_ray-dashboard.yaml")
+            for f in (
+                "namespace.yaml",
+                "raycluster_raycluster.yaml",
+                "virtualservice_ray-dashboard.yaml",
+                *DEFAULT_ISOLATION_FILES,
+            )
         ]
     )
     copy = yaml.safe_load((pkg / "overlays/research/raycluster_raycluster.yaml").read_text())
