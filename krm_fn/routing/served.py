@@ -81,8 +81,9 @@ class Destination(Record):
         self.port_field = port_field
 
 
-class Redirect(Record):
-    """A redirect answered to the client: the new path and host (None where it keeps the request's)."""
+class _PathChange(Record):
+    """A new path and host for a request (None where it keeps the request's), and where the
+    router writes them."""
 
     _fields = __slots__ = ("uri", "authority", "path", "uri_field", "authority_field")
 
@@ -103,27 +104,17 @@ class Redirect(Record):
         self.authority_field = authority_field
 
 
-class Rewrite(Record):
+class Redirect(_PathChange):
+    """A redirect answered to the client: the new path and host (None where it keeps the request's)."""
+
+    __slots__ = ()
+
+
+class Rewrite(_PathChange):
     """A rewrite of the request before it is sent on: the new path (None: unchanged or not a plain
     path, such as Istio's `uriRegexRewrite`) and the new host header."""
 
-    _fields = __slots__ = ("uri", "authority", "path", "uri_field", "authority_field")
-
-    def __init__(
-        self,
-        uri: object,
-        authority: object,
-        path: FieldPath,
-        uri_field: FieldPath = ("uri",),
-        authority_field: FieldPath = ("authority",),
-    ) -> None:
-        self.uri = uri
-        self.authority = authority
-        self.path = path
-        # where, under `path`, the router writes the path and the host (Istio's `uri` and
-        # `authority`; Gateway API's `path.replaceFullPath` or `path.replacePrefixMatch`, `hostname`)
-        self.uri_field = uri_field
-        self.authority_field = authority_field
+    __slots__ = ()
 
 
 class Rule(Record):
