@@ -19,7 +19,7 @@ from typing import Any, Protocol
 from krm_fn import ray, selectors
 from krm_fn.results import ResourceRef, Result, describe
 from krm_fn.routing.served import Destination, FieldPath, Match, MatchKind, Redirect, Rewrite, Route, Rule
-from krm_fn.routing.virtualservice import HeadTarget, RoutedTenant, pick_head, port_problem
+from krm_fn.routing.virtualservice import HeadTarget, RoutedTenant, editable_spec, pick_head, port_problem
 
 GATEWAY_GROUP = "gateway.networking.k8s.io"
 REDIRECT = "RequestRedirect"
@@ -136,11 +136,9 @@ def route_tenant_http(
 ) -> list[Result]:
     """Rewrite the tenant's copy `route` in place to the rules of the tenant's prefix (or host)."""
     ref = ResourceRef.of(route)
-    spec = route.get("spec")
+    spec = editable_spec(route)
     if spec is None:
-        spec = route["spec"] = {}
-    elif not isinstance(spec, dict):
-        return [Result(f"expected a mapping, got {describe(spec)}", resource=ref, field="spec")]
+        return [Result(f"expected a mapping, got {describe(route['spec'])}", resource=ref, field="spec")]
     results: list[Result] = []
     parents = config.parent_refs if config.parent_refs is not None else _copied_parents(spec, target)
     if not parents:

@@ -229,16 +229,22 @@ def port_problem(port: object) -> bool:
     return port is not None and (not isinstance(port, int) or isinstance(port, bool) or not 0 < port < 65536)
 
 
+def editable_spec(route: dict[str, Any]) -> dict[str, Any] | None:
+    """A route copy's `spec`, made an empty mapping when it is missing; None when it is no mapping."""
+    spec = route.get("spec")
+    if spec is None:
+        spec = route["spec"] = {}
+    return spec if isinstance(spec, dict) else None
+
+
 def route_tenant(
     vs: dict[str, Any], target: HeadTarget, tenant: RoutedTenant, config: RoutingSettings
 ) -> list[Result]:
     """Rewrite the tenant's copy `vs` in place to the two rules of the tenant's prefix."""
     ref = ResourceRef.of(vs)
-    spec = vs.get("spec")
+    spec = editable_spec(vs)
     if spec is None:
-        spec = vs["spec"] = {}
-    elif not isinstance(spec, dict):
-        return [Result(f"expected a mapping, got {describe(spec)}", resource=ref, field="spec")]
+        return [Result(f"expected a mapping, got {describe(vs['spec'])}", resource=ref, field="spec")]
     results: list[Result] = []
     own_host = (tenant.host,) if tenant.host is not None else None
     for key, override in (("hosts", own_host or config.hosts), ("gateways", config.gateways)):
