@@ -37,10 +37,14 @@ def deny_hosts(hosts: Iterable[str]) -> list[str]:
     """The Host header values a tenant's policy covers: each host with and without a port.
 
     A client may send `Host: ray.example.com:443`, which the gateway still routes; `*` (or no
-    host) is every host: the policy then names none, and covers the paths on all of them.
+    host) is every host: the policy then names none, and covers the paths on all of them. So does
+    a wildcard host such as `*.example.com`: Istio matches a host pattern with one `*` at one end
+    only, so `*.example.com:*` would be the literal suffix `.example.com:*` and
+    `Host: x.example.com:443` would pass the DENY; covering the tenant's paths on every host
+    denies a little more than the route serves, never less.
     """
     names = list(dict.fromkeys(h.lower() for h in hosts if isinstance(h, str) and h))
-    if not names or "*" in names:
+    if not names or any(h.startswith("*") for h in names):
         return []
     return [v for h in names for v in (h, f"{h}:*")]
 

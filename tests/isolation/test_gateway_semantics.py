@@ -12,11 +12,20 @@ nobody else's paths are touched.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.isolation.generated import GATEWAY_LABELS, GATEWAY_NAMESPACE, ISSUER, groups_of, tenants
+from tests.isolation.generated import (
+    GATEWAY_LABELS,
+    GATEWAY_NAMESPACE,
+    ISSUER,
+    groups_of,
+    render,
+    spec,
+    tenants,
+)
 
 HOST = "ray.example.com"
 TOKENLESS = None
@@ -164,3 +173,17 @@ def test_the_evaluator_itself_denies_and_allows() -> None:
     assert passes([allow], Call(HOST, "/a/x", TOKENLESS))
     assert not passes([deny], Call(HOST, "/a/x", ["g"]))
     assert passes([deny], Call(HOST, "/a", ["g"]))  # `/a/*` does not match `/a`
+
+
+def test_a_wildcard_route_host_cannot_be_passed_with_a_port(tmp_path: Path) -> None:
+    """With a shared wildcard host, a Host header with a port gets no further than one without."""
+    doc = spec()
+    doc["spec"]["routing"]["hosts"] = ["*.example.com"]
+    found = [o for o in render(doc, tmp_path) if o.get("kind") == "AuthorizationPolicy"]
+    assert len(found) == len(tenants())
+    for tenant in tenants():
+        for host in ("x.example.com", "x.example.com:443", "X.EXAMPLE.COM:8443"):
+            for path in paths(tenant):
+                assert not passes(found, Call(host, path, TOKENLESS)), (host, path)
+                for group in groups_of(tenant):
+                    assert passes(found, Call(host, path, [group])), (host, path, group)

@@ -20,7 +20,7 @@ import yaml
 
 from krm_fn import cli
 from tests.conftest import REPO, run
-from tests.isolation.generated import GATEWAY_NAMESPACE, spec
+from tests.isolation.generated import GATEWAY_NAMESPACE, render, spec
 
 Objects = list[dict[str, Any]]
 Check = Callable[..., tuple[int, list[str]]]
@@ -478,3 +478,15 @@ def test_a_broken_spec_is_reported_not_guessed_at(check: Check, stream: Objects,
         "spec.access.rayAuth: expected one of token, kubernetes, none, got 'maybe'" in x for x in lines
     ), lines
     assert not any("can run code" in x for x in lines), lines
+
+
+def test_a_stream_rendered_with_a_wildcard_host_passes(check: Check, tmp_path: Path) -> None:
+    """The DENY policies render writes for a shared `*.example.com` cover it (no port bypass), and
+    the check, which evaluates them, agrees."""
+    doc = spec()
+    doc["spec"]["routing"]["hosts"] = ["*.example.com"]
+    objects = render(doc, tmp_path)
+    stream = stream_spec()
+    stream["spec"]["routing"]["hosts"] = ["*.example.com"]
+    code, lines = check(*write(tmp_path, objects, stream), cwd=tmp_path)
+    assert (code, errors(lines)) == (0, [])
