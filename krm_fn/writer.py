@@ -144,6 +144,19 @@ class _Plan:
     problems: list[Result] = field(default_factory=list)
 
 
+def _existing(path: Path, text: str, plan: _Plan, umask: int) -> os.stat_result | None:
+    """The file's status when it exists; None when there is nothing to compare: a new file (then
+    planned as a write with the umask's mode) or one that cannot be read (then a problem)."""
+    try:
+        return os.lstat(path)
+    except FileNotFoundError:
+        plan.writes[path] = text
+        plan.modes[path] = 0o666 & ~umask
+    except OSError as exc:
+        plan.problems.append(Result(f"cannot read: {exc.strerror}", file=path.as_posix()))
+    return None
+
+
 def write_files(
     out_dir: str | Path,
     files: Mapping[Path, str],
@@ -216,14 +229,8 @@ def _plan(root: Path, files: Mapping[Path, str]) -> _Plan:
                 plan.problems.append(problem)
         if not folders_checked[folder]:
             continue
-        try:
-            st = os.lstat(path)
-        except FileNotFoundError:
-            plan.writes[path] = text
-            plan.modes[path] = 0o666 & ~umask
-            continue
-        except OSError as exc:
-            plan.problems.append(Result(f"cannot read: {exc.strerror}", file=shown))
+        st = _existing(path, text, plan, umask)
+        if st is None:
             continue
         if stat.S_ISLNK(st.st_mode):
             plan.problems.append(
@@ -280,14 +287,8 @@ def _plan_base_kustomizations(plan: _Plan, files: Mapping[Path, str]) -> None:
         if path.name != BASE_KUSTOMIZATION_FILE or not _is_real_dir(path.parent):
             plan.problems.append(Result("is not a kustomization.yaml in a base folder", file=shown))
             continue
-        try:
-            st = os.lstat(path)
-        except FileNotFoundError:
-            plan.writes[path] = text
-            plan.modes[path] = 0o666 & ~umask
-            continue
-        except OSError as exc:
-            plan.problems.append(Result(f"cannot read: {exc.strerror}", file=shown))
+        st = _existing(path, text, plan, umask)
+        if st is None:
             continue
         objs = _objects(path) if stat.S_ISREG(st.st_mode) else []
         if not (objs and all(is_own_base_kustomization(o, path.name) for o in objs)):
