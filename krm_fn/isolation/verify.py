@@ -183,15 +183,21 @@ def _show_grants(namespace: str, grants: Sequence[Grant], role: str) -> str:
 
 
 def verify_network(
-    objects: Sequence[Mapping[str, Any]], namespace: str, grants: Sequence[Grant]
+    objects: Sequence[Mapping[str, Any]],
+    namespace: str,
+    grants: Sequence[Grant],
+    own: Sequence[tuple[int, Mapping[str, Any]]] | None = None,
 ) -> list[Finding]:
-    """The NetworkPolicies of `namespace` isolate each of its Ray pods and admit only `grants`."""
-    policies = [
-        (i, o) for i, o in enumerate(objects) if is_network_policy(o) and namespace_of(o) == namespace
-    ]
+    """The NetworkPolicies of `namespace` isolate each of its Ray pods and admit only `grants`.
+
+    `own`: the objects of `namespace` with their index in `objects`, when the caller has them
+    (a stream of many tenants is then read once, not once per tenant)."""
+    if own is None:
+        own = [(i, o) for i, o in enumerate(objects) if namespace_of(o) == namespace]
+    policies = [(i, o) for i, o in own if is_network_policy(o)]
     out: dict[tuple[int, FieldPath], Finding] = {}
-    for index, obj in enumerate(objects):
-        if not ray.is_ray_workload(obj) or namespace_of(obj) != namespace:
+    for index, obj in own:
+        if not ray.is_ray_workload(obj):
             continue
         for gpath, role, pod in ray_pods(obj):
             what = f"the {role} pods of {_describe(obj)}"
@@ -382,9 +388,12 @@ def verify_tenants(
     """
     names = {t.name for t in tenants}
     authz = [o for o in objects if is_authorization_policy(o)]
+    by_namespace: dict[str, list[tuple[int, Mapping[str, Any]]]] = {}
+    for i, o in enumerate(objects):
+        by_namespace.setdefault(namespace_of(o), []).append((i, o))
     out: list[Finding] = []
     for tenant in tenants:
-        mine = [(i, o) for i, o in enumerate(objects) if namespace_of(o) == tenant.name]
+        mine = by_namespace.get(tenant.name, [])
         routes = [(i, o) for i, o in mine if routing.route_of(o) is not None]
         workloads = [(i, o) for i, o in mine if ray.is_ray_workload(o)]
         if access.ray_auth != auth.NONE:
@@ -397,7 +406,7 @@ def verify_tenants(
             grants = grants_of(
                 access, network.route_gateway_namespaces([o for _, o in routes], tenant.name), ports
             )
-            out.extend(verify_network(objects, tenant.name, grants))
+            out.extend(verify_network(objects, tenant.name, grants, mine))
         if access.gateway is not None and access.gateway.jwt is not None:
             others = [g for t in tenants if t.name != tenant.name and t.name in names for g in t.groups]
             for i, o in routes:
