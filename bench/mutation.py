@@ -112,7 +112,11 @@ def main(argv: list[str] | None = None) -> int:
         pyproject.write_text(narrowed_config(pyproject.read_text(), args.module, args.tests))
         # derandomized, at the local example counts: CI's counts would cost seconds per mutant
         env = {**os.environ, "HYPOTHESIS_PROFILE": "mutation"}
-        subprocess.run(["mutmut", "run", *(args.mutant or [])], cwd=scratch, env=env, check=False)
+        ran = subprocess.run(["mutmut", "run", *(args.mutant or [])], cwd=scratch, env=env, check=False)
+        if ran.returncode != 0:
+            # mutmut stops when the tests fail on the unmutated code: there is no score to give
+            print(f"mutmut run failed (exit {ran.returncode}): see its output above", file=sys.stderr)
+            return 1
         listed = subprocess.run(
             ["mutmut", "results", "--all", "true"], cwd=scratch, env=env, capture_output=True, text=True
         ).stdout

@@ -232,7 +232,8 @@ def parse_config(obj: object, file: str = "") -> TenantsConfig:
                 [Result(f"unsupported apiVersion {api!r}; expect {API_VERSION}", field="apiVersion")],
             )
         checker = _Checker()
-        checker.mapping(obj, "", ("apiVersion", "kind", "metadata", "spec"))
+        top = ("apiVersion", "kind", "metadata", "spec")
+        checker.mapping(obj, "", top)  # pragma: no mutate (equivalent: "" and None, no path at the top)
         raw_spec = obj.get("spec")
     elif kind == "ConfigMap" and api == "v1":
         checker = _Checker()
@@ -253,7 +254,7 @@ def parse_config(obj: object, file: str = "") -> TenantsConfig:
     found = [_retarget(r, translate).at(ref, file) for r in checker.results]
     if any(r.is_error for r in found):
         raise FnError(found)
-    return config._replace(warnings=tuple(found)) if found else config
+    return config._replace(warnings=tuple(found))
 
 
 def _parse_spec(raw: object, c: _Checker, ref: ResourceRef) -> TenantsConfig:
@@ -270,14 +271,14 @@ def _parse_spec(raw: object, c: _Checker, ref: ResourceRef) -> TenantsConfig:
     domain = c.string(routing.get("clusterDomain"), "spec.routing.clusterDomain", "cluster.local") or ""
     if not ray.dns1123_subdomain().match(domain):
         c.error("spec.routing.clusterDomain", f"{domain!r} is not a DNS name")
-    output = c.string(spec.get("output"), "spec.output", "resources") or "resources"
+    output = c.string(spec.get("output"), "spec.output") or "resources"
     if output not in OUTPUT_MODES:
         c.error("spec.output", f"expected one of {', '.join(OUTPUT_MODES)}, got {output!r}")
     output_dir = c.string(spec.get("outputDir"), "spec.outputDir", "overlays") or ""
     if not _relative_dir(output_dir):
         c.error("spec.outputDir", f"expected a relative folder inside the package, got {output_dir!r}")
     kind_scopes = _kind_scopes(spec.get("kindScopes"), c)
-    spot, spot_results = parse_spot(spec.get("spot"), "spec.spot")
+    spot, spot_results = parse_spot(spec.get("spot"))
     c.results.extend(spot_results)
     access, access_results = parse_access(spec)
     c.results.extend(access_results)
@@ -293,7 +294,7 @@ def _parse_spec(raw: object, c: _Checker, ref: ResourceRef) -> TenantsConfig:
         cluster_domain=domain,
         spot=spot,
         output=output,
-        output_dir=output_dir.strip("/").removeprefix("./") or ".",
+        output_dir=output_dir.strip("/").removeprefix("./"),  # "" and "/" are errors above
         kind_scopes=kind_scopes,
         ref=ref,
         access=access,
@@ -379,7 +380,6 @@ def _parse_tenants(
         spot = t.get("spot", True)
         if not isinstance(spot, bool):
             c.error(f"{path}.spot", f"expected true or false, got {describe(spot)}")
-            spot = True
         tenant_access, access_results = parse_tenant_access(t, path, name, access)
         c.results.extend(access_results)
         tenants.append(
@@ -388,7 +388,7 @@ def _parse_tenants(
                 path_prefix=prefix,
                 namespace_labels=_labels(t.get("namespaceLabels"), f"{path}.namespaceLabels", c),
                 patches=_patches(t.get("patches"), f"{path}.patches", c),
-                spot=spot,
+                spot=spot is not False,
                 field=path,
                 access=tenant_access,
                 host=host,
@@ -456,13 +456,11 @@ def _patches(raw: object, path: str, c: _Checker) -> tuple[TenantPatch, ...]:
                     + ("an empty list" if ops == [] else describe(ops)),
                 )
             continue
-        good = True
-        for j, op in enumerate(ops):
-            problem = _op_problem(op)
+        problems = [(j, _op_problem(op)) for j, op in enumerate(ops)]
+        for j, problem in problems:
             if problem:
                 c.error(f"{p}.patch[{j}]", problem)
-                good = False
-        if good and kind and name:
+        if kind and name and not any(problem for _, problem in problems):
             out.append(TenantPatch(kind, name, tuple(dict(op) for op in ops), p))
     return tuple(out)
 

@@ -244,6 +244,7 @@ def test_other_parts_of_the_base_rule_are_kept() -> None:
 def test_a_base_http_route_that_cannot_be_routed_is_an_error_on_its_field(
     route: dict[str, Any], field: str, words: str
 ) -> None:
+    route = copy.deepcopy(route)  # the parameter is shared by every run of the test
     if route["spec"]["parentRefs"] is None:
         del route["spec"]["parentRefs"]
     found = errors(expanded([CLUSTER, route], spec([{"name": "mlops"}])))
