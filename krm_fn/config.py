@@ -232,8 +232,11 @@ def parse_config(obj: object, file: str = "") -> TenantsConfig:
                 [Result(f"unsupported apiVersion {api!r}; expect {API_VERSION}", field="apiVersion")],
             )
         checker = _Checker()
-        top = ("apiVersion", "kind", "metadata", "spec")
-        checker.mapping(obj, "", top)  # pragma: no mutate (equivalent: "" and None, no path at the top)
+        checker.mapping(
+            obj,
+            "",  # pragma: no mutate (equivalent: "" and None are both no path, at the top)
+            ("apiVersion", "kind", "metadata", "spec"),
+        )
         raw_spec = obj.get("spec")
     elif kind == "ConfigMap" and api == "v1":
         checker = _Checker()
