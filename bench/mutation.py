@@ -83,7 +83,7 @@ def scores(results: str) -> dict[str, collections.Counter[str]]:
     for line in results.splitlines():
         match = RESULT_LINE.match(line)
         if match:
-            module = ".".join(match["name"].split(".")[:2])
+            module = match["name"].rpartition(".")[0]  # krm_fn.routing.policy
             per_module[module][match["status"]] += 1
     return per_module
 
