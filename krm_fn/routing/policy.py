@@ -138,8 +138,13 @@ def check_served(
     if expected is not None:
         out.extend(_check_expected_place(route, expected))
     http = [r for r in route.rules if r.protocol == "http"]
+    # (path, where to, whether the exact match ignores case)
     redirects = {
-        (m.value, r.redirect.uri) for r in http if r.redirect for m in r.matches if m.kind == "exact"
+        (m.value, r.redirect.uri, m.ignore_case)
+        for r in http
+        if r.redirect
+        for m in r.matches
+        if m.kind == "exact"
     }
     for rule in route.rules:
         if rule.protocol != "http":
@@ -187,7 +192,7 @@ def _check_expected_place(route: Route, expected: Expected) -> list[RouteFinding
 def _check_http_rule(
     rule: Rule,
     route: Route,
-    redirects: Set[tuple[str, object]],
+    redirects: Set[tuple[str, object, bool]],
     expected: Expected | None,
     directory: Directory,
 ) -> list[RouteFinding]:
@@ -234,7 +239,7 @@ def _check_http_rule(
 def _check_prefix(
     match: Match,
     rule: Rule,
-    redirects: Set[tuple[str, object]],
+    redirects: Set[tuple[str, object, bool]],
     expected: Expected | None,
     whole_host: bool = False,
 ) -> list[RouteFinding]:
@@ -259,7 +264,7 @@ def _check_prefix(
     if expected is not None and not _same(prefix, expected.prefix, match):
         out.append(RouteFinding(match.path, f"prefix {prefix!r} is not the tenant's own {expected.prefix!r}"))
     exact = prefix.rstrip("/")
-    if (exact, prefix) not in redirects:
+    if not any(_redirects(r, exact, prefix, match.ignore_case) for r in redirects):
         how = (
             f"an `Exact` match on {exact} and a `RequestRedirect` filter with `ReplaceFullPath: {prefix}` "
             "(without it the dashboard at the bare path loads without its assets)"
@@ -342,6 +347,16 @@ def _check_redirect(
             )
         )
     return out
+
+
+def _redirects(
+    redirect: tuple[str, object, bool], exact: str, prefix: str, prefix_ignores_case: bool
+) -> bool:
+    """Whether an exact-path redirect sends `exact` to a path the prefix rule `prefix` serves."""
+    path, to, exact_ignores_case = redirect
+    same_path = path.lower() == exact.lower() if exact_ignores_case else path == exact
+    lands = str(to).lower() == prefix.lower() if prefix_ignores_case else to == prefix
+    return same_path and lands
 
 
 def _same(value: str, own: str, match: Match) -> bool:
