@@ -87,7 +87,11 @@ class Directory(Record):
     def of(cls, routes: Sequence[Route], tenant: Sequence[bool]) -> Directory:
         namespaces: dict[str, tuple[str, ...]] = {}
         hosts: dict[str, tuple[str, ...]] = {}
-        for route, mine in zip(routes, tenant, strict=True):
+        for route, mine in zip(
+            routes,
+            tenant,
+            strict=True,  # pragma: no mutate (equivalent: the lists are of one length by construction)
+        ):
             if mine:
                 namespaces[route.namespace] = (*namespaces.get(route.namespace, ()), route.label)
             for host in route.hosts:
@@ -419,7 +423,12 @@ def check_routes(
     directory = Directory.of(served, flags)
     out = [
         RouteOverlap(i, finding)
-        for i, route, mine in zip(index, served, flags, strict=True)
+        for i, route, mine in zip(
+            index,
+            served,
+            flags,
+            strict=True,  # pragma: no mutate (equivalent: the lists are of one length by construction)
+        )
         if mine
         for finding in check_served(route, heads, None, directory)
     ]
@@ -630,8 +639,8 @@ def _routed_findings(
     config: Settings,
 ) -> list[RouteFinding]:
     routed: dict[str, Any] = _copy.deepcopy(dict(obj))
-    routed["metadata"] = {**_mapping(routed.get("metadata")), "namespace": tenant.name}
-    if isinstance(routed.get("spec"), dict) or routed.get("spec") is None:
+    routed["metadata"] = {"namespace": tenant.name}  # the policy reads no other metadata
+    if isinstance(routed.get("spec"), dict | None):  # a spec of another type cannot be written
         route_copy(routed, target, tenant, config)
     return verify_copy(routed, base, target, tenant, config)
 
