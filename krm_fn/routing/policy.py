@@ -245,7 +245,7 @@ def _check_prefix(
     rule: Rule,
     redirects: Set[tuple[str, object, bool]],
     expected: Expected | None,
-    whole_host: bool = False,
+    whole_host: bool,
 ) -> list[RouteFinding]:
     """A prefix rule: `/`-ended, not `/`, with its exact redirect, rewritten to `/`; or, on a
     host of the tenant's own, `/` as it is."""
@@ -378,7 +378,7 @@ def _check_destinations(
         host, service, ns = dest.host, dest.service, dest.namespace
         if namespace and ns != namespace:
             verb = "mirrors requests to" if dest.role == "mirror" else "routes to"
-            theirs = directory.namespaces.get(ns, ())
+            theirs = directory.namespaces.get(ns)
             whose = f" (the namespace of {', '.join(theirs)})" if theirs else ""
             out.append(
                 RouteFinding(
@@ -467,7 +467,7 @@ def served_overlaps(routes: Sequence[Route], tenant: Sequence[bool]) -> list[Rou
         for rule in route.rules:
             if rule.protocol != "http":
                 continue
-            for match in rule.matches or (Match("any", "", (*rule.path, "match")),):
+            for match in rule.matches or (_every_path(rule),):
                 for kind, value in _claim_parts(match):
                     claim = Claim(value, index, match.path, kind, match.ignore_case)
                     for host in route.hosts:
@@ -492,6 +492,15 @@ def served_overlaps(routes: Sequence[Route], tenant: Sequence[bool]) -> list[Rou
             if pair not in chosen or (_both_prefixes(overlap) and not _both_prefixes(chosen[pair][0])):
                 chosen[pair] = (overlap, host, gateway)
     return [_overlap_finding(o, routes, tenant, host, gateway) for o, host, gateway in chosen.values()]
+
+
+def _every_path(rule: Rule) -> Match:
+    """The condition of a rule without matches: every path (its claim is the empty prefix)."""
+    return Match(
+        "any",
+        "",  # pragma: no mutate (equivalent: an `any` match claims every path whatever its value)
+        (*rule.path, "match"),
+    )
 
 
 def _both_prefixes(overlap: Overlap[int]) -> bool:
