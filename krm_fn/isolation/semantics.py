@@ -149,7 +149,7 @@ class Admission(Record):
     _fields = __slots__ = ("namespaces", "ports", "path", "selects", "source")
 
     def __init__(
-        self, namespaces: frozenset[str] | None, ports: Ports, path: FieldPath, selects: Tri, source: str = ""
+        self, namespaces: frozenset[str] | None, ports: Ports, path: FieldPath, selects: Tri, source: str
     ) -> None:
         self.namespaces = namespaces
         self.ports = ports
@@ -178,8 +178,6 @@ def admissions(policy: Mapping[str, Any], pod: Pod) -> Iterator[Admission]:
     for i, rule in enumerate(list_of(mapping_of(policy.get("spec")).get("ingress"))):
         rule = mapping_of(rule)
         ports = rule_ports(rule, pod)
-        if ports == ():
-            continue
         rpath: FieldPath = ("spec", "ingress", i)
         peers = list_of(rule.get("from"))
         if not peers:  # no `from`: every source
@@ -229,18 +227,15 @@ def rule_ports(rule: Mapping[str, Any], pod: Pod) -> Ports:
             return None  # not a port: the schema check says so; here it may be any port
         first = int(port)
         end = entry.get("endPort")
-        out.append((first, int(end) if isinstance(end, int) and end >= first else first))
+        # an endPort below the port is refused by the API server: the port alone
+        out.append((first, max(first, end) if isinstance(end, int) else first))
     return tuple(out)
 
 
 def ports_within(ports: Ports, allowed: Set[int]) -> bool:
     """True when every port in `ports` is one of `allowed`."""
-    if ports is None:
-        return False
-    return all(
-        last - first < len(allowed) and all(p in allowed for p in range(first, last + 1))
-        for first, last in ports
-    )
+    # stops at the first port not allowed: a wide range costs at most len(allowed) + 1 steps
+    return ports is not None and all(p in allowed for first, last in ports for p in range(first, last + 1))
 
 
 def show_ports(ports: Ports) -> str:
