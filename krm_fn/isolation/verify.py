@@ -34,6 +34,9 @@ IS_RAY_NODE_LABEL = "ray.io/is-ray-node"
 HEAD_GROUP = "headgroup"
 # a group name no tenant lists: a token carrying only it belongs to nobody allowed
 STRANGER_GROUP = "<none of the tenant's groups>"
+# the API groups of the policies read (an apiVersion is `group/version`)
+NETWORK_GROUP = network.NETWORK_API.split("/")[0]
+SECURITY_GROUP = gateway.SECURITY_API.split("/")[0]
 
 
 class Finding(Record):
@@ -69,15 +72,15 @@ def open_to_anyone(host: str, prefix: str, namespace: str) -> str:
 
 def _is(obj: Mapping[str, Any], group: str, kind: str) -> bool:
     api = obj.get("apiVersion")
-    return isinstance(api, str) and api.split("/", 1)[0] == group and obj.get("kind") == kind
+    return isinstance(api, str) and api.split("/")[0] == group and obj.get("kind") == kind
 
 
 def is_network_policy(obj: Mapping[str, Any]) -> bool:
-    return _is(obj, network.NETWORK_API.split("/", 1)[0], "NetworkPolicy")
+    return _is(obj, NETWORK_GROUP, "NetworkPolicy")
 
 
 def is_authorization_policy(obj: Mapping[str, Any]) -> bool:
-    return _is(obj, gateway.SECURITY_API.split("/", 1)[0], "AuthorizationPolicy")
+    return _is(obj, SECURITY_GROUP, "AuthorizationPolicy")
 
 
 def _describe(obj: Mapping[str, Any]) -> str:
@@ -183,17 +186,19 @@ def _show_grants(namespace: str, grants: Sequence[Grant], role: str) -> str:
 
 
 def verify_network(
-    objects: Sequence[Mapping[str, Any]],
-    namespace: str,
-    grants: Sequence[Grant],
-    own: Sequence[tuple[int, Mapping[str, Any]]] | None = None,
+    objects: Sequence[Mapping[str, Any]], namespace: str, grants: Sequence[Grant]
 ) -> list[Finding]:
-    """The NetworkPolicies of `namespace` isolate each of its Ray pods and admit only `grants`.
+    """The NetworkPolicies of `namespace` isolate each of its Ray pods and admit only `grants`."""
+    return _network_findings(
+        namespace, grants, [(i, o) for i, o in enumerate(objects) if namespace_of(o) == namespace]
+    )
 
-    `own`: the objects of `namespace` with their index in `objects`, when the caller has them
-    (a stream of many tenants is then read once, not once per tenant)."""
-    if own is None:
-        own = [(i, o) for i, o in enumerate(objects) if namespace_of(o) == namespace]
+
+def _network_findings(
+    namespace: str, grants: Sequence[Grant], own: Sequence[tuple[int, Mapping[str, Any]]]
+) -> list[Finding]:
+    """`verify_network` on `own`, the objects of `namespace` with their index in the stream (a
+    stream of many tenants is read once, not once per tenant)."""
     policies = [(i, o) for i, o in own if is_network_policy(o)]
     out: dict[tuple[int, FieldPath], Finding] = {}
     for index, obj in own:
@@ -386,7 +391,6 @@ def verify_tenants(
     `expanded` are the tenants whose objects the expansion produced here: the expansion already
     warned about those without Ray auth.
     """
-    names = {t.name for t in tenants}
     authz = [o for o in objects if is_authorization_policy(o)]
     by_namespace: dict[str, list[tuple[int, Mapping[str, Any]]]] = {}
     for i, o in enumerate(objects):
@@ -406,9 +410,9 @@ def verify_tenants(
             grants = grants_of(
                 access, network.route_gateway_namespaces([o for _, o in routes], tenant.name), ports
             )
-            out.extend(verify_network(objects, tenant.name, grants, mine))
+            out.extend(_network_findings(tenant.name, grants, mine))
         if access.gateway is not None and access.gateway.jwt is not None:
-            others = [g for t in tenants if t.name != tenant.name and t.name in names for g in t.groups]
+            others = [g for t in tenants if t.name != tenant.name for g in t.groups]
             for i, o in routes:
                 out.extend(verify_gateway(i, o, authz, access.gateway, tenant.groups, others))
     return out
@@ -427,7 +431,8 @@ def _open_tenant(
     """The warning of `rayAuth: none` for a tenant, on its first Ray workload."""
     index, obj = workload
     where = " or ".join(dict.fromkeys(f"{h}{m.value}" for r, _, m in _served(routes) for h in r.hosts))
-    path = ray.cluster_spec_path(obj) or ("spec",)
+    path = ray.cluster_spec_path(obj)
+    assert path is not None  # a Ray workload has one
     return Finding(
         index, (*path, auth.AUTH_FIELD), open_to_anyone(where or "its Ray head", "", tenant), "warning"
     )
@@ -458,7 +463,7 @@ def verify_open_routes(objects: Sequence[Mapping[str, Any]]) -> list[Finding]:
                 None,
             )
             gateways = match.gateways or route.gateways
-            namespaces = {g.split("/", 1)[0] for g in gateways if "/" in g}
+            namespaces = {g.split("/")[0] for g in gateways if "/" in g}
             if workload is None or (
                 namespaces and all(_guarded(authz, ns, route, match) for ns in namespaces)
             ):
