@@ -379,9 +379,6 @@ def applies_to(policy: Mapping[str, Any], namespace: str, labels: Mapping[str, s
     return all(labels.get(k) == str(v) for k, v in wanted.items())
 
 
-_UNKNOWABLE = object()
-
-
 def _values_match(values: object, nots: object, have: Sequence[str]) -> Tri:
     """A field over known values (a principal, a claim's list): any of them matches."""
     out: list[Tri] = []
@@ -415,19 +412,19 @@ def _operation_matches(op: Mapping[str, Any], request: Request) -> Tri:
     )
 
 
-def _claim_values(key: str, request: Request) -> Sequence[str] | object:
-    """The values of a `when` key for the request, or _UNKNOWABLE."""
+def _claim_values(key: str, request: Request) -> Sequence[str] | None:
+    """The values of a `when` key for the request, None where the manifests do not tell them."""
     if key == "request.auth.principal":
         return [request.principal] if request.principal is not None else []
     prefix = "request.auth.claims["
     if key.startswith(prefix) and key.endswith("]") and "][" not in key:
         return request.claims.get(key[len(prefix) : -1], [])
-    return _UNKNOWABLE
+    return None
 
 
 def _condition_matches(cond: Mapping[str, Any], request: Request) -> Tri:
     have = _claim_values(str(cond.get("key")), request)
-    if have is _UNKNOWABLE or not isinstance(have, Sequence):
+    if have is None:
         return None
     return _values_match(cond.get("values"), cond.get("notValues"), [str(h) for h in have])
 

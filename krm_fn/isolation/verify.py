@@ -298,7 +298,9 @@ def _http_matches(route: Route, routed_only: bool = False) -> Iterator[tuple[Rul
     for rule in route.rules:
         if rule.protocol != "http" or (routed_only and not rule.destinations):
             continue
-        yield from ((rule, m) for m in rule.matches or (Match("any", "", rule.path),))
+        # served_paths takes a match of any kind but the four path kinds as every path
+        every = Match("any", "", rule.path)  # pragma: no mutate (equivalent: any kind is every path)
+        yield from ((rule, m) for m in rule.matches or (every,))
 
 
 def verify_gateway(

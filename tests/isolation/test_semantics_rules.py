@@ -317,6 +317,7 @@ def test_a_probe_set_is_shown_as_istio_writes_the_pattern() -> None:
         # suffix
         (["*/jobs"], None, Strings.exact("/t/jobs"), True),
         (["*/jobs"], None, Strings.exact("/t/jobs/"), False),
+        (["*/jobs"], None, Strings.exact("/tjobs"), False),
         (["*/jobs"], None, Strings.suffix("/t/jobs"), True),
         (["*/jobs"], None, Strings.suffix("s"), None),
         (["*/jobs"], None, Strings.suffix("/job"), False),

@@ -20,7 +20,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from krm_fn.isolation.semantics import Pod
+from krm_fn.isolation.semantics import Pod, Strings
 from krm_fn.isolation.settings import AccessSpec, GatewaySettings, Jwt, NetworkSettings
 from krm_fn.isolation.verify import (
     Finding,
@@ -30,12 +30,14 @@ from krm_fn.isolation.verify import (
     is_authorization_policy,
     is_network_policy,
     ray_pods,
+    served_paths,
     verify_auth,
     verify_gateway,
     verify_network,
     verify_open_routes,
     verify_tenants,
 )
+from krm_fn.routing.served import Match
 
 T, GW, OP, MON = "t", "gw", "ray-system", "monitoring"
 ISSUER = "https://idp.example.com"
@@ -175,13 +177,15 @@ NO_AUTH = (
 
 
 def test_a_ray_workload_without_token_auth_is_an_error_at_its_auth_mode() -> None:
-    assert verify_auth(3, cluster(auth=False)) == [Finding(3, ("spec", "authOptions", "mode"), NO_AUTH)]
+    assert verify_auth(3, cluster(auth=False)) == [
+        Finding(3, ("spec", "authOptions", "mode"), NO_AUTH, "error")
+    ]
     assert verify_auth(1, rayjob(auth=False)) == [
-        Finding(1, ("spec", "rayClusterSpec", "authOptions", "mode"), NO_AUTH)
+        Finding(1, ("spec", "rayClusterSpec", "authOptions", "mode"), NO_AUTH, "error")
     ]
     disabled = cluster()
     disabled["spec"]["authOptions"] = {"mode": "disabled"}
-    assert verify_auth(0, disabled) == [Finding(0, ("spec", "authOptions", "mode"), NO_AUTH)]
+    assert verify_auth(0, disabled) == [Finding(0, ("spec", "authOptions", "mode"), NO_AUTH, "error")]
 
 
 def test_token_auth_a_job_on_an_existing_cluster_and_other_kinds_pass() -> None:
@@ -296,6 +300,7 @@ def unselected(
         path,
         f"no NetworkPolicy in namespace t selects the {role} pods of {what} for ingress: pods of every "
         f"namespace can reach them; they may admit only {may} (ray-tenants render generates these policies)",
+        "error",
     )
 
 
@@ -324,6 +329,7 @@ def admits(path: tuple[str | int, ...], what: str, role: str, may: str) -> Findi
         1,
         ("spec", "ingress", *path),
         f"admits {what} to the {role} pods of RayCluster t/rc; they may admit only {may}",
+        "error",
     )
 
 
@@ -390,6 +396,7 @@ def test_a_policy_that_may_select_a_jobs_pods_isolates_none_but_its_admissions_c
             1,
             ("spec", "ingress", 0, "from", 0),
             f"admits pods of every namespace on every port to the head pods of {what}; they may admit only {HEAD_MAY}",
+            "error",
         ),
         unselected("worker", WORKER_MAY, worker, what),
     ]
@@ -414,6 +421,29 @@ def test_policies_admitting_only_the_grants_pass() -> None:
 
 # --- gateway authorization ----------------------------------------------------------------------
 
+AT = ("spec",)
+
+
+def test_the_paths_a_route_condition_serves_as_probe_sets() -> None:
+    assert served_paths(Match("exact", "/t", AT)) == [Strings.exact("/t")]
+    assert served_paths(Match("prefix", "/t", AT)) == [Strings.prefix("/t")]
+    # the Gateway API's PathPrefix is the path and what is under it, with or without its slash
+    assert served_paths(Match("path-prefix", "/t/", AT)) == [Strings.exact("/t"), Strings.prefix("/t/")]
+    assert served_paths(Match("path-prefix", "/t", AT)) == [Strings.exact("/t"), Strings.prefix("/t/")]
+    assert served_paths(Match("path-prefix", "/", AT)) == [Strings.exact("/"), Strings.prefix("/")]
+    assert served_paths(Match("regex", "/t/[a-z]+", AT)) == [Strings.prefix("/t/")]
+    assert served_paths(Match("regex", "(/t|/u)/.*", AT)) == [Strings.prefix("")]
+    assert served_paths(Match("any", "", AT)) == [Strings.prefix("")]
+
+
+def test_a_case_insensitive_condition_also_serves_the_path_in_capitals() -> None:
+    assert served_paths(Match("prefix", "/Ab/", AT, ignore_case=True)) == [
+        Strings.prefix("/Ab/"),
+        Strings.prefix("/AB/"),
+    ]
+    assert served_paths(Match("exact", "/AB", AT, ignore_case=True)) == [Strings.exact("/AB")]
+
+
 SETTINGS = GatewaySettings(GW, {"istio": "gw"}, Jwt(ISSUER))
 NO_TOKEN = "requests without a token"
 
@@ -432,6 +462,7 @@ def leak(
         f"no DENY AuthorizationPolicy in gw for the gateway pods (istio=gw) denies {who} ({probe}): every "
         f"path this route serves on {host} needs a token whose {claim} claim holds one of: {groups} "
         "(ray-tenants render generates the policy)",
+        "error",
     )
 
 
@@ -578,6 +609,22 @@ def test_the_groups_claim_is_the_one_the_jwt_settings_name() -> None:
     )
 
 
+def test_the_gateway_pods_are_named_by_all_their_labels() -> None:
+    two = GatewaySettings(GW, {"istio": "gw", "app": "edge"}, Jwt(ISSUER))
+    assert gate([], settings=two) == [
+        Finding(
+            0,
+            EXACT,
+            "no DENY AuthorizationPolicy in gw for the gateway pods (istio=gw, app=edge) denies requests without "
+            f"a token (host {HOST}, path /t): every path this route serves on {HOST} needs a token whose groups "
+            "claim holds one of: ml (ray-tenants render generates the policy)",
+            "error",
+        )
+    ]
+    # a policy for only some of the gateway's labels selects it; one for a label it lacks does not
+    assert gate([authz({"to": to("/t", "/t/*"), "when": [without("ml")]})], settings=two) == []
+
+
 def test_without_jwt_settings_or_a_route_no_gateway_policy_is_asked() -> None:
     assert gate([], settings=GatewaySettings(GW, {"istio": "gw"})) == []
     assert gate([], cluster()) == []
@@ -598,8 +645,8 @@ def test_a_tenant_workload_without_auth_is_an_error_in_the_stream() -> None:
         cluster(namespace="v", auth=False),
     ]
     assert verify_tenants(objects, access, TENANTS) == [
-        Finding(1, ("spec", "authOptions", "mode"), NO_AUTH),
-        Finding(2, ("spec", "rayClusterSpec", "authOptions", "mode"), NO_AUTH),
+        Finding(1, ("spec", "authOptions", "mode"), NO_AUTH, "error"),
+        Finding(2, ("spec", "rayClusterSpec", "authOptions", "mode"), NO_AUTH, "error"),
     ]
 
 
@@ -636,6 +683,7 @@ def test_the_gateway_rule_keeps_the_other_tenants_groups_out() -> None:
             "no DENY AuthorizationPolicy in gw for the gateway pods (istio=gw) denies a token whose groups "
             f"claim holds only 'dev' (host {HOST}, path /t): every path this route serves on {HOST} needs a "
             "token whose groups claim holds one of: ml (ray-tenants render generates the policy)",
+            "error",
         )
     ]
     assert (
@@ -687,6 +735,17 @@ def test_each_routed_match_to_an_open_head_is_a_warning() -> None:
         {"match": [{"uri": {"prefix": "/t/"}}], "route": [{"destination": {"host": "rc-head-svc"}}]},
     ]
     assert verify_open_routes([cluster(auth=False), route(rules=rules)]) == [open_route()]
+
+
+def test_a_rule_without_a_path_condition_opens_every_path() -> None:
+    every = [{"route": [{"destination": {"host": "rc-head-svc"}}]}]
+    assert verify_open_routes([cluster(auth=False), route(rules=every)]) == [
+        open_route(path=("spec", "http", 0), where=HOST)
+    ]
+    assert verify_open_routes([cluster(auth=False), route(rules=every), authz({"to": to("/t/*")})]) == [
+        open_route(path=("spec", "http", 0), where=HOST)
+    ]
+    assert verify_open_routes([cluster(auth=False), route(rules=every), authz({"to": to("*")})]) == []
 
 
 def test_a_route_without_hosts_is_open_on_every_host() -> None:
