@@ -34,6 +34,9 @@ IS_RAY_NODE_LABEL = "ray.io/is-ray-node"
 HEAD_GROUP = "headgroup"
 # a group name no tenant lists: a token carrying only it belongs to nobody allowed
 STRANGER_GROUP = "<none of the tenant's groups>"
+# a case-insensitive route path with up to this many letters is probed in each of its spellings
+# (2**6 at most); one with more, by every path from its first letter on
+SPELLED_LETTERS = 6
 # the API groups of the policies read (an apiVersion is `group/version`)
 NETWORK_GROUP = network.NETWORK_API.split("/")[0]
 SECURITY_GROUP = gateway.SECURITY_API.split("/")[0]
@@ -259,7 +262,7 @@ def served_paths(match: Match) -> list[Strings]:
 
     Istio's `prefix` is a string prefix; the Gateway API's `PathPrefix` is the path and everything
     under it; a regex stands for every path its literal start allows; a case-insensitive match
-    also takes the path in capitals (Istio authorizes paths case-sensitively).
+    takes the path in every spelling (Istio authorizes paths case-sensitively).
     """
     value = match.value
     if match.kind == "exact":
@@ -274,8 +277,23 @@ def served_paths(match: Match) -> list[Strings]:
     else:
         probes = [semantics.ANY]
     if match.ignore_case:
-        probes += [Strings(p.form, p.text.upper()) for p in probes if p.text != p.text.upper()]
+        probes = [s for p in probes for s in _spellings(p)]
     return probes
+
+
+def _spellings(probe: Strings) -> list[Strings]:
+    """The probe in every spelling of its letters, as written first; with too many letters, every
+    path that starts as the probe does before its first letter."""
+    letters = [i for i, c in enumerate(probe.text) if c.isalpha()]
+    if len(letters) > SPELLED_LETTERS:
+        return [Strings.prefix(probe.text[: letters[0]])]
+    out = [probe]
+    for mask in range(2 ** len(letters)):
+        chars = list(probe.text)
+        for bit, i in enumerate(letters):
+            chars[i] = chars[i].upper() if mask >> bit & 1 else chars[i].lower()
+        out.append(Strings(probe.form, "".join(chars)))
+    return list(dict.fromkeys(out))
 
 
 def _probe_hosts(host: str) -> list[Strings]:

@@ -436,12 +436,42 @@ def test_the_paths_a_route_condition_serves_as_probe_sets() -> None:
     assert served_paths(Match("any", "", AT)) == [Strings.prefix("")]
 
 
-def test_a_case_insensitive_condition_also_serves_the_path_in_capitals() -> None:
+def test_a_case_insensitive_condition_serves_the_path_in_every_spelling() -> None:
     assert served_paths(Match("prefix", "/Ab/", AT, ignore_case=True)) == [
         Strings.prefix("/Ab/"),
+        Strings.prefix("/ab/"),
+        Strings.prefix("/aB/"),
         Strings.prefix("/AB/"),
     ]
-    assert served_paths(Match("exact", "/AB", AT, ignore_case=True)) == [Strings.exact("/AB")]
+    assert served_paths(Match("path-prefix", "/x1", AT, ignore_case=True)) == [
+        Strings.exact("/x1"),
+        Strings.exact("/X1"),
+        Strings.prefix("/x1/"),
+        Strings.prefix("/X1/"),
+    ]
+    assert served_paths(Match("exact", "/1-2", AT, ignore_case=True)) == [Strings.exact("/1-2")]
+    spelled = served_paths(Match("exact", "/t/abc", AT, ignore_case=True))
+    assert len(spelled) == 16
+    assert {Strings.exact("/t/abc"), Strings.exact("/T/aBc"), Strings.exact("/t/ABC")} <= set(spelled)
+    six = served_paths(Match("prefix", "/abc/de/f", AT, ignore_case=True))
+    assert len(six) == 64
+    assert Strings.prefix("/aBc/De/F") in six
+    # too many spellings to try: every path from the first letter on
+    assert served_paths(Match("prefix", "/0-mlops/xy", AT, ignore_case=True)) == [Strings.prefix("/0-")]
+
+
+def test_a_deny_policy_on_some_spellings_of_a_case_insensitive_route_leaves_a_gap() -> None:
+    rules = [
+        {
+            "match": [{"uri": {"prefix": "/ml/"}, "ignoreUriCase": True}],
+            "route": [{"destination": {"host": "rc-head-svc"}}],
+        }
+    ]
+    at = ("spec", "http", 0, "match", 0, "uri", "prefix")
+    two = authz({"to": to("/ml/*", "/ML/*"), "when": [without("ml")]})
+    assert gate([two], route(rules=rules)) == [leak(NO_TOKEN, f"host {HOST}, path /Ml/*", at)]
+    every = authz({"to": to("/ml/*", "/ML/*", "/Ml/*", "/mL/*"), "when": [without("ml")]})
+    assert gate([every], route(rules=rules)) == []
 
 
 SETTINGS = GatewaySettings(GW, {"istio": "gw"}, Jwt(ISSUER))
