@@ -430,16 +430,19 @@ def _condition_matches(cond: Mapping[str, Any], request: Request) -> Tri:
 
 
 def rule_matches(rule: Mapping[str, Any], request: Request) -> Tri:
-    """One rule: any of its `from` sources, any of its `to` operations, and every `when` condition."""
+    """One rule: any of its `from` sources, any of its `to` operations, and every `when` condition.
+
+    Istio reads an empty list (or null) as the field not set: no condition.
+    """
     out: list[Tri] = []
-    if "from" in rule:
+    if rule.get("from") not in (None, []):
         out.append(
             any3(
                 _source_matches(mapping_of(mapping_of(f).get("source")), request)
                 for f in list_of(rule["from"])
             )
         )
-    if "to" in rule:
+    if rule.get("to") not in (None, []):
         out.append(
             any3(
                 _operation_matches(mapping_of(mapping_of(t).get("operation")), request)

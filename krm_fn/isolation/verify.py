@@ -450,7 +450,9 @@ def _open_tenant(
 ) -> Finding:
     """The warning of `rayAuth: none` for a tenant, on its first Ray workload."""
     index, obj = workload
-    where = " or ".join(dict.fromkeys(f"{h}{m.value}" for r, _, m in _served(routes) for h in r.hosts))
+    where = " or ".join(
+        dict.fromkeys(f"{h}{m.value}" for r, _, m in _served(routes) for h in r.hosts or ("*",))
+    )
     path = ray.cluster_spec_path(obj)
     assert path is not None  # a Ray workload has one
     return Finding(

@@ -412,6 +412,11 @@ def _from(*sources: dict[str, Any]) -> dict[str, Any]:
     [
         ({}, True, True),  # a rule with no conditions matches every request
         (_from({}), True, True),
+        # an empty list is the field not set (Istio's proto reads them alike)
+        ({"from": []}, True, True),
+        ({"from": None, "to": None}, True, True),
+        ({"to": []}, True, True),
+        ({"from": "anyone"}, False, False),  # not a list: Istio refuses it, here it matches nothing
         (_from({"requestPrincipals": ["*"]}), True, False),
         (_from({"notRequestPrincipals": ["*"]}), False, True),
         (_from({"requestPrincipals": [f"{ISSUER}/*"]}), True, False),

@@ -691,6 +691,7 @@ def test_ray_auth_none_warns_once_per_tenant_where_its_cluster_is_reachable() ->
         open_tenant(0, "its Ray head", ("spec", "rayClusterSpec", "authOptions"))
     ]
     assert verify_tenants(objects, OPEN, TENANTS, expanded={T}) == []
+    assert verify_tenants([route([]), cluster(auth=False)], OPEN, TENANTS) == [open_tenant(1, "*/t/")]
     assert verify_tenants([route()], OPEN, TENANTS) == []  # no workload, nothing open
 
 
