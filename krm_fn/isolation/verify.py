@@ -18,6 +18,7 @@ Findings name the object (its index in the list given) and the field; the check 
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Iterator, Mapping, Sequence, Set
 from typing import Any
 
@@ -284,16 +285,12 @@ def served_paths(match: Match) -> list[Strings]:
 def _spellings(probe: Strings) -> list[Strings]:
     """The probe in every spelling of its letters, as written first; with too many letters, every
     path that starts as the probe does before its first letter."""
-    letters = [i for i, c in enumerate(probe.text) if c.isalpha()]
+    text = probe.text
+    letters = [i for i, c in enumerate(text) if c.lower() != c.upper()]
     if len(letters) > SPELLED_LETTERS:
-        return [Strings.prefix(probe.text[: letters[0]])]
-    out = [probe]
-    for mask in range(2 ** len(letters)):
-        chars = list(probe.text)
-        for bit, i in enumerate(letters):
-            chars[i] = chars[i].upper() if mask >> bit & 1 else chars[i].lower()
-        out.append(Strings(probe.form, "".join(chars)))
-    return list(dict.fromkeys(out))
+        return [Strings.prefix(text[: letters[0]])]
+    choices = [dict.fromkeys((c, c.lower(), c.upper())) for c in text]
+    return [Strings(probe.form, "".join(s)) for s in itertools.product(*choices)]
 
 
 def _probe_hosts(host: str) -> list[Strings]:

@@ -439,9 +439,9 @@ def test_the_paths_a_route_condition_serves_as_probe_sets() -> None:
 def test_a_case_insensitive_condition_serves_the_path_in_every_spelling() -> None:
     assert served_paths(Match("prefix", "/Ab/", AT, ignore_case=True)) == [
         Strings.prefix("/Ab/"),
+        Strings.prefix("/AB/"),
         Strings.prefix("/ab/"),
         Strings.prefix("/aB/"),
-        Strings.prefix("/AB/"),
     ]
     assert served_paths(Match("path-prefix", "/x1", AT, ignore_case=True)) == [
         Strings.exact("/x1"),
@@ -469,7 +469,7 @@ def test_a_deny_policy_on_some_spellings_of_a_case_insensitive_route_leaves_a_ga
     ]
     at = ("spec", "http", 0, "match", 0, "uri", "prefix")
     two = authz({"to": to("/ml/*", "/ML/*"), "when": [without("ml")]})
-    assert gate([two], route(rules=rules)) == [leak(NO_TOKEN, f"host {HOST}, path /Ml/*", at)]
+    assert gate([two], route(rules=rules)) == [leak(NO_TOKEN, f"host {HOST}, path /mL/*", at)]
     every = authz({"to": to("/ml/*", "/ML/*", "/Ml/*", "/mL/*"), "when": [without("ml")]})
     assert gate([every], route(rules=rules)) == []
 
