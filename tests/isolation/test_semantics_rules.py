@@ -203,7 +203,9 @@ def test_each_ingress_rule_and_peer_is_one_admission_with_its_field_and_source()
     )
     rule = ("spec", "ingress", 2, "from")
     dash = ((8265, 8265),)
-    assert list(admissions(policy, HEAD)) == [
+    found = list(admissions(policy, HEAD))
+    assert [a.selects for a in found] == [True] * 8
+    assert found == [
         Admission(None, None, ("spec", "ingress", 0), True, "every source (no `from`)"),
         Admission(None, ((6379, 6379),), ("spec", "ingress", 1), True, "every source (no `from`)"),
         Admission(frozenset({"t"}), dash, (*rule, 0), True, ""),
@@ -363,8 +365,15 @@ def test_hosts_are_compared_without_case_paths_with_it() -> None:
 # --- AuthorizationPolicy ------------------------------------------------------------------------
 
 ISSUER = "https://idp.example.com"
-TOKEN = Request("ray.example.com", "/t/x", principal=f"{ISSUER}/alice", claims={"groups": ["ml", "ops"]})
-NO_TOKEN = Request("ray.example.com", "/t/x")
+
+
+def token() -> Request:
+    """A request with a valid token of alice, in groups ml and ops (built in the test, not at import)."""
+    return Request("ray.example.com", "/t/x", principal=f"{ISSUER}/alice", claims={"groups": ["ml", "ops"]})
+
+
+def no_token() -> Request:
+    return Request("ray.example.com", "/t/x")
 
 
 def authz(
@@ -481,18 +490,18 @@ def _from(*sources: dict[str, Any]) -> dict[str, Any]:
 def test_a_rule_matches_a_request_on_its_sources_operations_and_conditions(
     rule: dict[str, Any], with_token: Tri, without_token: Tri
 ) -> None:
-    assert rule_matches(rule, TOKEN) is with_token
-    assert rule_matches(rule, NO_TOKEN) is without_token
+    assert rule_matches(rule, token()) is with_token
+    assert rule_matches(rule, no_token()) is without_token
 
 
 def test_a_policy_matches_when_any_rule_does_and_none_without_rules() -> None:
-    assert policy_matches(authz(rules=[]), TOKEN) is False
-    assert policy_matches(authz(), TOKEN) is False
-    assert policy_matches({}, TOKEN) is False
-    assert policy_matches(authz(rules=[{"to": [{"operation": {"paths": ["/u"]}}]}, {}]), TOKEN) is True
-    assert policy_matches(authz(rules=[{"to": [{"operation": {"paths": ["/u"]}}]}]), TOKEN) is False
+    assert policy_matches(authz(rules=[]), token()) is False
+    assert policy_matches(authz(), token()) is False
+    assert policy_matches({}, token()) is False
+    assert policy_matches(authz(rules=[{"to": [{"operation": {"paths": ["/u"]}}]}, {}]), token()) is True
+    assert policy_matches(authz(rules=[{"to": [{"operation": {"paths": ["/u"]}}]}]), token()) is False
     methods = {"to": [{"operation": {"methods": ["GET"]}}]}
-    assert policy_matches(authz(rules=[{"to": [{"operation": {"paths": ["/u"]}}]}, methods]), TOKEN) is None
+    assert policy_matches(authz(rules=[{"to": [{"operation": {"paths": ["/u"]}}]}, methods]), token()) is None
 
 
 def test_a_policy_without_an_action_allows() -> None:
@@ -525,7 +534,7 @@ ANON = [_from({"notRequestPrincipals": ["*"]})]
 def test_a_request_is_denied_by_a_deny_policy_applying_to_the_workload(
     policies: list[dict[str, Any]], expected: Tri
 ) -> None:
-    assert denied(policies, "gw", {"istio": "gateway"}, NO_TOKEN) is expected
+    assert denied(policies, "gw", {"istio": "gateway"}, no_token()) is expected
 
 
 def test_an_object_without_a_namespace_has_the_empty_one() -> None:
