@@ -294,9 +294,8 @@ def _spellings(probe: Strings) -> list[Strings]:
 
 
 def _probe_hosts(host: str) -> list[Strings]:
-    """A route host as clients send it: as written and with any port; `*.d` is every name in d."""
-    if host == "*":
-        return [semantics.ANY]
+    """A route host as clients send it: as written and with any port; `*.d` is every name in d (and
+    `*` every name: the suffix "" is every string, as `semantics.ANY` is)."""
     if host.startswith("*"):
         return [Strings.suffix(host[1:]), Strings.exact(f"tenant-probe{host[1:]}:443")]
     return [Strings.exact(host), Strings.prefix(f"{host}:")]

@@ -188,6 +188,16 @@ def test_a_ray_workload_without_token_auth_is_an_error_at_its_auth_mode() -> Non
     assert verify_auth(0, disabled) == [Finding(0, ("spec", "authOptions", "mode"), NO_AUTH, "error")]
 
 
+def test_a_finding_carries_the_objects_index_the_field_the_message_and_the_severity() -> None:
+    (found,) = verify_auth(3, cluster(auth=False))
+    assert (found.index, found.path, found.message, found.severity) == (
+        3,
+        ("spec", "authOptions", "mode"),
+        NO_AUTH,
+        "error",
+    )
+
+
 def test_token_auth_a_job_on_an_existing_cluster_and_other_kinds_pass() -> None:
     assert verify_auth(0, cluster()) == []
     assert verify_auth(0, rayjob(clusterSelector={"ray.io/cluster": "shared"})) == []
@@ -431,6 +441,10 @@ def test_the_paths_a_route_condition_serves_as_probe_sets() -> None:
     assert served_paths(Match("path-prefix", "/t/", AT)) == [Strings.exact("/t"), Strings.prefix("/t/")]
     assert served_paths(Match("path-prefix", "/t", AT)) == [Strings.exact("/t"), Strings.prefix("/t/")]
     assert served_paths(Match("path-prefix", "/", AT)) == [Strings.exact("/"), Strings.prefix("/")]
+    assert served_paths(Match("path-prefix", "/TAX//", AT)) == [
+        Strings.exact("/TAX"),
+        Strings.prefix("/TAX/"),
+    ]
     assert served_paths(Match("regex", "/t/[a-z]+", AT)) == [Strings.prefix("/t/")]
     assert served_paths(Match("regex", "(/t|/u)/.*", AT)) == [Strings.prefix("")]
     assert served_paths(Match("any", "", AT)) == [Strings.prefix("")]
@@ -663,7 +677,11 @@ def test_without_jwt_settings_or_a_route_no_gateway_policy_is_asked() -> None:
 # --- the stream ---------------------------------------------------------------------------------
 
 OPEN = AccessSpec(ray_auth="none", network=NetworkSettings(False))
-TENANTS = [TenantView(T, ["ml"]), TenantView("u", ["dev"])]
+
+
+def tenants() -> list[TenantView]:
+    """Tenant t with group ml, u with dev (built in the test: a mutant of the constructor runs after import)."""
+    return [TenantView(T, ["ml"]), TenantView("u", ["dev"])]
 
 
 def test_a_tenant_workload_without_auth_is_an_error_in_the_stream() -> None:
@@ -674,7 +692,7 @@ def test_a_tenant_workload_without_auth_is_an_error_in_the_stream() -> None:
         rayjob(auth=False),
         cluster(namespace="v", auth=False),
     ]
-    assert verify_tenants(objects, access, TENANTS) == [
+    assert verify_tenants(objects, access, tenants()) == [
         Finding(1, ("spec", "authOptions", "mode"), NO_AUTH, "error"),
         Finding(2, ("spec", "rayClusterSpec", "authOptions", "mode"), NO_AUTH, "error"),
     ]
@@ -686,19 +704,21 @@ def open_tenant(index: int, where: str, path: tuple[str, ...] = ("spec", "authOp
 
 def test_ray_auth_none_warns_once_per_tenant_where_its_cluster_is_reachable() -> None:
     objects = [route(["a.example.com", "b.example.com"]), cluster(auth=False), rayjob(auth=False)]
-    assert verify_tenants(objects, OPEN, TENANTS) == [open_tenant(1, "a.example.com/t/ or b.example.com/t/")]
-    assert verify_tenants([rayjob(auth=False), cluster()], OPEN, TENANTS) == [
+    assert verify_tenants(objects, OPEN, tenants()) == [
+        open_tenant(1, "a.example.com/t/ or b.example.com/t/")
+    ]
+    assert verify_tenants([rayjob(auth=False), cluster()], OPEN, tenants()) == [
         open_tenant(0, "its Ray head", ("spec", "rayClusterSpec", "authOptions"))
     ]
-    assert verify_tenants(objects, OPEN, TENANTS, expanded={T}) == []
-    assert verify_tenants([route([]), cluster(auth=False)], OPEN, TENANTS) == [open_tenant(1, "*/t/")]
-    assert verify_tenants([route()], OPEN, TENANTS) == []  # no workload, nothing open
+    assert verify_tenants(objects, OPEN, tenants(), expanded={T}) == []
+    assert verify_tenants([route([]), cluster(auth=False)], OPEN, tenants()) == [open_tenant(1, "*/t/")]
+    assert verify_tenants([route()], OPEN, tenants()) == []  # no workload, nothing open
 
 
 def test_the_network_rule_grants_the_routes_gateways_on_the_routed_ports() -> None:
     access = AccessSpec(ray_auth="none", network=NetworkSettings(True))
     objects = [cluster(), route(gateways=[f"{GW}/g", "t/local", "mesh"], port=8000)]
-    assert verify_tenants(objects, access, TENANTS, expanded={T}) == [
+    assert verify_tenants(objects, access, tenants(), expanded={T}) == [
         unselected("head", "pods of t, of gw on 8000, 8265 (the gateway)", HEAD_PATH),
         unselected("worker", "pods of t", WORKER_PATH),
     ]
@@ -707,7 +727,7 @@ def test_the_network_rule_grants_the_routes_gateways_on_the_routed_ports() -> No
 def test_the_gateway_rule_keeps_the_other_tenants_groups_out() -> None:
     access = AccessSpec(network=NetworkSettings(False), gateway=SETTINGS)
     objects = [cluster(), route(), authz({"to": to("/t", "/t/*"), "when": [without("ml", "dev")]})]
-    assert verify_tenants(objects, access, TENANTS) == [
+    assert verify_tenants(objects, access, tenants()) == [
         Finding(
             1,
             EXACT,
@@ -719,7 +739,7 @@ def test_the_gateway_rule_keeps_the_other_tenants_groups_out() -> None:
     ]
     assert (
         verify_tenants(
-            objects, AccessSpec(network=NetworkSettings(False), gateway=GatewaySettings(GW, {})), TENANTS
+            objects, AccessSpec(network=NetworkSettings(False), gateway=GatewaySettings(GW, {})), tenants()
         )
         == []
     )
@@ -796,5 +816,5 @@ def test_the_objects_checked_are_not_changed() -> None:
     ]
     before = copy.deepcopy(objects)
     verify_open_routes(objects)
-    verify_tenants(objects, AccessSpec(gateway=SETTINGS), TENANTS)
+    verify_tenants(objects, AccessSpec(gateway=SETTINGS), tenants())
     assert objects == before
