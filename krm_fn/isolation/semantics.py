@@ -149,7 +149,7 @@ class Admission(Record):
     _fields = __slots__ = ("namespaces", "ports", "path", "selects", "source")
 
     def __init__(
-        self, namespaces: frozenset[str] | None, ports: Ports, path: FieldPath, selects: Tri, source: str = ""
+        self, namespaces: frozenset[str] | None, ports: Ports, path: FieldPath, selects: Tri, source: str
     ) -> None:
         self.namespaces = namespaces
         self.ports = ports
@@ -178,8 +178,6 @@ def admissions(policy: Mapping[str, Any], pod: Pod) -> Iterator[Admission]:
     for i, rule in enumerate(list_of(mapping_of(policy.get("spec")).get("ingress"))):
         rule = mapping_of(rule)
         ports = rule_ports(rule, pod)
-        if ports == ():
-            continue
         rpath: FieldPath = ("spec", "ingress", i)
         peers = list_of(rule.get("from"))
         if not peers:  # no `from`: every source
@@ -229,18 +227,15 @@ def rule_ports(rule: Mapping[str, Any], pod: Pod) -> Ports:
             return None  # not a port: the schema check says so; here it may be any port
         first = int(port)
         end = entry.get("endPort")
-        out.append((first, int(end) if isinstance(end, int) and end >= first else first))
+        # an endPort below the port is refused by the API server: the port alone
+        out.append((first, max(first, end) if isinstance(end, int) else first))
     return tuple(out)
 
 
 def ports_within(ports: Ports, allowed: Set[int]) -> bool:
     """True when every port in `ports` is one of `allowed`."""
-    if ports is None:
-        return False
-    return all(
-        last - first < len(allowed) and all(p in allowed for p in range(first, last + 1))
-        for first, last in ports
-    )
+    # stops at the first port not allowed: a wide range costs at most len(allowed) + 1 steps
+    return ports is not None and all(p in allowed for first, last in ports for p in range(first, last + 1))
 
 
 def show_ports(ports: Ports) -> str:
@@ -384,9 +379,6 @@ def applies_to(policy: Mapping[str, Any], namespace: str, labels: Mapping[str, s
     return all(labels.get(k) == str(v) for k, v in wanted.items())
 
 
-_UNKNOWABLE = object()
-
-
 def _values_match(values: object, nots: object, have: Sequence[str]) -> Tri:
     """A field over known values (a principal, a claim's list): any of them matches."""
     out: list[Tri] = []
@@ -420,34 +412,37 @@ def _operation_matches(op: Mapping[str, Any], request: Request) -> Tri:
     )
 
 
-def _claim_values(key: str, request: Request) -> Sequence[str] | object:
-    """The values of a `when` key for the request, or _UNKNOWABLE."""
+def _claim_values(key: str, request: Request) -> Sequence[str] | None:
+    """The values of a `when` key for the request, None where the manifests do not tell them."""
     if key == "request.auth.principal":
         return [request.principal] if request.principal is not None else []
     prefix = "request.auth.claims["
     if key.startswith(prefix) and key.endswith("]") and "][" not in key:
         return request.claims.get(key[len(prefix) : -1], [])
-    return _UNKNOWABLE
+    return None
 
 
 def _condition_matches(cond: Mapping[str, Any], request: Request) -> Tri:
     have = _claim_values(str(cond.get("key")), request)
-    if have is _UNKNOWABLE or not isinstance(have, Sequence):
+    if have is None:
         return None
     return _values_match(cond.get("values"), cond.get("notValues"), [str(h) for h in have])
 
 
 def rule_matches(rule: Mapping[str, Any], request: Request) -> Tri:
-    """One rule: any of its `from` sources, any of its `to` operations, and every `when` condition."""
+    """One rule: any of its `from` sources, any of its `to` operations, and every `when` condition.
+
+    Istio reads an empty list (or null) as the field not set: no condition.
+    """
     out: list[Tri] = []
-    if "from" in rule:
+    if rule.get("from") not in (None, []):
         out.append(
             any3(
                 _source_matches(mapping_of(mapping_of(f).get("source")), request)
                 for f in list_of(rule["from"])
             )
         )
-    if "to" in rule:
+    if rule.get("to") not in (None, []):
         out.append(
             any3(
                 _operation_matches(mapping_of(mapping_of(t).get("operation")), request)

@@ -18,6 +18,7 @@ Findings name the object (its index in the list given) and the field; the check 
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Iterator, Mapping, Sequence, Set
 from typing import Any
 
@@ -34,6 +35,12 @@ IS_RAY_NODE_LABEL = "ray.io/is-ray-node"
 HEAD_GROUP = "headgroup"
 # a group name no tenant lists: a token carrying only it belongs to nobody allowed
 STRANGER_GROUP = "<none of the tenant's groups>"
+# a case-insensitive route path with up to this many letters is probed in each of its spellings
+# (2**6 at most); one with more, by every path from its first letter on
+SPELLED_LETTERS = 6
+# the API groups of the policies read (an apiVersion is `group/version`)
+NETWORK_GROUP = network.NETWORK_API.split("/")[0]
+SECURITY_GROUP = gateway.SECURITY_API.split("/")[0]
 
 
 class Finding(Record):
@@ -69,15 +76,15 @@ def open_to_anyone(host: str, prefix: str, namespace: str) -> str:
 
 def _is(obj: Mapping[str, Any], group: str, kind: str) -> bool:
     api = obj.get("apiVersion")
-    return isinstance(api, str) and api.split("/", 1)[0] == group and obj.get("kind") == kind
+    return isinstance(api, str) and api.split("/")[0] == group and obj.get("kind") == kind
 
 
 def is_network_policy(obj: Mapping[str, Any]) -> bool:
-    return _is(obj, network.NETWORK_API.split("/", 1)[0], "NetworkPolicy")
+    return _is(obj, NETWORK_GROUP, "NetworkPolicy")
 
 
 def is_authorization_policy(obj: Mapping[str, Any]) -> bool:
-    return _is(obj, gateway.SECURITY_API.split("/", 1)[0], "AuthorizationPolicy")
+    return _is(obj, SECURITY_GROUP, "AuthorizationPolicy")
 
 
 def _describe(obj: Mapping[str, Any]) -> str:
@@ -183,17 +190,19 @@ def _show_grants(namespace: str, grants: Sequence[Grant], role: str) -> str:
 
 
 def verify_network(
-    objects: Sequence[Mapping[str, Any]],
-    namespace: str,
-    grants: Sequence[Grant],
-    own: Sequence[tuple[int, Mapping[str, Any]]] | None = None,
+    objects: Sequence[Mapping[str, Any]], namespace: str, grants: Sequence[Grant]
 ) -> list[Finding]:
-    """The NetworkPolicies of `namespace` isolate each of its Ray pods and admit only `grants`.
+    """The NetworkPolicies of `namespace` isolate each of its Ray pods and admit only `grants`."""
+    return _network_findings(
+        namespace, grants, [(i, o) for i, o in enumerate(objects) if namespace_of(o) == namespace]
+    )
 
-    `own`: the objects of `namespace` with their index in `objects`, when the caller has them
-    (a stream of many tenants is then read once, not once per tenant)."""
-    if own is None:
-        own = [(i, o) for i, o in enumerate(objects) if namespace_of(o) == namespace]
+
+def _network_findings(
+    namespace: str, grants: Sequence[Grant], own: Sequence[tuple[int, Mapping[str, Any]]]
+) -> list[Finding]:
+    """`verify_network` on `own`, the objects of `namespace` with their index in the stream (a
+    stream of many tenants is read once, not once per tenant)."""
     policies = [(i, o) for i, o in own if is_network_policy(o)]
     out: dict[tuple[int, FieldPath], Finding] = {}
     for index, obj in own:
@@ -254,7 +263,7 @@ def served_paths(match: Match) -> list[Strings]:
 
     Istio's `prefix` is a string prefix; the Gateway API's `PathPrefix` is the path and everything
     under it; a regex stands for every path its literal start allows; a case-insensitive match
-    also takes the path in capitals (Istio authorizes paths case-sensitively).
+    takes the path in every spelling (Istio authorizes paths case-sensitively).
     """
     value = match.value
     if match.kind == "exact":
@@ -269,14 +278,24 @@ def served_paths(match: Match) -> list[Strings]:
     else:
         probes = [semantics.ANY]
     if match.ignore_case:
-        probes += [Strings(p.form, p.text.upper()) for p in probes if p.text != p.text.upper()]
+        probes = [s for p in probes for s in _spellings(p)]
     return probes
 
 
+def _spellings(probe: Strings) -> list[Strings]:
+    """The probe in every spelling of its letters, as written first; with too many letters, every
+    path that starts as the probe does before its first letter."""
+    text = probe.text
+    letters = [i for i, c in enumerate(text) if c.lower() != c.upper()]
+    if len(letters) > SPELLED_LETTERS:
+        return [Strings.prefix(text[: letters[0]])]
+    choices = [dict.fromkeys((c, c.lower(), c.upper())) for c in text]
+    return [Strings(probe.form, "".join(s)) for s in itertools.product(*choices)]
+
+
 def _probe_hosts(host: str) -> list[Strings]:
-    """A route host as clients send it: as written and with any port; `*.d` is every name in d."""
-    if host == "*":
-        return [semantics.ANY]
+    """A route host as clients send it: as written and with any port; `*.d` is every name in d (and
+    `*` every name: the suffix "" is every string, as `semantics.ANY` is)."""
     if host.startswith("*"):
         return [Strings.suffix(host[1:]), Strings.exact(f"tenant-probe{host[1:]}:443")]
     return [Strings.exact(host), Strings.prefix(f"{host}:")]
@@ -293,7 +312,9 @@ def _http_matches(route: Route, routed_only: bool = False) -> Iterator[tuple[Rul
     for rule in route.rules:
         if rule.protocol != "http" or (routed_only and not rule.destinations):
             continue
-        yield from ((rule, m) for m in rule.matches or (Match("any", "", rule.path),))
+        # served_paths takes a match of any kind but the four path kinds as every path
+        every = Match("any", "", rule.path)  # pragma: no mutate (equivalent: any kind is every path)
+        yield from ((rule, m) for m in rule.matches or (every,))
 
 
 def verify_gateway(
@@ -386,7 +407,6 @@ def verify_tenants(
     `expanded` are the tenants whose objects the expansion produced here: the expansion already
     warned about those without Ray auth.
     """
-    names = {t.name for t in tenants}
     authz = [o for o in objects if is_authorization_policy(o)]
     by_namespace: dict[str, list[tuple[int, Mapping[str, Any]]]] = {}
     for i, o in enumerate(objects):
@@ -406,9 +426,9 @@ def verify_tenants(
             grants = grants_of(
                 access, network.route_gateway_namespaces([o for _, o in routes], tenant.name), ports
             )
-            out.extend(verify_network(objects, tenant.name, grants, mine))
+            out.extend(_network_findings(tenant.name, grants, mine))
         if access.gateway is not None and access.gateway.jwt is not None:
-            others = [g for t in tenants if t.name != tenant.name and t.name in names for g in t.groups]
+            others = [g for t in tenants if t.name != tenant.name for g in t.groups]
             for i, o in routes:
                 out.extend(verify_gateway(i, o, authz, access.gateway, tenant.groups, others))
     return out
@@ -426,8 +446,11 @@ def _open_tenant(
 ) -> Finding:
     """The warning of `rayAuth: none` for a tenant, on its first Ray workload."""
     index, obj = workload
-    where = " or ".join(dict.fromkeys(f"{h}{m.value}" for r, _, m in _served(routes) for h in r.hosts))
-    path = ray.cluster_spec_path(obj) or ("spec",)
+    where = " or ".join(
+        dict.fromkeys(f"{h}{m.value}" for r, _, m in _served(routes) for h in r.hosts or ("*",))
+    )
+    path = ray.cluster_spec_path(obj)
+    assert path is not None  # a Ray workload has one
     return Finding(
         index, (*path, auth.AUTH_FIELD), open_to_anyone(where or "its Ray head", "", tenant), "warning"
     )
@@ -458,7 +481,7 @@ def verify_open_routes(objects: Sequence[Mapping[str, Any]]) -> list[Finding]:
                 None,
             )
             gateways = match.gateways or route.gateways
-            namespaces = {g.split("/", 1)[0] for g in gateways if "/" in g}
+            namespaces = {g.split("/")[0] for g in gateways if "/" in g}
             if workload is None or (
                 namespaces and all(_guarded(authz, ns, route, match) for ns in namespaces)
             ):
