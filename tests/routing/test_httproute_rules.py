@@ -262,6 +262,9 @@ def test_a_listener_must_allow_the_http_route_kind() -> None:
         ("a.example.com", ["b.example.com", "a.example.com"], True),
         ("a.example.com", [], True),
         ("", ["b.example.com"], True),
+        ("*.example.com", ["badexample.com"], False),
+        ("*.example.com", [".example.com"], False),
+        ("*.example.com", ["x.example.com"], True),
     ],
 )
 def test_a_listener_hostname_must_intersect_the_routes(
@@ -398,3 +401,64 @@ def test_a_redirect_only_rule_is_not_the_dashboard_rule() -> None:
         8265,
         ({"name": "gw", "namespace": "team"},),
     )
+
+
+def test_only_a_service_of_the_core_group_is_a_service_backend() -> None:
+    refs = [
+        {"name": "a"},
+        {"name": "b", "group": "core"},
+        {"name": "c", "kind": "ConfigMap"},
+        {"name": "d", "kind": "Service", "group": "example.com"},
+        {"name": "e", "group": ""},
+    ]
+    (rule,) = read_http_route(route(rules=[{"backendRefs": refs}])).rules
+    assert [(d.host, d.service, d.role) for d in rule.destinations] == [
+        ("a", "a", "route"),
+        ("b", "b", "route"),
+        ("c", "", "route"),
+        ("d", "", "route"),
+        ("e", "e", "route"),
+    ]
+
+
+def test_a_match_that_is_no_mapping_does_not_hide_the_ones_after_it() -> None:
+    rules = [{"matches": ["text", {"path": {"type": "Exact", "value": "/a"}}]}]
+    (rule,) = read_http_route(route(rules=rules)).rules
+    assert [(m.kind, m.value) for m in rule.matches] == [("exact", "/a")]
+
+
+def test_a_base_parent_ref_without_a_namespace_takes_the_bases_or_is_an_error_without_one() -> None:
+    refs = [{"name": "gw"}, {"name": "b", "namespace": "x"}]
+    target, results = find_backend(route(namespace="infra", parentRefs=refs), [HEAD])
+    assert results == [] and target is not None
+    assert target.parent_refs == ({"name": "gw", "namespace": "infra"}, {"name": "b", "namespace": "x"})
+    target, results = find_backend(
+        route(namespace=None, parentRefs=[{"name": "b", "namespace": "x"}, {"name": "gw"}]), [HEAD]
+    )
+    assert target is None
+    assert [(r.resource, r.field, r.message, r.severity) for r in results] == [
+        (
+            ResourceRef(API, "HTTPRoute", "dash"),
+            "spec.parentRefs[1].namespace",
+            "no namespace: a tenant's copy lives in the tenant's namespace and would look for the Gateway there; "
+            "set the Gateway's namespace",
+            "error",
+        )
+    ]
+
+
+def test_with_two_workloads_the_backend_must_name_one_of_their_heads() -> None:
+    other = {**HEAD, "metadata": {"name": "other"}}
+    target, results = find_backend(
+        route(rules=[{"backendRefs": [{"name": "other-head-svc"}]}]), [HEAD, other]
+    )
+    assert results == [] and target is not None and target.service == "other-head-svc"
+    target, results = find_backend(route(rules=[{"backendRefs": [{"name": "web"}]}]), [HEAD, other])
+    assert target is None
+    assert [(r.field, r.message) for r in results] == [
+        (
+            "spec.rules[0].backendRefs[0].name",
+            "routes to 'web', which is not the head service of a base Ray workload (none of other-head-svc, "
+            "ray-head-svc found); set the backendRef's name to `<raycluster>-head-svc`",
+        )
+    ]
