@@ -247,9 +247,9 @@ def _jwt(raw: object, path: str, f: _Findings) -> Jwt | None:
     return Jwt(issuer, jwks, claim) if issuer else None
 
 
-def parse_quota(raw: object, path: str, f: _Findings | None = None) -> dict[str, str]:
-    """A ResourceQuota `hard` mapping: resource name -> quantity (numbers are written as strings)."""
-    report = f if f is not None else _Findings()
+def parse_quota(raw: object, path: str, report: _Findings) -> dict[str, str]:
+    """A ResourceQuota `hard` mapping: resource name -> quantity (numbers are written as strings);
+    the problems go to `report`."""
     if raw is None:
         return {}
     if not isinstance(raw, Mapping):

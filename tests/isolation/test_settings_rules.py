@@ -246,7 +246,7 @@ def test_the_network_settings_are_read_as_written() -> None:
 
 
 def test_empty_namespaces_are_unset() -> None:
-    network = {"gatewayNamespaces": [], "operatorNamespace": "", "monitoringNamespace": None}
+    network: dict[str, Any] = {"gatewayNamespaces": [], "operatorNamespace": "", "monitoringNamespace": None}
     config = parse_config(spec_with(access={"networkPolicy": network}), FILE)
     assert config.access.network == NetworkSettings(True, (), "", "")
 
@@ -267,7 +267,6 @@ def test_a_jwt_without_keys_or_claim_reads_the_groups_claim() -> None:
     config = parse_config(spec_with(access={"gateway": {**GATEWAY, "jwt": {"issuer": ISSUER}}}), FILE)
     assert config.access.gateway is not None
     assert config.access.gateway.jwt == Jwt(ISSUER, "", "groups")
-    assert Jwt(ISSUER) == Jwt(ISSUER, "", "groups")  # the record's own defaults say the same
 
 
 def test_a_gateway_without_jwt_checks_no_identities() -> None:
@@ -392,3 +391,11 @@ def test_a_tenant_with_only_bad_groups_keeps_its_own_name_as_group() -> None:
         ("spec.tenants[0].groups[0]", "expected a non-empty string, got a number")
     ]
     assert access.groups == ("mlops",)
+
+
+def test_the_records_defaults_are_the_documented_defaults() -> None:
+    # token auth, NetworkPolicies on (gateway namespaces from the routes), no gateway, no quota
+    defaults = AccessSpec("token", NetworkSettings(True, None, "", ""), None, {})
+    assert AccessSpec() == defaults
+    assert parse_access({}) == (defaults, [])
+    assert Jwt(ISSUER) == Jwt(ISSUER, "", "groups")
