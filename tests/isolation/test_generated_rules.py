@@ -343,12 +343,13 @@ def test_the_ray_pods_policy_admits_the_metrics_port_from_monitoring_only() -> N
     assert made[1]["spec"]["ingress"] == []
 
 
-def test_a_route_that_is_no_mapping_names_no_gateway() -> None:
+def test_a_route_that_is_no_mapping_names_no_gateway_and_the_others_are_read() -> None:
     routes: list[dict[str, Any]] = [
         {"kind": "VirtualService", "spec": "bad"},
         {"kind": "HTTPRoute", "spec": None},
+        virtual_service(["ray.example.com"], ["edge/gw", "edge/gw2"]),
     ]
-    assert network.route_gateway_namespaces(routes, "mlops") == []
+    assert network.route_gateway_namespaces(routes, "mlops") == ["edge"]
 
 
 def test_the_default_dashboard_port_is_8265() -> None:
