@@ -264,7 +264,8 @@ def parse_quota(raw: object, path: str, report: _Findings) -> dict[str, str]:
         if not isinstance(key, str) or not ray.is_label_key(key):
             report(where, f"{key!r} is not a resource name (e.g. requests.cpu, requests.nvidia.com/gpu)")
             continue
-        text = str(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
+        # a number is written as a string (`True` too, and is no quantity)
+        text = str(value) if isinstance(value, int | float) else value
         if not isinstance(text, str) or not _quantity().match(text):
             shown = repr(value) if isinstance(value, str) else describe(value)
             report(where, f'expected a quantity such as "64", "256Gi" or "500m", got {shown}')
