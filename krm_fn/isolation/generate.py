@@ -104,7 +104,8 @@ def tenant_objects(
             sources = (
                 np.gateway_namespaces
                 if np.gateway_namespaces is not None
-                else network.route_gateway_namespaces(routes, tenant.name)
+                # no mutate: `tenant.name -> None` is equivalent, network_policies drops it again
+                else network.route_gateway_namespaces(routes, tenant.name)  # pragma: no mutate (equivalent)
             )
             out.extend(
                 network.network_policies(

@@ -177,7 +177,7 @@ def _network(raw: object, path: str, f: _Findings) -> NetworkSettings:
             for i, n in enumerate(listed):
                 where = f"{path}.gatewayNamespaces[{i}]"
                 if n is None or n == "":  # an entry left empty is no "unset"
-                    f(where, f"expected a namespace name, got {describe(n) if n is None else repr(n)}")
+                    f(where, f"expected a namespace name, got {'nothing' if n is None else repr(n)}")
                 else:
                     names.append(f.namespace(n, where))
             gateways = tuple(dict.fromkeys(n for n in names if n))
@@ -264,9 +264,10 @@ def parse_quota(raw: object, path: str, report: _Findings) -> dict[str, str]:
         if not isinstance(key, str) or not ray.is_label_key(key):
             report(where, f"{key!r} is not a resource name (e.g. requests.cpu, requests.nvidia.com/gpu)")
             continue
-        # a number is written as a string (`True` too, and is no quantity)
-        text = str(value) if isinstance(value, int | float) else value
-        if not isinstance(text, str) or not _quantity().match(text):
+        # a number is written as a string; no other YAML value but a string reads as a quantity
+        # (`True`, `None`, `[1]`, `{}` as text start with a letter or a bracket)
+        text = str(value)
+        if not _quantity().match(text):
             shown = repr(value) if isinstance(value, str) else describe(value)
             report(where, f'expected a quantity such as "64", "256Gi" or "500m", got {shown}')
             continue

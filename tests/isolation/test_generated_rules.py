@@ -347,9 +347,9 @@ def test_a_route_that_is_no_mapping_names_no_gateway_and_the_others_are_read() -
     routes: list[dict[str, Any]] = [
         {"kind": "VirtualService", "spec": "bad"},
         {"kind": "HTTPRoute", "spec": None},
-        virtual_service(["ray.example.com"], ["edge/gw", "edge/gw2"]),
+        virtual_service(["ray.example.com"], ["edge/gw", "edge/gw2", "dmz/gw/x"]),  # a namespace has no "/"
     ]
-    assert network.route_gateway_namespaces(routes, "mlops") == ["edge"]
+    assert network.route_gateway_namespaces(routes, "mlops") == ["dmz", "edge"]
 
 
 def test_the_default_dashboard_port_is_8265() -> None:
