@@ -48,7 +48,7 @@ def auth_options(mode: str) -> dict[str, Any]:
 
 def parse_version(text: object) -> tuple[int, ...] | None:
     """`2.52.0` -> (2, 52, 0); None for what is not a dotted version (`latest`, absent)."""
-    if isinstance(text, int | float) and not isinstance(text, bool):
+    if isinstance(text, int | float):  # a bool too: `True` is no version either
         text = str(text)
     if not isinstance(text, str):
         return None
@@ -90,7 +90,7 @@ def apply_auth(obj: dict[str, Any], mode: str) -> list[Result]:
     current = spec.get(AUTH_FIELD)
     wanted = auth_options(mode)
     if current is None:
-        assert isinstance(spec, dict), "a copy's cluster spec is a dict"
+        assert isinstance(spec, dict)  # a copy's cluster spec is a dict
         _insert_after(spec, "rayVersion", AUTH_FIELD, wanted)
         return results
     if not isinstance(current, Mapping):

@@ -56,7 +56,7 @@ def groups_claim_key(jwt: Jwt) -> str:
 
 def request_authentication(gateway: GatewaySettings, labels: Mapping[str, str]) -> dict[str, Any]:
     """The one RequestAuthentication of the gateway workload, shared by every tenant."""
-    assert gateway.jwt is not None, "only generated with access.gateway.jwt"
+    assert gateway.jwt is not None  # only generated with access.gateway.jwt
     rule: dict[str, Any] = {"issuer": gateway.jwt.issuer}
     if gateway.jwt.jwks_uri:
         rule["jwksUri"] = gateway.jwt.jwks_uri
@@ -78,7 +78,7 @@ def authorization_policy(
     labels: Mapping[str, str],
 ) -> dict[str, Any]:
     """The tenant's DENY policy: its hosts and paths need a token with one of its groups."""
-    assert gateway.jwt is not None, "only generated with access.gateway.jwt"
+    assert gateway.jwt is not None  # only generated with access.gateway.jwt
     operation: dict[str, Any] = {}
     covered = deny_hosts(hosts)
     if covered:

@@ -70,7 +70,7 @@ def route_gateway_namespaces(routes: Iterable[Mapping[str, Any]], namespace: str
         if route.get("kind") == "VirtualService":
             for gateway in spec.get("gateways") or []:
                 if isinstance(gateway, str) and "/" in gateway:
-                    found.append(gateway.split("/", 1)[0])
+                    found.append(gateway.partition("/")[0])
         elif route.get("kind") == "HTTPRoute":
             for parent in spec.get("parentRefs") or []:
                 if isinstance(parent, Mapping) and isinstance(parent.get("namespace"), str):

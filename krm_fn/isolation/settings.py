@@ -173,11 +173,14 @@ def _network(raw: object, path: str, f: _Findings) -> NetworkSettings:
         if not isinstance(listed, list):
             f(f"{path}.gatewayNamespaces", f"expected a list of namespace names, got {describe(listed)}")
         else:
-            names = [f.namespace(n, f"{path}.gatewayNamespaces[{i}]") or None for i, n in enumerate(listed)]
-            gateways = tuple(dict.fromkeys(n for n in names if n))
+            names: list[str] = []
             for i, n in enumerate(listed):
-                if n == "":
-                    f(f"{path}.gatewayNamespaces[{i}]", "expected a namespace name, got ''")
+                where = f"{path}.gatewayNamespaces[{i}]"
+                if n is None or n == "":  # an entry left empty is no "unset"
+                    f(where, f"expected a namespace name, got {'nothing' if n is None else repr(n)}")
+                else:
+                    names.append(f.namespace(n, where))
+            gateways = tuple(dict.fromkeys(n for n in names if n))
     operator = f.namespace(np.get("operatorNamespace"), f"{path}.operatorNamespace")
     monitoring = f.namespace(np.get("monitoringNamespace"), f"{path}.monitoringNamespace")
     if not enabled:
@@ -194,7 +197,7 @@ def _gateway(raw: object, path: str, f: _Findings) -> GatewaySettings | None:
     if not isinstance(raw, Mapping):
         return None
     namespace = f.namespace(gw.get("namespace"), f"{path}.namespace")
-    if "namespace" not in gw:
+    if gw.get("namespace") in (None, ""):  # `namespace:` left empty too: no gateway, no policies
         f(
             f"{path}.namespace",
             "required: the namespace the ingress gateway workload runs in (e.g. asm-ingress)",
@@ -231,7 +234,7 @@ def _jwt(raw: object, path: str, f: _Findings) -> Jwt | None:
     if not isinstance(raw, Mapping):
         return None
     issuer = f.text(jwt.get("issuer"), f"{path}.issuer")
-    if "issuer" not in jwt:
+    if jwt.get("issuer") is None:  # `issuer:` left empty too: no JWT rule, no policies
         f(f"{path}.issuer", "required: the issuer (`iss`) of the identity provider's tokens")
     jwks = f.text(jwt.get("jwksUri"), f"{path}.jwksUri")
     if jwks and not jwks.startswith(("https://", "http://")):
@@ -244,9 +247,9 @@ def _jwt(raw: object, path: str, f: _Findings) -> Jwt | None:
     return Jwt(issuer, jwks, claim) if issuer else None
 
 
-def parse_quota(raw: object, path: str, f: _Findings | None = None) -> dict[str, str]:
-    """A ResourceQuota `hard` mapping: resource name -> quantity (numbers are written as strings)."""
-    report = f if f is not None else _Findings()
+def parse_quota(raw: object, path: str, report: _Findings) -> dict[str, str]:
+    """A ResourceQuota `hard` mapping: resource name -> quantity (numbers are written as strings);
+    the problems go to `report`."""
     if raw is None:
         return {}
     if not isinstance(raw, Mapping):
@@ -261,8 +264,10 @@ def parse_quota(raw: object, path: str, f: _Findings | None = None) -> dict[str,
         if not isinstance(key, str) or not ray.is_label_key(key):
             report(where, f"{key!r} is not a resource name (e.g. requests.cpu, requests.nvidia.com/gpu)")
             continue
-        text = str(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
-        if not isinstance(text, str) or not _quantity().match(text):
+        # a number is written as a string; no other YAML value but a string reads as a quantity
+        # (`True`, `None`, `[1]`, `{}` as text start with a letter or a bracket)
+        text = str(value)
+        if not _quantity().match(text):
             shown = repr(value) if isinstance(value, str) else describe(value)
             report(where, f'expected a quantity such as "64", "256Gi" or "500m", got {shown}')
             continue
@@ -286,7 +291,8 @@ def parse_tenant_access(
             found = []
             for i, group in enumerate(raw):
                 if not isinstance(group, str) or not group.strip():
-                    f(f"{path}.groups[{i}]", f"expected a non-empty string, got {describe(group)}")
+                    shown = repr(group) if isinstance(group, str) else describe(group)
+                    f(f"{path}.groups[{i}]", f"expected a non-empty string, got {shown}")
                 else:
                     found.append(group)
             groups = tuple(dict.fromkeys(found)) or groups
