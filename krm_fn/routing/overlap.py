@@ -47,7 +47,7 @@ class Claim(Record, Generic[Owner]):
         prefix: str,
         owner: Owner,
         path: FieldPath = (),
-        kind: ClaimKind = "prefix",
+        kind: ClaimKind = "prefix",  # pragma: no mutate (equivalent: any kind but exact and regex is a prefix)
         ignore_case: bool = False,
     ) -> None:
         self.prefix = prefix
@@ -71,9 +71,7 @@ class Overlap(Record, Generic[Owner]):
 
     _fields = __slots__ = ("earlier", "later", "relation", "folded")
 
-    def __init__(
-        self, earlier: Claim[Owner], later: Claim[Owner], relation: Relation, folded: bool = False
-    ) -> None:
+    def __init__(self, earlier: Claim[Owner], later: Claim[Owner], relation: Relation, folded: bool) -> None:
         self.earlier = earlier
         self.later = later
         self.relation: Relation = relation
@@ -118,7 +116,7 @@ def _pairs(keys: list[str], entries: list[Claim[Owner]]) -> list[tuple[int, int,
                 continue
             if keys[k] == keys[i]:
                 found.append((i, k, "same"))  # sorted by position among equals: k is earlier
-            elif k < i:
+            elif k < i:  # pragma: no mutate (equivalent: k <= i, as k is on the stack before i is)
                 found.append((i, k, "nested"))
             else:
                 found.append((k, i, "contains"))
