@@ -195,7 +195,7 @@ def find_target(
     host = dest.get("host") if dest else None
     where = f"spec.http[{index}].route[0].destination"
     service, problem = pick_head(
-        host, host.split(".", 1)[0] if isinstance(host, str) else None, heads, "route's destination host"
+        host, host.partition(".")[0] if isinstance(host, str) else None, heads, "route's destination host"
     )
     if problem:
         return None, [Result(problem, resource=ref, field=f"{where}.host")]
@@ -330,11 +330,11 @@ def _export_problems(spec: Mapping[str, Any], namespace: str, ref: ResourceRef) 
     hidden = [
         g
         for g in spec.get("gateways") or []
-        if isinstance(g, str) and "/" in g and g != "mesh" and g.split("/", 1)[0] not in visible
+        if isinstance(g, str) and "/" in g and g.partition("/")[0] not in visible  # `mesh` has no "/"
     ]
     return [
         Result(
-            f"exportTo {export} hides this VirtualService from gateway {g!r}; add {g.split('/', 1)[0]!r}",
+            f"exportTo {export} hides this VirtualService from gateway {g!r}; add {g.partition('/')[0]!r}",
             resource=ref,
             field="spec.exportTo",
         )
