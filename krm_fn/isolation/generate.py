@@ -104,8 +104,10 @@ def tenant_objects(
             sources = (
                 np.gateway_namespaces
                 if np.gateway_namespaces is not None
-                # no mutate: `tenant.name -> None` is equivalent, network_policies drops it again
-                else network.route_gateway_namespaces(routes, tenant.name)  # pragma: no mutate (equivalent)
+                else network.route_gateway_namespaces(
+                    routes,
+                    tenant.name,  # pragma: no mutate (equivalent: network_policies drops the tenant's own again)
+                )
             )
             out.extend(
                 network.network_policies(

@@ -313,7 +313,11 @@ def _http_matches(route: Route, routed_only: bool = False) -> Iterator[tuple[Rul
         if rule.protocol != "http" or (routed_only and not rule.destinations):
             continue
         # served_paths takes a match of any kind but the four path kinds as every path
-        every = Match("any", "", rule.path)  # pragma: no mutate (equivalent: any kind is every path)
+        every = Match(
+            "any",  # pragma: no mutate (equivalent: served_paths takes any other kind as every path too)
+            "",
+            rule.path,
+        )
         yield from ((rule, m) for m in rule.matches or (every,))
 
 
