@@ -144,7 +144,7 @@ def _known_groups(name: str, names: set[str]) -> str:
 
     if not names:
         return " (the workloads name no worker groups)"
-    close = difflib.get_close_matches(name, sorted(names), n=1, cutoff=0.75)
+    close = difflib.get_close_matches(name, sorted(names), cutoff=0.75)  # best first
     listed = ", ".join(repr(n) for n in sorted(names))
     return f" (worker groups: {listed}{f'; did you mean {close[0]!r}?' if close else ''})"
 

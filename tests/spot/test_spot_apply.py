@@ -331,6 +331,9 @@ AFF = f"{GROUP}.template.spec.affinity"
 TERMS = f"{AFF}.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms"
 
 
+GT = "operator {op} needs exactly one integer value (64-bit); as it is, this term matches no node"
+
+
 def required(*terms: Any) -> dict[str, Any]:
     return {
         "affinity": {
@@ -379,6 +382,30 @@ def required(*terms: Any) -> dict[str, Any]:
             required({"matchExpressions": [{"key": "k", "operator": "Is"}]}),
             f"{TERMS}[0].matchExpressions[0].operator",
             "unknown operator 'Is'; expected one of In, NotIn, Exists, DoesNotExist, Gt, Lt",
+        ),
+        (
+            required({"matchExpressions": [{"key": "k", "operator": "In", "values": "a"}]}),
+            f"{TERMS}[0].matchExpressions[0].values",
+            "expected a list of strings, got a string",
+        ),
+        (
+            required(
+                {"matchExpressions": [{"key": "a", "operator": "Exists"}, {"key": "k", "operator": "Gt"}]}
+            ),
+            f"{TERMS}[0].matchExpressions[1].values",
+            GT.format(op="Gt"),
+        ),
+        (
+            required({"matchExpressions": [{"key": "k", "operator": "Lt", "values": ["1", "2"]}]}),
+            f"{TERMS}[0].matchExpressions[0].values",
+            GT.format(op="Lt"),
+        ),
+        (
+            required(
+                {"matchExpressions": [{"key": "k", "operator": "Gt", "values": ["9223372036854775808"]}]}
+            ),
+            f"{TERMS}[0].matchExpressions[0].values",
+            GT.format(op="Gt"),
         ),
     ],
 )

@@ -334,3 +334,39 @@ def test_with_a_custom_provider_its_own_requirements_pin_the_head() -> None:
         HEAD_ON_SPOT
         == "the head is pinned to Spot nodes; it must survive preemption, keep it on on-demand nodes"
     )
+
+
+def test_without_settings_every_group_is_judged_and_a_group_without_a_string_name_is_unnamed() -> None:
+    bare = group(5)  # type: ignore[arg-type]
+    message = f"is not pinned to Spot: no required node affinity on a Spot label ({KNOWN})"
+    assert found(cluster(group("a"), bare), None) == [
+        (("spec", "workerGroupSpecs", 1, "groupName"), "expected a string, got a number", "error"),
+        ((*POD, "affinity"), f"worker group 'a' {message}", "error"),
+        (
+            ("spec", "workerGroupSpecs", 1, "template", "spec", "affinity"),
+            f"a worker group {message}",
+            "error",
+        ),
+    ]
+
+
+def test_a_worker_group_list_of_another_type_is_a_finding_on_it() -> None:
+    obj = cluster()
+    obj["spec"]["workerGroupSpecs"] = "cpu"
+    assert [(p, s) for p, _, s in found(obj, spot(provider="gke"))] == [
+        (("spec", "workerGroupSpecs"), "error")
+    ]
+    assert all(m for _, m, _ in found(obj, None))
+
+
+def test_an_empty_required_term_is_skipped_and_the_terms_after_it_are_judged() -> None:
+    affinity = required([], [ON_DEMAND])
+    obj = cluster(group(affinity=affinity, tolerations=[GKE_TOLERATION]))
+    assert found(obj, spot(provider="gke")) == [
+        (
+            (*TERMS, 1),
+            "worker group 'cpu' is not pinned to Spot: required term 1 lacks `cloud.google.com/gke-spot In [true]` "
+            "(terms are ORed: through this one a pod can run on other nodes)",
+            "error",
+        )
+    ]
