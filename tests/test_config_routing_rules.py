@@ -400,3 +400,26 @@ def test_a_tenant_may_repeat_the_namespace_label_but_not_give_it_another_value()
             "(spec.routing.namespaceLabel), with the value 'true'",
         )
     ]
+
+
+def test_entries_after_one_of_another_type_are_still_checked() -> None:
+    assert findings(["a", {"name": "Bad"}]) == [
+        ("spec.tenants[0]", "expected a mapping, got a string"),
+        (
+            "spec.tenants[1].name",
+            "'Bad' is not a namespace name (a DNS-1123 label: lowercase letters, digits, '-', at most 63)",
+        ),
+    ]
+    assert findings([{"name": "a"}], parentRefs=["gw", {"name": "gw"}]) == [
+        ("spec.routing.parentRefs[0]", "expected a mapping, got a string"),
+        ("spec.routing.parentRefs[1].namespace", NAMESPACE),
+    ]
+    # a path tenant before them does not stop the hosts being compared
+    assert findings(
+        [{"name": "a"}, {"name": "b", "host": "x.example.com"}, {"name": "c", "host": "x.example.com"}]
+    ) == [
+        (
+            "spec.tenants[2].host",
+            "host 'x.example.com' is also tenant 'b''s (spec.tenants[1]): each tenant needs its own",
+        )
+    ]
