@@ -13,6 +13,7 @@ import pytest
 from krm_fn.config import Tenant, TenantsConfig, parse_config
 from krm_fn.isolation.settings import TenantAccess
 from krm_fn.results import FnError, ResourceRef
+from tests.routing.test_gateway_api import spec
 
 REF = ResourceRef("fn.ray-tenants.dev/v1alpha1", "RayTenants", "t")
 DNS = (
@@ -20,18 +21,6 @@ DNS = (
     "one exact host per tenant, no wildcard)"
 )
 TEMPLATE = "expected a hostname holding {tenant} (e.g. {tenant}.ray.example.com), got "
-
-
-def spec(tenants: list[Any], **routing: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {"tenants": tenants}
-    if routing:
-        body["routing"] = routing
-    return {
-        "apiVersion": "fn.ray-tenants.dev/v1alpha1",
-        "kind": "RayTenants",
-        "metadata": {"name": "t"},
-        "spec": body,
-    }
 
 
 def findings(tenants: list[Any], **routing: Any) -> list[tuple[str, str]]:
