@@ -358,13 +358,15 @@ def _redirects(
 ) -> bool:
     """Whether an exact-path redirect sends `exact` to a path the prefix rule `prefix` serves."""
     path, to, exact_ignores_case = redirect
-    same_path = path.lower() == exact.lower() if exact_ignores_case else path == exact
-    lands = str(to).lower() == prefix.lower() if prefix_ignores_case else to == prefix
-    return same_path and lands
+    return _equal(path, exact, exact_ignores_case) and _equal(str(to), prefix, prefix_ignores_case)
 
 
 def _same(value: str, own: str, match: Match) -> bool:
-    return value.lower() == own.lower() if match.ignore_case else value == own
+    return _equal(value, own, match.ignore_case)
+
+
+def _equal(a: str, b: str, ignore_case: bool) -> bool:
+    return a.lower() == b.lower() if ignore_case else a == b
 
 
 def _check_destinations(
