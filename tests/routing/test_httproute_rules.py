@@ -12,15 +12,10 @@ import pytest
 from krm_fn.results import ResourceRef
 from krm_fn.routing.httproute import find_backend, listener_problems, parent_key, read_http_route
 from krm_fn.routing.served import Destination, Match, Redirect, Rewrite, Rule
+from tests.routing.test_gateway_api import CLUSTER as HEAD
 
 API = "gateway.networking.k8s.io/v1"
 REF = ResourceRef(API, "HTTPRoute", "dash", "team")
-HEAD = {
-    "apiVersion": "ray.io/v1",
-    "kind": "RayCluster",
-    "metadata": {"name": "ray"},
-    "spec": {"headGroupSpec": {"template": {"spec": {"containers": [{"name": "ray-head"}]}}}},
-}
 
 
 def route(namespace: str | None = "team", **spec: Any) -> dict[str, Any]:

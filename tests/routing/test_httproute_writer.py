@@ -10,17 +10,13 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from krm_fn.config import TenantsConfig, parse_config
+from krm_fn.config import TenantsConfig
 from krm_fn.results import ResourceRef
 from krm_fn.routing.httproute import find_backend, route_tenant_http
+from tests.routing.test_gateway_api import CLUSTER
+from tests.routing.test_policy_patches import config
 
 API = "gateway.networking.k8s.io/v1"
-CLUSTER: dict[str, Any] = {
-    "apiVersion": "ray.io/v1",
-    "kind": "RayCluster",
-    "metadata": {"name": "ray"},
-    "spec": {"headGroupSpec": {"template": {"spec": {"containers": [{"name": "ray-head"}]}}}},
-}
 HEADERS = {
     "type": "RequestHeaderModifier",
     "requestHeaderModifier": {"set": [{"name": "x-ray", "value": "1"}]},
@@ -64,13 +60,6 @@ def base(**spec: Any) -> dict[str, Any]:
         "metadata": {"name": "dash", "namespace": "infra"},
         "spec": spec,
     }
-
-
-def config(**routing: Any) -> TenantsConfig:
-    body: dict[str, Any] = {"tenants": [{"name": "team"}]}
-    if routing:
-        body["routing"] = routing
-    return parse_config({"apiVersion": "fn.ray-tenants.dev/v1alpha1", "kind": "RayTenants", "spec": body})
 
 
 def written(route: dict[str, Any], cfg: TenantsConfig) -> tuple[dict[str, Any], list[tuple[Any, ...]]]:

@@ -14,13 +14,8 @@ from krm_fn.routing import check_routes, find_target, patch_findings, route_copy
 from krm_fn.routing.httproute import find_backend
 from krm_fn.routing.policy import Expected, expected_route
 from krm_fn.routing.virtualservice import HeadTarget
+from tests.routing.test_gateway_api import CLUSTER, spec
 
-CLUSTER: dict[str, Any] = {
-    "apiVersion": "ray.io/v1",
-    "kind": "RayCluster",
-    "metadata": {"name": "ray"},
-    "spec": {"headGroupSpec": {"template": {"spec": {"containers": [{"name": "ray-head"}]}}}},
-}
 VS: dict[str, Any] = {
     "apiVersion": "networking.istio.io/v1",
     "kind": "VirtualService",
@@ -52,10 +47,8 @@ LOST_RULES = (
 
 
 def config(**routing: Any) -> TenantsConfig:
-    spec: dict[str, Any] = {"tenants": [{"name": "team"}]}
-    if routing:
-        spec["routing"] = routing
-    return parse_config({"apiVersion": "fn.ray-tenants.dev/v1alpha1", "kind": "RayTenants", "spec": spec})
+    """The tenant spec of one tenant, `team`, with these routing settings."""
+    return parse_config(spec([{"name": "team"}], **routing))
 
 
 def target_of(base: dict[str, Any]) -> HeadTarget:

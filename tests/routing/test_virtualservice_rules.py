@@ -8,16 +8,11 @@ from typing import Any
 
 import pytest
 
-from krm_fn.config import parse_config
 from krm_fn.results import ResourceRef
 from krm_fn.routing import find_target, route_tenant
+from tests.routing.test_gateway_api import CLUSTER
+from tests.routing.test_policy_patches import config
 
-CLUSTER: dict[str, Any] = {
-    "apiVersion": "ray.io/v1",
-    "kind": "RayCluster",
-    "metadata": {"name": "ray"},
-    "spec": {"headGroupSpec": {"template": {"spec": {"containers": [{"name": "ray-head"}]}}}},
-}
 API = "networking.istio.io/v1"
 REF = ResourceRef(API, "VirtualService", "dash")
 DEST = {"host": "ray-head-svc", "port": {"number": 8265}}
@@ -99,19 +94,14 @@ def test_with_two_workloads_the_destination_host_names_the_head_by_its_first_lab
     assert results == [] and target is not None and target.service == "other-head-svc"
 
 
-def routed(spec: Any, namespace: str = "team") -> list[tuple[Any, ...]]:
+def routed(spec: Any) -> list[tuple[Any, ...]]:
+    """What the router says writing tenant `team`'s copy of a base whose spec became `spec`."""
     base = vs(gateways=["infra/gw"], http=[{"route": [{"destination": DEST}]}])
     target, _ = find_target(base, [CLUSTER])
     assert target is not None
-    config = parse_config(
-        {
-            "apiVersion": "fn.ray-tenants.dev/v1alpha1",
-            "kind": "RayTenants",
-            "spec": {"tenants": [{"name": namespace}]},
-        }
-    )
-    copy_ = {**copy.deepcopy(base), "metadata": {"name": "dash", "namespace": namespace}, "spec": spec}
-    return [(r.resource, r.field, r.message) for r in route_tenant(copy_, target, config.tenants[0], config)]
+    cfg = config()
+    copy_ = {**copy.deepcopy(base), "metadata": {"name": "dash", "namespace": "team"}, "spec": spec}
+    return [(r.resource, r.field, r.message) for r in route_tenant(copy_, target, cfg.tenants[0], cfg)]
 
 
 def test_a_copy_whose_spec_is_no_mapping_is_an_error_on_the_copy() -> None:

@@ -13,14 +13,9 @@ import pytest
 from krm_fn.spot.policy import HEAD_ON_SPOT, check_group_names, verify_head, verify_workers
 from krm_fn.spot.providers import SpotSpec
 from krm_fn.spot.settings import parse_spot
+from tests.spot.test_spot import SPOT as GKE
+from tests.spot.test_spot import SPOT_TOL as GKE_TOLERATION
 
-GKE = {"key": "cloud.google.com/gke-spot", "operator": "In", "values": ["true"]}
-GKE_TOLERATION = {
-    "key": "cloud.google.com/gke-spot",
-    "operator": "Equal",
-    "value": "true",
-    "effect": "NoSchedule",
-}
 ON_DEMAND = {"key": "cloud.google.com/gke-nodepool", "operator": "In", "values": ["default"]}
 KNOWN = (
     "cloud.google.com/gke-spot In [true], eks.amazonaws.com/capacityType In [SPOT], "
